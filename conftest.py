@@ -1,0 +1,60 @@
+"""Root test configuration.
+
+The notebooks under notebooks/ run under nbval in kernels nbval starts itself, so
+they cannot use fixtures: when any notebook is collected, a live Jupyter server is
+started before the first test and its URL and token are exported to the environment
+those kernels inherit. Kernel and browser tests share the same server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests._live import LiveServer
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+_LIVE_KEY = pytest.StashKey[LiveServer]()
+
+
+def _start_live(config: pytest.Config) -> LiveServer:
+    server = config.stash.get(_LIVE_KEY, None)
+    if server is None:
+        root = Path(tempfile.mkdtemp(prefix="agnes-live-"))
+        server = LiveServer(root).start()
+        config.stash[_LIVE_KEY] = server
+        # Notebook kernels started by nbval inherit these.
+        os.environ["AGNES_SERVER_URL"] = server.url
+        os.environ["AGNES_TOKEN"] = server.token
+        os.environ["AGNES_WORKSPACE"] = str(server.workspace)
+    return server
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running on the main
+    thread while it is open, which the in-process server tests and nbval's kernels trip over."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any(str(item.path).endswith(".ipynb") for item in session.items):
+        _start_live(session.config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_LIVE_KEY, None)
+    if server is not None:
+        server.stop()
+        if os.environ.get("AGNES_KEEP_LIVE_SERVER") != "1":
+            shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest) -> LiveServer:
+    """A real JupyterLab + Agnes server on a demo data dir, shared by the session."""
+    return _start_live(request.config)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Agnes for Jupyter: the two set-up commands.
+#
+#   ./dev.sh demo [jupyter lab args]   install everything, write the demo lake, start JupyterLab on it
+#   ./dev.sh test [pytest args]        install everything, then run every test (lint, types, core,
+#                                      server, kernel, notebooks, browser)
+#
+# Needs Python >= 3.10 with venv, and Node.js >= 20 with npm (the JupyterLab extension is built
+# from TypeScript during `pip install`). Debian packages the tests need (chromium) are installed
+# with apt-get when missing and this runs as root.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV="${AGNES_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+need_tools() {
+  command -v "$PYTHON" >/dev/null || die "$PYTHON not found: install Python 3.10 or newer"
+  command -v node >/dev/null || die "node not found: install Node.js 20 or newer (the labextension is built from source)"
+  command -v npm >/dev/null || die "npm not found: install npm with Node.js"
+}
+
+install_python() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the virtualenv $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  say "installing agnes-jupyter (editable, with test extras; builds the JupyterLab extension)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -e ".[test]"
+}
+
+# Debian packages for the tests; installed only where missing.
+install_system_packages() {
+  local missing=()
+  command -v chromium >/dev/null || [ -n "${AGNES_CHROMIUM:-}" ] || missing+=(chromium)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    die "missing system packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})"
+  fi
+}
+
+cmd_demo() {
+  need_tools
+  install_python
+  export PATH="$PWD/$VENV/bin:$PATH"
+  say "writing the demo lake and registering it (jupyter agnes demo)"
+  jupyter agnes demo
+  local extra=()
+  [ "$(id -u)" = 0 ] && extra+=(--allow-root)
+  say "starting JupyterLab: open the Agnes panel in the left sidebar"
+  exec jupyter lab "${extra[@]}" "$@"
+}
+
+cmd_test() {
+  need_tools
+  install_system_packages
+  install_python
+  export PATH="$PWD/$VENV/bin:$PATH"
+  say "ruff"
+  ruff check .
+  say "mypy"
+  mypy
+  say "pytest (core, server, kernel, notebooks, browser)"
+  # pytest exits 5 when it collects no tests, which fails this script too.
+  exec python -m pytest "$@"
+}
+
+case "${1:-}" in
+  demo) shift; cmd_demo "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,46 @@
+"""Re-record the stored outputs of notebooks/*.ipynb against a fresh live server.
+
+nbval (in the test suite) compares the cells marked ``# NBVAL_CHECK_OUTPUT`` with
+these stored outputs, so run this after a change that alters what a notebook shows:
+
+    .venv/bin/python scripts/record_notebooks.py [notebooks/01-quickstart.ipynb ...]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
+from tests._live import LiveServer  # noqa: E402
+
+
+def main(paths: list[str]) -> int:
+    notebooks = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    root = Path(tempfile.mkdtemp(prefix="agnes-record-"))
+    server = LiveServer(root).start()
+    os.environ.update({"AGNES_SERVER_URL": server.url, "AGNES_TOKEN": server.token,
+                       "AGNES_WORKSPACE": str(server.workspace)})
+    try:
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}},
+                           allow_errors=True).execute()
+            nbformat.write(nb, path)
+            print(f"recorded {path.relative_to(ROOT)}")
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,202 @@
+"""The connector protocol: one class per source type, declaring only what it can do.
+
+Every connector uses the same method names. A method whose capability a connector
+does not declare raises :class:`NotSupported`. Connectors are found through the
+``agnes.connectors`` entry-point group, so a separate package can add one.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import AgnesError, SourceError, ValidationError
+from ..ids import env_var
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class Capability(str, enum.Enum):
+    DISCOVER = "discover"  # list tables with Arrow schemas and entity types
+    READ = "read"  # bounded Arrow batches of one table (extracts)
+    STREAM = "stream"  # READ without materialising the whole table server-side
+    REMOTE = "remote"  # run validated SQL in the source (gated scans)
+    METADATA = "metadata"  # rows, bytes, partitioning, clustering without reading data
+    ESTIMATE = "estimate"  # bytes a query would scan, without running it
+
+
+ENTITY_TYPES = ("table", "view", "materialized_view", "partitioned_table", "external")
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table's physical address inside its source."""
+
+    bucket: str | None
+    name: str
+
+    def display(self) -> str:
+        return f"{self.bucket}.{self.name}" if self.bucket else self.name
+
+
+@dataclass
+class DiscoveredTable:
+    bucket: str | None
+    name: str
+    schema: pa.Schema
+    entity_type: str = "table"
+    description: str = ""
+
+    @property
+    def ref(self) -> TableRef:
+        return TableRef(self.bucket, self.name)
+
+
+@dataclass
+class ReadOptions:
+    """What to read: columns (None = all), a filter predicate in the source's dialect
+    (validated by the caller), an incremental key and its exclusive lower bound."""
+
+    columns: list[str] | None = None
+    filter: str | None = None
+    incremental_key: str | None = None
+    incremental_after: Any = None
+    batch_size: int = 65_536
+
+
+@dataclass
+class TableMetadata:
+    """Cost-relevant metadata. Every field is optional: a provider fills what it knows."""
+
+    rows: int | None = None
+    size_bytes: int | None = None
+    partition_by: list[str] | None = None
+    clustered_by: list[str] | None = None
+    entity_type: str | None = None
+    known_columns: list[str] = field(default_factory=list)
+
+
+class NotSupported(AgnesError):
+    code = "bad_request"
+
+
+class Connector:
+    """Base class of every connector.
+
+    Subclasses set ``type``, ``capabilities`` and ``dialect`` (the sqlglot dialect of
+    the source's SQL), validate their options in :meth:`validate_options`, and
+    implement the methods of the capabilities they declare. Secrets are given as the
+    *names* of environment variables and resolved with :meth:`secret` at use time;
+    a secret value never appears in a message, a log line or a response.
+    """
+
+    type: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    dialect: ClassVar[str] = "duckdb"
+    #: Names of the secrets the connector understands, e.g. ``("dsn",)``.
+    secret_names: ClassVar[tuple[str, ...]] = ()
+    #: Secrets that must be configured.
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+    #: Price per TiB scanned, used by estimates (0 = free).
+    default_price_per_tib_usd: ClassVar[float] = 0.0
+
+    def __init__(
+        self,
+        name: str,
+        options: Mapping[str, Any],
+        secrets: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.options = self.validate_options(dict(options))
+        self.secrets = self.validate_secrets(dict(secrets or {}))
+        self._environ = environ if environ is not None else os.environ
+
+    # -- configuration ------------------------------------------------------------------
+
+    @classmethod
+    def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Return normalised options or raise ValidationError naming the field."""
+        return options
+
+    @classmethod
+    def validate_secrets(cls, secrets: dict[str, Any]) -> dict[str, str]:
+        for key, value in secrets.items():
+            if key not in cls.secret_names:
+                raise ValidationError(
+                    f"secrets.{key}",
+                    f"{cls.type} sources have no secret named {key!r}",
+                    hint=f"known secrets: {', '.join(cls.secret_names) or 'none'}",
+                )
+            env_var(value, f"secrets.{key}")
+        for key in cls.required_secrets:
+            if key not in secrets:
+                raise ValidationError(
+                    f"secrets.{key}",
+                    f"{cls.type} sources need secrets.{key}: the name of an environment variable",
+                    hint=f'e.g. "secrets": {{"{key}": "PG_DSN"}} with PG_DSN set in the server environment',
+                )
+        return dict(secrets)
+
+    def secret(self, key: str) -> str:
+        """Resolve a secret from the environment variable named in the source config."""
+        var = self.secrets.get(key)
+        if var is None:
+            raise SourceError(
+                f"source {self.name!r} has no secret {key!r} configured",
+                hint=f"set secrets.{key} to the name of an environment variable",
+            )
+        value = self._environ.get(var)
+        if not value:
+            raise SourceError(
+                f"source {self.name!r}: environment variable {var} is not set in the server's environment",
+                hint=f"export {var}=... before starting Jupyter (the value is never stored by Agnes)",
+                details={"source": self.name, "env_var": var},
+            )
+        return value
+
+    def redact(self, text: str) -> str:
+        """Remove every configured secret value from ``text``."""
+        for var in self.secrets.values():
+            value = self._environ.get(var)
+            if value:
+                text = text.replace(value, f"<{var}>")
+        return text
+
+    def has(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def _unsupported(self, capability: Capability) -> NotSupported:
+        return NotSupported(
+            f"{self.type} sources do not support {capability.value}",
+            details={"source": self.name, "capability": capability.value},
+        )
+
+    # -- the protocol -------------------------------------------------------------------
+
+    def test(self) -> dict[str, Any]:
+        """Check connectivity; return a few facts (e.g. server version). Raise SourceError."""
+        raise self._unsupported(Capability.DISCOVER)
+
+    def discover(self) -> list[DiscoveredTable]:
+        raise self._unsupported(Capability.DISCOVER)
+
+    def schema(self, ref: TableRef) -> pa.Schema:
+        """The Arrow schema of one table."""
+        raise self._unsupported(Capability.DISCOVER)
+
+    def read(self, ref: TableRef, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+        raise self._unsupported(Capability.READ)
+
+    def scan(self, sql: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        raise self._unsupported(Capability.REMOTE)
+
+    def metadata(self, ref: TableRef) -> TableMetadata | None:
+        raise self._unsupported(Capability.METADATA)
+
+    def close(self) -> None:
+        """Release connections; the default has none."""

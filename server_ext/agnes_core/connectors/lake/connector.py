@@ -1,0 +1,300 @@
+"""The lake connector: query Parquet and DuckDB files in place with DuckDB."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from ...errors import SourceError, ValidationError
+from ...ids import PHYSICAL_NAME_RE, quote_ident
+from ..base import (
+    Capability,
+    Connector,
+    DiscoveredTable,
+    ReadOptions,
+    TableMetadata,
+    TableRef,
+)
+from .layout import DUCKDB_SUFFIXES, LakeLocation, classify_folder, locate
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+
+def sql_literal(text: str) -> str:
+    """A single-quoted SQL string literal (for paths, which DuckDB cannot bind in ATTACH)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+class LakeConnector(Connector):
+    """A folder of Parquet files and DuckDB databases, queried in place by DuckDB.
+
+    Options: ``path`` (the lake root, required), ``memory_limit`` (DuckDB's, default
+    ``512MB``), ``threads`` (default DuckDB's), ``limits`` (gate limits, optional).
+    """
+
+    type = "lake"
+    capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM,
+                              Capability.REMOTE, Capability.METADATA, Capability.ESTIMATE})
+    dialect = "duckdb"
+
+    @classmethod
+    def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        path = options.get("path")
+        if not isinstance(path, str) or not path:
+            raise ValidationError("options.path", "lake sources need options.path: the folder of the lake",
+                                  hint='e.g. "options": {"path": "/data/lake"}')
+        out = dict(options)
+        out["path"] = str(Path(path).expanduser())
+        return out
+
+    @property
+    def root(self) -> Path:
+        return Path(self.options["path"])
+
+    # -- DuckDB plumbing ----------------------------------------------------------------
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        })
+        con.execute(f"SET memory_limit = {sql_literal(str(self.options.get('memory_limit', '512MB')))}")
+        if self.options.get("threads"):
+            con.execute(f"SET threads = {int(self.options['threads'])}")
+        return con
+
+    def relation_sql(self, loc: LakeLocation) -> str:
+        """A FROM-clause expression reading the table in place."""
+        if loc.kind == "duckdb":
+            return f"{quote_ident('lake_db')}.{quote_ident(loc.db_schema)}.{quote_ident(loc.db_table)}"
+        if loc.kind == "file":
+            return f"read_parquet({sql_literal(str(loc.path))})"
+        hive = "true" if loc.hive_keys else "false"
+        return (f"read_parquet({sql_literal(loc.glob)}, hive_partitioning = {hive}, "
+                f"union_by_name = true)")
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection, loc: LakeLocation) -> None:
+        if loc.kind == "duckdb":
+            con.execute(f"ATTACH {sql_literal(str(loc.path))} AS lake_db (READ_ONLY)")
+
+    def _locate(self, ref: TableRef) -> LakeLocation:
+        if not self.root.is_dir():
+            raise SourceError(
+                f"lake source {self.name!r}: folder {self.root} does not exist",
+                hint="Fix options.path of the source, or create the folder.",
+                details={"source": self.name, "path": str(self.root)},
+            )
+        return locate(self.root, ref)
+
+    # -- protocol -----------------------------------------------------------------------
+
+    def test(self) -> dict[str, Any]:
+        if not self.root.is_dir():
+            raise SourceError(
+                f"lake source {self.name!r}: folder {self.root} does not exist or is not a folder",
+                hint="Fix options.path of the source.",
+                details={"source": self.name, "path": str(self.root)},
+            )
+        return {"path": str(self.root), "duckdb": duckdb.__version__}
+
+    def discover(self) -> list[DiscoveredTable]:
+        self.test()
+        found: list[DiscoveredTable] = []
+        buckets = [(None, self.root)] + [
+            (p.name, p) for p in sorted(self.root.iterdir())
+            if p.is_dir() and not p.name.startswith((".", "_")) and PHYSICAL_NAME_RE.match(p.name)
+            and classify_folder(p) == "bucket"
+        ]
+        for bucket, folder in buckets:
+            for entry in sorted(folder.iterdir()):
+                name = entry.name
+                if name.startswith((".", "_")):
+                    continue
+                if entry.is_file() and name.endswith(".parquet"):
+                    stem = name[: -len(".parquet")]
+                    if PHYSICAL_NAME_RE.match(stem):
+                        found.append(self._discovered(TableRef(bucket, stem)))
+                elif entry.is_dir() and PHYSICAL_NAME_RE.match(name) and classify_folder(entry) == "table":
+                    found.append(self._discovered(TableRef(bucket, name)))
+                elif entry.is_file() and entry.suffix in DUCKDB_SUFFIXES and bucket is None:
+                    found.extend(self._discover_duckdb(entry))
+        return found
+
+    def _discovered(self, ref: TableRef) -> DiscoveredTable:
+        loc = self._locate(ref)
+        entity = "partitioned_table" if loc.hive_keys else "table"
+        return DiscoveredTable(ref.bucket, ref.name, self.schema(ref), entity)
+
+    def _discover_duckdb(self, path: Path) -> list[DiscoveredTable]:
+        if not PHYSICAL_NAME_RE.match(path.name):
+            return []
+        con = self.connect()
+        try:
+            con.execute(f"ATTACH {sql_literal(str(path))} AS lake_db (READ_ONLY)")
+            rows = con.execute(
+                "SELECT schema_name, table_name, 'table' FROM duckdb_tables() WHERE database_name = 'lake_db' "
+                "UNION ALL SELECT schema_name, view_name, 'view' FROM duckdb_views() "
+                "WHERE database_name = 'lake_db' AND NOT internal ORDER BY 1, 2"
+            ).fetchall()
+            out = []
+            for schema_name, table_name, entity in rows:
+                name = table_name if schema_name == "main" else f"{schema_name}.{table_name}"
+                if not PHYSICAL_NAME_RE.match(name):
+                    continue
+                arrow_schema = con.execute(
+                    f"SELECT * FROM lake_db.{quote_ident(schema_name)}.{quote_ident(table_name)} LIMIT 0"
+                ).to_arrow_table().schema
+                out.append(DiscoveredTable(path.name, name, arrow_schema, entity))
+            return out
+        except duckdb.Error as exc:
+            raise SourceError(f"lake source {self.name!r}: cannot read {path.name}: {exc}",
+                              hint="Check that the file is a DuckDB database of a compatible version.") from exc
+        finally:
+            con.close()
+
+    def schema(self, ref: TableRef) -> pa.Schema:
+        loc = self._locate(ref)
+        con = self.connect()
+        try:
+            self._prepare(con, loc)
+            return con.execute(f"SELECT * FROM {self.relation_sql(loc)} LIMIT 0").to_arrow_table().schema
+        except duckdb.Error as exc:
+            raise SourceError(f"lake source {self.name!r}: cannot read {ref.display()}: {exc}",
+                              hint="Check the files are valid Parquet.") from exc
+        finally:
+            con.close()
+
+    def column_types(self, ref: TableRef) -> list[tuple[str, str, bool]]:
+        """(name, DuckDB type, nullable) of every column, in order."""
+        loc = self._locate(ref)
+        con = self.connect()
+        try:
+            self._prepare(con, loc)
+            rows = con.execute(f"DESCRIBE SELECT * FROM {self.relation_sql(loc)}").fetchall()
+            return [(r[0], r[1], r[2] != "NO") for r in rows]
+        finally:
+            con.close()
+
+    def read(self, ref: TableRef, options: ReadOptions) -> Iterator[pa.RecordBatch]:
+        loc = self._locate(ref)
+        schema = self.schema(ref)
+        cols = options.columns or schema.names
+        unknown = [c for c in cols if c not in schema.names]
+        if unknown:
+            raise ValidationError("columns", f"unknown columns {unknown} in {ref.display()}",
+                                  hint=f"columns are: {', '.join(schema.names)}")
+        select = ", ".join(_quote_any(c) for c in cols)
+        sql = f"SELECT {select} FROM {self.relation_sql(loc)}"
+        params: list[Any] = []
+        where = []
+        if options.filter:
+            where.append(f"({options.filter})")
+        if options.incremental_key and options.incremental_after is not None:
+            if options.incremental_key not in schema.names:
+                raise ValidationError("incremental_key", f"unknown column {options.incremental_key!r}")
+            where.append(f"{_quote_any(options.incremental_key)} > ?")
+            params.append(options.incremental_after)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._stream(loc, sql, params, options.batch_size)
+
+    def scan(self, sql: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Run a validated query whose FROM clauses already name ``read_parquet`` relations."""
+        con = self.connect()
+        try:
+            reader = con.execute(sql).to_arrow_reader(batch_size)
+        except duckdb.Error as exc:
+            con.close()
+            raise SourceError(f"lake source {self.name!r}: query failed: {exc}") from exc
+        return _drain(con, reader)
+
+    def _stream(self, loc: LakeLocation, sql: str, params: list[Any], batch_size: int) -> Iterator[pa.RecordBatch]:
+        con = self.connect()
+        try:
+            self._prepare(con, loc)
+            reader = con.execute(sql, params).to_arrow_reader(batch_size)
+        except duckdb.Error as exc:
+            con.close()
+            raise SourceError(f"lake source {self.name!r}: cannot read {loc.ref.display()}: {exc}") from exc
+        return _drain(con, reader)
+
+    def metadata(self, ref: TableRef) -> TableMetadata | None:
+        """Rows and bytes from Parquet footers; partitions from the Hive layout; sort order
+        from the files' ``sorting_columns``. Best effort: never raises."""
+        try:
+            loc = self._locate(ref)
+            if loc.kind == "duckdb":
+                return self._duckdb_metadata(loc)
+            return _parquet_metadata(loc)
+        except Exception as exc:  # noqa: BLE001 - providers never raise
+            log.warning("lake metadata for %s failed: %s", ref.display(), self.redact(str(exc)))
+            return None
+
+    def _duckdb_metadata(self, loc: LakeLocation) -> TableMetadata:
+        con = self.connect()
+        try:
+            con.execute(f"ATTACH {sql_literal(str(loc.path))} AS lake_db (READ_ONLY)")
+            is_view = con.execute(
+                "SELECT count(*) FROM duckdb_views() WHERE database_name='lake_db' AND schema_name=? AND view_name=?",
+                [loc.db_schema, loc.db_table],
+            ).fetchone()
+            cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {self.relation_sql(loc)}").fetchall()]
+            if is_view and is_view[0]:
+                return TableMetadata(entity_type="view", known_columns=cols)
+            # count(*) on a DuckDB table is answered from its row-group statistics.
+            rows = con.execute(f"SELECT count(*) FROM {self.relation_sql(loc)}").fetchone()
+            return TableMetadata(
+                rows=int(rows[0]) if rows else None,
+                size_bytes=None,
+                entity_type="table",
+                known_columns=cols,
+            )
+        finally:
+            con.close()
+
+
+def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
+    import pyarrow.parquet as pq
+
+    rows = 0
+    size = 0
+    sorted_by: list[str] | None = None
+    names: list[str] = []
+    for i, path in enumerate(loc.files):
+        size += path.stat().st_size
+        md = pq.ParquetFile(path).metadata
+        rows += md.num_rows
+        if i == 0:
+            names = [md.schema.column(j).name for j in range(md.num_columns)]
+            if md.num_row_groups:
+                cols = md.row_group(0).sorting_columns
+                if cols:
+                    sorted_by = [names[c.column_index] for c in cols]
+    keys = loc.hive_keys
+    return TableMetadata(
+        rows=rows,
+        size_bytes=size,
+        partition_by=keys or None,
+        clustered_by=sorted_by,
+        entity_type="partitioned_table" if keys else "table",
+        known_columns=names + [k for k in keys if k not in names],
+    )
+
+
+def _quote_any(name: str) -> str:
+    """Quote a column name that came from the file's own schema (not from a user)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _drain(con: duckdb.DuckDBPyConnection, reader: Any) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    finally:
+        con.close()

@@ -1,0 +1,330 @@
+"""The registry: configured sources and the tables analysts may use."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from .connectors import Capability, connector_class
+from .errors import AlreadyExists, Conflict, NotFound, ValidationError
+from .events import Change, ChangeHub
+from .ids import PHYSICAL_NAME_RE, TABLE_ID_RE, check, physical_name, table_id
+from .schedule import parse_schedule
+from .store import StateStore, dumps, iso, loads, utcnow
+
+QUERY_MODES = ("local", "remote", "materialized")
+_MODE_NEEDS = {
+    "local": Capability.READ,
+    "remote": Capability.REMOTE,
+    "materialized": Capability.REMOTE,
+}
+MAX_DESCRIPTION = 4000
+MAX_FOLDER = 128
+
+
+@dataclass
+class Source:
+    name: str
+    type: str
+    options: dict[str, Any]
+    secrets: dict[str, str]  # key -> environment variable NAME (never a value)
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "options": self.options,
+            "secrets": self.secrets,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+@dataclass
+class Table:
+    id: str
+    name: str
+    description: str
+    source: str
+    bucket: str | None
+    source_table: str
+    query_mode: str
+    primary_key: list[str]
+    folder: str | None
+    schedule: str | None
+    sql: str | None
+    incremental_key: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["created_at"] = iso(self.created_at)
+        out["updated_at"] = iso(self.updated_at)
+        return out
+
+
+_TABLE_FIELDS = ("id", "name", "description", "source", "bucket", "source_table", "query_mode",
+                 "primary_key", "folder", "schedule", "sql", "incremental_key")
+_SOURCE_FIELDS = ("name", "type", "options", "secrets")
+
+
+def _reject_unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationError(unknown[0], f"unknown field {unknown[0]!r}",
+                              hint=f"allowed fields: {', '.join(allowed)}")
+
+
+def _optional_text(body: dict[str, Any], key: str, limit: int) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(key, f"{key} must be a string")
+    if len(value) > limit:
+        raise ValidationError(key, f"{key} is {len(value)} characters; the limit is {limit}", limit=limit)
+    return value
+
+
+class Registry:
+    def __init__(self, store: StateStore, hub: ChangeHub) -> None:
+        self.store = store
+        self.hub = hub
+
+    # -- sources -----------------------------------------------------------------------
+
+    def list_sources(self) -> list[Source]:
+        return [_source(r) for r in self.store.rows("SELECT * FROM sources ORDER BY name")]
+
+    def get_source(self, name: str) -> Source:
+        row = self.store.row("SELECT * FROM sources WHERE name = ?", [name])
+        if row is None:
+            raise NotFound(f"no source named {name!r}", hint="GET admin/sources lists them.",
+                           details={"source": name})
+        return _source(row)
+
+    def _validate_source(self, body: dict[str, Any]) -> tuple[str, str, dict[str, Any], dict[str, str]]:
+        _reject_unknown(body, _SOURCE_FIELDS)
+        name = check(TABLE_ID_RE, body.get("name"), "name", "a letter or _ then letters, digits or _")
+        source_type = body.get("type")
+        if not isinstance(source_type, str):
+            raise ValidationError("type", "type is required (e.g. 'lake' or 'postgres')")
+        cls = connector_class(source_type)
+        options = body.get("options") or {}
+        secrets = body.get("secrets") or {}
+        if not isinstance(options, dict):
+            raise ValidationError("options", "options must be an object")
+        if not isinstance(secrets, dict):
+            raise ValidationError("secrets", "secrets must be an object of environment-variable names")
+        connector = cls(name, options, secrets)  # validates both
+        return name, source_type, connector.options, connector.secrets
+
+    def add_source(self, body: dict[str, Any]) -> Source:
+        name, source_type, options, secrets = self._validate_source(body)
+        now = utcnow()
+        with self.store.write() as cur:
+            if cur.execute("SELECT 1 FROM sources WHERE name = ?", [name]).fetchone():
+                raise AlreadyExists(f"a source named {name!r} already exists",
+                                    hint="Use PUT admin/sources/{name} to change it.", details={"source": name})
+            cur.execute("INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                        [name, source_type, dumps(options), dumps(secrets), now, now])
+        self.hub.publish(Change("source", "create"))
+        return self.get_source(name)
+
+    def update_source(self, name: str, body: dict[str, Any], *, partial: bool) -> Source:
+        current = self.get_source(name)
+        merged = ({"name": name, "type": current.type, "options": current.options,
+                   "secrets": current.secrets} | body) if partial else {"name": name, **body}
+        if merged.get("name") != name:
+            raise ValidationError("name", "a source cannot be renamed", hint="Create a new source instead.")
+        _, source_type, options, secrets = self._validate_source(merged)
+        with self.store.write() as cur:
+            cur.execute("UPDATE sources SET type = ?, options = ?, secrets = ?, updated_at = ? WHERE name = ?",
+                        [source_type, dumps(options), dumps(secrets), utcnow(), name])
+        ids = frozenset(t.id for t in self.list_tables() if t.source == name)
+        self.hub.publish(Change("source", "update", ids))
+        return self.get_source(name)
+
+    def delete_source(self, name: str) -> None:
+        self.get_source(name)
+        users = [t.id for t in self.list_tables() if t.source == name]
+        if users:
+            raise Conflict(f"source {name!r} still has {len(users)} registered table(s)",
+                           hint="Delete or move its tables first.", details={"tables": users})
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM sources WHERE name = ?", [name])
+        self.hub.publish(Change("source", "delete"))
+
+    # -- tables ------------------------------------------------------------------------
+
+    def list_tables(self) -> list[Table]:
+        return [_table(r) for r in self.store.rows("SELECT * FROM tables ORDER BY id")]
+
+    def get_table(self, table_id_: str) -> Table:
+        row = self.store.row("SELECT * FROM tables WHERE id = ?", [table_id_])
+        if row is None:
+            raise NotFound(f"no table {table_id_!r}", hint="The catalog lists the tables you may use.",
+                           details={"table": table_id_})
+        return _table(row)
+
+    def find_table(self, table_id_: str) -> Table | None:
+        row = self.store.row("SELECT * FROM tables WHERE id = ?", [table_id_])
+        return _table(row) if row else None
+
+    def _validate_table(self, body: dict[str, Any]) -> dict[str, Any]:
+        _reject_unknown(body, _TABLE_FIELDS)
+        tid = table_id(body.get("id"))
+        source_name = body.get("source")
+        if not isinstance(source_name, str) or not source_name:
+            raise ValidationError("source", "source is required", hint="GET admin/sources lists them.")
+        row = self.store.row("SELECT name, type FROM sources WHERE name = ?", [source_name])
+        if row is None:
+            raise ValidationError("source", f"unknown source {source_name!r}",
+                                  hint="Create it with POST admin/sources first.")
+        mode = body.get("query_mode", "local")
+        if mode not in QUERY_MODES:
+            raise ValidationError("query_mode", f"query_mode must be one of {', '.join(QUERY_MODES)}; got {mode!r}")
+        cls = connector_class(row["type"])
+        if _MODE_NEEDS[mode] not in cls.capabilities:
+            supported = ", ".join(sorted(c.value for c in cls.capabilities))
+            raise ValidationError("query_mode", f"{row['type']} sources cannot serve {mode} tables",
+                                  hint=f"{row['type']} supports: {supported}")
+        bucket = body.get("bucket")
+        if bucket is not None and bucket != "":
+            physical_name(bucket, "bucket")
+        else:
+            bucket = None
+        sql = body.get("sql")
+        source_table = body.get("source_table")
+        if mode == "materialized":
+            if not isinstance(sql, str) or not sql.strip():
+                raise ValidationError("sql", "materialized tables need sql: the SELECT to run on the source")
+            if source_table in (None, ""):
+                source_table = tid
+        elif sql not in (None, ""):
+            raise ValidationError("sql", "sql is only for materialized tables")
+        else:
+            sql = None
+        physical_name(source_table, "source_table")
+        pk = body.get("primary_key")
+        if pk is None or pk == "":
+            primary_key: list[str] = []
+        elif isinstance(pk, str):
+            primary_key = [pk]
+        elif isinstance(pk, list) and all(isinstance(c, str) and c for c in pk):
+            primary_key = list(pk)
+        else:
+            raise ValidationError("primary_key", "primary_key must be a column name or a list of them")
+        for col in primary_key:
+            check(PHYSICAL_NAME_RE, col, "primary_key", "a column name")
+        schedule = body.get("schedule")
+        if schedule in (None, ""):
+            schedule = None
+        else:
+            parse_schedule(schedule, field="schedule")
+        incremental_key = body.get("incremental_key")
+        if incremental_key in (None, ""):
+            incremental_key = None
+        else:
+            check(PHYSICAL_NAME_RE, incremental_key, "incremental_key", "a column name")
+            if mode == "remote":
+                raise ValidationError("incremental_key", "remote tables are not extracted; incremental_key "
+                                      "applies to local and materialized tables")
+        name = body.get("name") or tid
+        if not isinstance(name, str) or len(name) > 128:
+            raise ValidationError("name", "name must be a string of at most 128 characters")
+        return {
+            "id": tid,
+            "name": name,
+            "description": _optional_text(body, "description", MAX_DESCRIPTION) or "",
+            "source": source_name,
+            "bucket": bucket,
+            "source_table": source_table,
+            "query_mode": mode,
+            "primary_key": primary_key,
+            "folder": _optional_text(body, "folder", MAX_FOLDER) or None,
+            "schedule": schedule,
+            "sql": sql,
+            "incremental_key": incremental_key,
+        }
+
+    def register_table(self, body: dict[str, Any]) -> Table:
+        values = self._validate_table(body)
+        now = utcnow()
+        with self.store.write() as cur:
+            if cur.execute("SELECT 1 FROM tables WHERE id = ?", [values["id"]]).fetchone():
+                raise AlreadyExists(f"a table with id {values['id']!r} is already registered",
+                                    hint="Use PUT or PATCH admin/tables/{id} to change it.",
+                                    details={"table": values["id"]})
+            cur.execute(
+                "INSERT INTO tables (id, name, description, source, bucket, source_table, query_mode, primary_key,"
+                " folder, schedule, sql, incremental_key, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [values["id"], values["name"], values["description"], values["source"], values["bucket"],
+                 values["source_table"], values["query_mode"], dumps(values["primary_key"]), values["folder"],
+                 values["schedule"], values["sql"], values["incremental_key"], now, now],
+            )
+        self.hub.publish(Change("table", "create", frozenset({values["id"]})))
+        return self.get_table(values["id"])
+
+    def update_table(self, table_id_: str, body: dict[str, Any], *, partial: bool) -> Table:
+        current = self.get_table(table_id_)
+        if "id" in body and body["id"] != table_id_:
+            raise ValidationError("id", "a table id cannot be changed", hint="Register a new table instead.")
+        if partial:
+            base = {k: v for k, v in current.to_json().items() if k in _TABLE_FIELDS}
+            merged = base | body
+        else:
+            merged = {"id": table_id_, **body}
+        values = self._validate_table(merged)
+        with self.store.write() as cur:
+            cur.execute(
+                "UPDATE tables SET name = ?, description = ?, source = ?, bucket = ?, source_table = ?,"
+                " query_mode = ?, primary_key = ?, folder = ?, schedule = ?, sql = ?, incremental_key = ?,"
+                " updated_at = ? WHERE id = ?",
+                [values["name"], values["description"], values["source"], values["bucket"],
+                 values["source_table"], values["query_mode"], dumps(values["primary_key"]), values["folder"],
+                 values["schedule"], values["sql"], values["incremental_key"], utcnow(), table_id_],
+            )
+        self.hub.publish(Change("table", "update", frozenset({table_id_})))
+        return self.get_table(table_id_)
+
+    def delete_table(self, table_id_: str) -> None:
+        self.get_table(table_id_)
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM tables WHERE id = ?", [table_id_])
+        self.hub.publish(Change("table", "delete", frozenset({table_id_})))
+
+
+def _source(row: dict[str, Any]) -> Source:
+    return Source(
+        name=row["name"],
+        type=row["type"],
+        options=loads(row["options"], {}),
+        secrets=loads(row["secrets"], {}),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _table(row: dict[str, Any]) -> Table:
+    return Table(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"] or "",
+        source=row["source"],
+        bucket=row["bucket"],
+        source_table=row["source_table"],
+        query_mode=row["query_mode"],
+        primary_key=loads(row["primary_key"], []),
+        folder=row["folder"],
+        schedule=row["schedule"],
+        sql=row["sql"],
+        incremental_key=row["incremental_key"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

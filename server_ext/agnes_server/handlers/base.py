@@ -1,0 +1,146 @@
+"""The base of every Agnes handler: identity, the one error envelope, JSON in and out."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from agnes_core.access import Principal
+from agnes_core.errors import AgnesError, BadRequest, Forbidden
+
+if TYPE_CHECKING:
+    from agnes_core.core import AgnesCore
+
+    from ..app import AgnesApp
+
+T = TypeVar("T")
+
+_CODE_BY_STATUS = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "bad_request", 416: "range_not_satisfiable", 429: "quota_exceeded",
+}
+_HINTS = {
+    "unauthorized": "Log in to Jupyter, or send 'Authorization: token <token>'.",
+    "forbidden": "Ask an Agnes admin for access.",
+    "not_found": "Check the URL; GET agnes/v1/openapi.json lists every route.",
+    "method_not_allowed": "GET agnes/v1/openapi.json lists the methods of each route.",
+}
+
+
+class AgnesHandler(ExtensionHandlerMixin, APIHandler):
+    """Authenticated JSON handler; subclasses decorate every verb with
+    ``@web.authenticated`` and ``@authorized`` (a test enforces it)."""
+
+    auth_resource = "agnes"
+    #: Admin routes set this; the check runs before any work or cache read.
+    admin_only = False
+
+    @property
+    def agnes(self) -> AgnesApp:
+        return self.extensionapp  # type: ignore[return-value]
+
+    @property
+    def core(self) -> AgnesCore:
+        return self.agnes.core
+
+    @property
+    def identity_provider(self) -> Any:
+        """Jupyter's provider wrapped with Agnes's identity mapping (Agnes routes only)."""
+        return self.agnes.identity
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self._finished or self.current_user is None or self.request.method == "OPTIONS":
+            return
+        if self.admin_only and not self.principal.is_admin:
+            raise Forbidden(
+                "this route is for Agnes admins",
+                hint="Ask an admin to add you to the Admin group or to AgnesApp.admin_users.",
+                details={"username": self.principal.username},
+            )
+
+    @functools.cached_property
+    def principal(self) -> Principal:
+        user = self.current_user
+        if user is None:
+            raise web.HTTPError(403)
+        return self.agnes.principal_for(user.username, user.display_name or user.name)
+
+    # -- request and response helpers ---------------------------------------------------
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object, or a 400 ``bad_request`` saying what is wrong."""
+        raw = self.request.body
+        if not raw:
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the request body is not valid JSON: {exc}",
+                             hint="Send a JSON object with Content-Type: application/json.") from None
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object", hint="Wrap the values in {...}.")
+        return body
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(payload, default=str))
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (DuckDB, source clients) off the event loop."""
+        return await IOLoop.current().run_in_executor(self.agnes.executor, functools.partial(fn, *args))
+
+    # -- the one error mapping ----------------------------------------------------------
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, AgnesError):
+            # Expected: no traceback in the log, just what happened.
+            self.log.info("agnes: %s %s -> %s %s", self.request.method, self.request.path, e.code, e.message)
+            if not self._finished:
+                self.send_error(e.status, exc_info=sys.exc_info())
+            return
+        super()._handle_request_exception(e)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, AgnesError):
+            status, envelope = exc.status, exc.envelope()
+        elif isinstance(exc, web.HTTPError) or exc is None:
+            status = status_code
+            if status == 403 and self.current_user is None:
+                status = 401  # unauthenticated, not unauthorised
+            code = _CODE_BY_STATUS.get(status, "internal" if status >= 500 else "bad_request")
+            message = (exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else None) \
+                or self._reason_for(status)
+            envelope = {"error": code, "message": message, "hint": _HINTS.get(code), "details": {}}
+        else:
+            status = 500
+            ref = uuid.uuid4().hex[:8]
+            self.log.error("agnes: internal error %s on %s %s", ref, self.request.method, self.request.path)
+            envelope = {"error": "internal", "message": f"internal error (reference {ref})",
+                        "hint": "The Jupyter server log has the details under this reference.",
+                        "details": {"reference": ref}}
+        self.clear_header("Content-Type")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(envelope, default=str))
+
+    def _reason_for(self, status: int) -> str:
+        from http.client import responses
+
+        return {401: "authentication required", 403: "forbidden", 404: "no such route"}.get(
+            status, responses.get(status, "error"))
+
+
+class AdminHandler(AgnesHandler):
+    admin_only = True

@@ -1,0 +1,84 @@
+"""Stable identities for Agnes routes.
+
+Jupyter's default token login gives every browser a random anonymous user, which
+is useless for permissions. On Agnes routes only, this provider maps identities:
+
+* personal mode (Jupyter's stock token/password login): everyone who passed
+  Jupyter's login is the server's owner — the OS user, or ``AgnesApp.username`` —
+  and the owner is admin;
+* any other identity provider (JupyterHub's, or a custom one): its username as is.
+
+It wraps Jupyter's provider rather than replacing it, so Jupyter's own login keeps
+working and nothing here widens access to Jupyter's own APIs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import inspect
+import os
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider, User
+
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
+
+#: Providers whose users are anonymous per-browser ids (Jupyter's stock logins).
+_PERSONAL_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
+
+
+def os_username() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return os.environ.get("USER") or "owner"
+
+
+def os_display_name(username: str) -> str:
+    try:
+        import pwd
+
+        gecos = pwd.getpwnam(username).pw_gecos.split(",")[0].strip()
+        return gecos or username
+    except (KeyError, ImportError):
+        return username
+
+
+def is_personal(provider: IdentityProvider) -> bool:
+    return type(provider) in _PERSONAL_PROVIDERS
+
+
+class AgnesIdentity:
+    """Delegates authentication to Jupyter's provider and maps the user (see module doc).
+
+    A plain delegating object, not an IdentityProvider subclass: every attribute it
+    does not define (cookies, login handler, token, ...) is Jupyter's own.
+    """
+
+    def __init__(self, inner: IdentityProvider, owner: str, owner_display_name: str) -> None:
+        self.inner = inner
+        self.owner = owner
+        self.owner_display_name = owner_display_name
+
+    @property
+    def personal(self) -> bool:
+        return is_personal(self.inner)
+
+    async def get_user(self, handler: RequestHandler) -> User | None:
+        user = self.inner.get_user(handler)
+        if inspect.isawaitable(user):
+            user = await user
+        if user is None:
+            return None
+        if self.personal:
+            return User(username=self.owner, name=self.owner_display_name,
+                        display_name=self.owner_display_name)
+        return user
+
+    def is_token_authenticated(self, handler: RequestHandler) -> bool:
+        return bool(self.inner.is_token_authenticated(handler)
+                    or getattr(handler, "_token_authenticated", False))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -1,0 +1,103 @@
+"""JupyterLab in headless Chromium shows the Agnes sidebar with the demo catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests._live import LiveServer
+
+pytestmark = pytest.mark.browser
+
+
+def test_sidebar_lists_the_demo_tables(browser, live_server: LiveServer, output_dir: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(msg.text))
+    try:
+        page.goto(f"{live_server.url}lab?reset&token={live_server.token}")
+        page.wait_for_selector(".jp-Launcher", timeout=120_000)
+        assert any("agnes-jupyter is activated" in line for line in console), console
+
+        tab = page.locator('.jp-SideBar [data-id="jp-agnes-sidebar"]')
+        tab.click()
+        rows = page.locator(".jp-agnes-catalog .jp-agnes-table")
+        rows.first.wait_for(timeout=60_000)
+        names = sorted(rows.locator(".jp-agnes-table-name").all_inner_texts())
+        assert names == ["customers", "events", "orders"]
+        events = page.locator('.jp-agnes-table[data-table-id="events"]')
+        assert events.locator(".jp-agnes-mode").inner_text() == "remote"
+        assert events.locator(".jp-agnes-table-source").inner_text() == "demo"
+        assert page.locator(".jp-agnes-footer").inner_text() == "3 tables"
+        page.screenshot(path=str(output_dir / "agnes-sidebar.png"))
+    finally:
+        page.close()
+
+
+def test_sidebar_refresh_shows_a_newly_registered_table(browser, live_server: LiveServer, output_dir: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        _open_sidebar(page, live_server)
+        page.locator(".jp-agnes-catalog .jp-agnes-table").first.wait_for(timeout=60_000)
+        live_server.request("POST", "agnes/v1/admin/tables", {
+            "id": "fresh_orders", "source": "demo", "source_table": "orders",
+            "description": "<b>not bold</b>"})
+        try:
+            page.locator(".jp-agnes-refresh").click()
+            row = page.locator('.jp-agnes-table[data-table-id="fresh_orders"]')
+            row.wait_for(timeout=30_000)
+            # User text is rendered as text: the title attribute holds the raw string, no <b> element exists.
+            assert row.get_attribute("title") == "<b>not bold</b>"
+            assert page.locator(".jp-agnes-catalog b").count() == 0
+            page.screenshot(path=str(output_dir / "agnes-sidebar-refreshed.png"))
+        finally:
+            live_server.request("DELETE", "agnes/v1/admin/tables/fresh_orders")
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def server_without_agnes(tmp_path_factory: pytest.TempPathFactory):
+    server = LiveServer(tmp_path_factory.mktemp("no-agnes"), demo=False,
+                        extra_args=("--ServerApp.jpserver_extensions={'agnes_server': False}",)).start()
+    yield server
+    server.stop()
+
+
+def _open_sidebar(page, server: LiveServer) -> None:
+    page.goto(f"{server.url}lab?reset&token={server.token}")
+    page.wait_for_selector(".jp-Launcher", timeout=120_000)
+    page.locator('.jp-SideBar [data-id="jp-agnes-sidebar"]').click()
+
+
+def test_sidebar_explains_a_missing_server_extension(browser, server_without_agnes: LiveServer,
+                                                     output_dir: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        _open_sidebar(page, server_without_agnes)
+        problem = page.locator(".jp-agnes-problem-missing")
+        problem.wait_for(timeout=60_000)
+        assert "not running in this Jupyter server" in problem.inner_text()
+        assert "jupyter server extension list" in problem.locator(".jp-agnes-problem-hint").inner_text()
+        page.screenshot(path=str(output_dir / "agnes-sidebar-missing.png"))
+    finally:
+        page.close()
+
+
+def test_sidebar_explains_a_version_mismatch(browser, live_server: LiveServer, output_dir: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    # The page sees a server extension of another version (as after an upgrade without restart).
+    page.route(lambda url: "/agnes/v1/version" in url, lambda route: route.fulfill(
+        status=200, content_type="application/json",
+        body='{"name": "agnes-jupyter", "version": "99.0.0", "api": "v1"}'))
+    try:
+        _open_sidebar(page, live_server)
+        problem = page.locator(".jp-agnes-problem-mismatch")
+        problem.wait_for(timeout=60_000)
+        assert "version 99.0.0" in problem.inner_text()
+        assert "Restart JupyterLab" in problem.inner_text()
+        assert page.locator(".jp-agnes-catalog").count() == 0
+        page.screenshot(path=str(output_dir / "agnes-sidebar-mismatch.png"))
+    finally:
+        page.close()

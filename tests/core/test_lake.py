@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from agnes_core.connectors import Capability, ReadOptions, TableRef, connector_class, connector_types
+from agnes_core.connectors.lake import LakeConnector
+from agnes_core.errors import NotFound, SourceError, ValidationError
+
+
+def test_lake_is_registered_through_the_entry_point_group() -> None:
+    assert connector_types()["lake"] == "agnes_core.connectors.lake:LakeConnector"
+    assert connector_class("lake") is LakeConnector
+
+
+def test_lake_requires_a_path() -> None:
+    with pytest.raises(ValidationError) as err:
+        LakeConnector("x", {})
+    assert err.value.field == "options.path"
+
+
+def test_discover_finds_files_hive_folders_and_duckdb_tables(tmp_path: Path, demo_lake: Path) -> None:
+    lake = tmp_path / "lake"
+    (lake / "sales").mkdir(parents=True)
+    for name in ("orders.parquet", "customers.parquet"):
+        (lake / "sales" / name).write_bytes((demo_lake / name).read_bytes())
+    (lake / "events").symlink_to(demo_lake / "events")
+    con = duckdb.connect(str(lake / "warehouse.duckdb"))
+    con.execute("CREATE TABLE kpis AS SELECT 1 AS id, 'a' AS name")
+    con.execute("CREATE VIEW kpi_names AS SELECT name FROM kpis")
+    con.close()
+
+    found = {(t.bucket, t.name): t for t in LakeConnector("lake", {"path": str(lake)}).discover()}
+    assert set(found) == {("sales", "orders"), ("sales", "customers"), (None, "events"),
+                          ("warehouse.duckdb", "kpis"), ("warehouse.duckdb", "kpi_names")}
+    assert found[(None, "events")].entity_type == "partitioned_table"
+    assert "event_date" in found[(None, "events")].schema.names
+    assert found[("warehouse.duckdb", "kpi_names")].entity_type == "view"
+    assert isinstance(found[("sales", "orders")].schema, pa.Schema)
+
+
+def test_schema_of_hive_table_includes_the_partition_column_as_date(demo_lake: Path) -> None:
+    schema = LakeConnector("demo", {"path": str(demo_lake)}).schema(TableRef(None, "events"))
+    assert schema.field("event_date").type == pa.date32()
+    assert schema.field("country").type == pa.string()
+
+
+def test_read_honours_projection_and_batch_size(demo_lake: Path) -> None:
+    lake = LakeConnector("demo", {"path": str(demo_lake)})
+    batches = list(lake.read(TableRef(None, "orders"), ReadOptions(columns=["order_id", "amount"], batch_size=4096)))
+    assert all(b.num_rows <= 4096 for b in batches)
+    assert sum(b.num_rows for b in batches) == 250_000
+    assert batches[0].schema.names == ["order_id", "amount"]
+
+
+def test_read_rejects_unknown_columns(demo_lake: Path) -> None:
+    lake = LakeConnector("demo", {"path": str(demo_lake)})
+    with pytest.raises(ValidationError):
+        list(lake.read(TableRef(None, "orders"), ReadOptions(columns=["nope"])))
+
+
+def test_missing_table_and_missing_lake_are_clear_errors(tmp_path: Path, demo_lake: Path) -> None:
+    with pytest.raises(NotFound):
+        LakeConnector("demo", {"path": str(demo_lake)}).schema(TableRef(None, "nope"))
+    with pytest.raises(SourceError) as err:
+        LakeConnector("gone", {"path": str(tmp_path / "missing")}).test()
+    assert "does not exist" in err.value.message
+
+
+def test_metadata_reports_rows_bytes_partitions_and_sort_order(demo_lake: Path) -> None:
+    lake = LakeConnector("demo", {"path": str(demo_lake)})
+    assert Capability.METADATA in lake.capabilities
+    meta = lake.metadata(TableRef(None, "events"))
+    assert meta is not None
+    assert meta.rows == 60_000
+    assert meta.size_bytes == sum(p.stat().st_size for p in (demo_lake / "events").rglob("*.parquet"))
+    assert meta.partition_by == ["event_date"]
+    assert meta.clustered_by == ["country"]
+    assert meta.entity_type == "partitioned_table"
+
+
+def test_metadata_never_raises(tmp_path: Path) -> None:
+    assert LakeConnector("gone", {"path": str(tmp_path / "missing")}).metadata(TableRef(None, "x")) is None

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import agnes_jupyter as agnes
+from tests._live import LiveServer
+
+ENV_VARS = ("AGNES_SERVER_URL", "AGNES_TOKEN", "JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_TOKEN", "JPY_PARENT_PID")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No server-finding variables set (recorded first so they are restored)."""
+    for var in ENV_VARS:
+        monkeypatch.setenv(var, "recorded")
+        monkeypatch.delenv(var)
+
+
+@pytest.fixture
+def connected(live_server: LiveServer, clean_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """The library configured the way the server configures its kernels."""
+    monkeypatch.setenv("AGNES_SERVER_URL", live_server.url)
+    monkeypatch.setenv("AGNES_TOKEN", live_server.token)
+    agnes.connect()
+    yield live_server
+    monkeypatch.setattr(agnes, "_default", None)

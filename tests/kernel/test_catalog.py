@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import agnes_jupyter as agnes
+from tests._live import LiveServer
+
+
+def test_catalog_lists_tables_with_rich_display_and_pandas(connected: LiveServer) -> None:
+    cat = agnes.catalog()
+    assert sorted(cat.ids) == ["customers", "events", "orders"]
+    assert cat["events"]["query_mode"] == "remote"
+    html = cat._repr_html_()
+    assert "<table" in html
+    assert "events" in html
+    assert "remote" in html
+    df = cat.to_pandas()
+    assert sorted(df["id"]) == ["customers", "events", "orders"]
+    assert "Agnes catalog: 3 table(s)" in repr(cat)
+
+
+def test_catalog_filters(connected: LiveServer) -> None:
+    assert agnes.catalog(mode="remote").ids == ["events"]
+    assert agnes.catalog(search="signup").ids == ["customers"]
+
+
+def test_html_display_escapes_user_text(connected: LiveServer) -> None:
+    live = connected
+    live.request("POST", "agnes/v1/admin/tables", {"id": "xss", "source": "demo", "source_table": "orders",
+                                                   "description": "<script>alert(1)</script>"})
+    try:
+        html = agnes.catalog()._repr_html_()
+        assert "<script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    finally:
+        live.request("DELETE", "agnes/v1/admin/tables/xss")
+
+
+def test_server_errors_raise_the_matching_exception(connected: LiveServer) -> None:
+    with pytest.raises(agnes.NotFound) as err:
+        agnes.client().get("tables/nope/schema")
+    assert err.value.status == 404
+    assert err.value._render_traceback_() == [
+        "\x1b[0;31mNotFound\x1b[0m: no table 'nope'", "hint: agnes.catalog() lists the tables you may use."]
+
+
+@pytest.fixture
+def shell(connected: LiveServer):
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "agnes_jupyter")
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def test_magic_prints_the_catalog(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("agnes", "catalog")
+    out = capsys.readouterr().out
+    assert out.startswith("Agnes catalog: 3 table(s)")
+    assert "events" in out
+    assert "remote" in out
+
+
+def test_magic_json_and_filters(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    shell.run_line_magic("agnes", "catalog --mode remote --json")
+    assert [t["id"] for t in json.loads(capsys.readouterr().out)] == ["events"]
+
+
+def test_magic_errors_are_one_line_and_a_hint(shell: InteractiveShell, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    shell.run_line_magic("agnes", "catalog --mode sideways")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert "invalid choice" in err[0]
+    assert err[1].startswith("hint:")
+    monkeypatch.setattr(agnes, "_default", agnes._client.Client(agnes.client().server.__class__(
+        "http://127.0.0.1:9/", "x", "test")))
+    shell.run_line_magic("agnes", "catalog")
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert lines[0].startswith("ServerNotFound: could not reach")
+    assert lines[1].startswith("hint: ")
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_uncaught_errors_in_cells_show_one_line_not_a_traceback(connected: LiveServer,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    ip = InteractiveShell.instance()
+    try:
+        result = ip.run_cell("import agnes_jupyter as agnes\nagnes.client().get('tables/nope/schema')")
+        assert isinstance(result.error_in_exec, agnes.NotFound)
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert "NotFound" in text
+        assert "hint: agnes.catalog()" in text
+        assert "Traceback" not in text
+        assert "File " not in text
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_workspace_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from agnes_jupyter._workspace import workspace_dir
+
+    monkeypatch.setenv("AGNES_WORKSPACE", str(tmp_path / "ws"))
+    assert workspace_dir() == (tmp_path / "ws").resolve()
+    monkeypatch.delenv("AGNES_WORKSPACE")
+    assert workspace_dir().parts[-2:] == ("agnes", "workspace")

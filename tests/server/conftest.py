@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+from tornado.httpclient import HTTPResponse
+
+from agnes_core.core import AgnesCore
+from agnes_core.demo import demo_source, demo_tables, write_demo_lake
+from agnes_server.openapi import openapi_document
+
+ALICE, BOB = "alice-token", "bob-token"
+
+
+@pytest.fixture(scope="session")
+def demo_lake_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_lake(tmp_path_factory.mktemp("server-lake") / "demo", rows=30_000, days=60).path
+
+
+@pytest.fixture
+def agnes_data_dir(tmp_path: Path, demo_lake_path: Path) -> Path:
+    """A data dir with the demo source and tables registered (before the server opens it)."""
+    data = tmp_path / "agnes-data"
+    core = AgnesCore(data)
+    core.registry.add_source(demo_source(demo_lake_path))
+    for body in demo_tables():
+        core.registry.register_table(body)
+    core.close()
+    return data
+
+
+def _base_config(data_dir: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"agnes_server": True, "jupyter_server_terminals": False},
+            "allow_unauthenticated_access": False,
+        },
+        "AgnesApp": {"data_dir": str(data_dir), "username": "owner", "publish_kernel_env": False},
+    }
+
+
+@pytest.fixture
+def jp_server_config(agnes_data_dir: Path) -> dict[str, Any]:
+    """Personal mode: Jupyter's own token login; every request is the owner."""
+    return _base_config(agnes_data_dir)
+
+
+@pytest.fixture
+def multiuser_config(agnes_data_dir: Path) -> dict[str, Any]:
+    """A team server: tokens map to alice (admin by config) and bob (not admin)."""
+    config = _base_config(agnes_data_dir)
+    config["ServerApp"]["identity_provider_class"] = "tests.server._identity.TokenUsersIdentityProvider"
+    config["TokenUsersIdentityProvider"] = {"users": {ALICE: "alice", BOB: "bob"}}
+    config["AgnesApp"]["admin_users"] = ["alice"]
+    return config
+
+
+Api = Callable[..., Awaitable[tuple[int, Any, HTTPResponse]]]
+
+
+@pytest.fixture
+def api(jp_fetch: Any) -> Api:
+    """``await api(method, path, body=None, token=None)`` -> (status, json, response); never raises on 4xx."""
+
+    async def call(method: str, path: str, body: Any = None, token: str | None = None, raw_body: bytes | None = None,
+                   params: dict[str, str] | None = None) -> tuple[int, Any, HTTPResponse]:
+        headers = {"Authorization": f"token {token}"} if token else {}
+        payload = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+        if payload is None and method in ("POST", "PUT", "PATCH"):
+            payload = b""
+        response = await jp_fetch(*("agnes/v1/" + path).split("/"), method=method, body=payload, headers=headers,
+                                  params=params, raise_error=False, allow_nonstandard_methods=True)
+        data = json.loads(response.body) if response.body else None
+        return response.code, data, response
+
+    return call
+
+
+SPEC_URI = "urn:agnes:openapi"
+
+
+@functools.cache
+def _openapi() -> tuple[dict[str, Any], Registry]:
+    spec = openapi_document("/")
+    return spec, Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(spec))
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def assert_matches_openapi(path_template: str, method: str, status: int, body: Any) -> None:
+    """Validate a response against what the OpenAPI document says for that route and status."""
+    spec, registry = _openapi()
+    operation = spec["paths"][path_template][method.lower()]
+    key = str(status) if str(status) in operation["responses"] else "default"
+    assert key in operation["responses"], f"{method} {path_template} does not document {status}"
+    pointer = ["paths", path_template, method.lower(), "responses", key]
+    response = operation["responses"][key]
+    if "$ref" in response:
+        pointer = response["$ref"].lstrip("#/").split("/")
+        response = spec["components"]["responses"][pointer[-1]]
+    if "content" not in response:
+        assert body is None, f"{method} {path_template} {status} documents no body"
+        return
+    pointer += ["content", "application/json", "schema"]
+    ref = SPEC_URI + "#/" + "/".join(_escape(p) for p in pointer)
+    jsonschema.Draft202012Validator({"$ref": ref}, registry=registry).validate(body)
+
+
+
+@pytest.fixture
+def isolated_kernel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start-up publishes AGNES_SERVER_URL/AGNES_TOKEN into os.environ; restore them after the test.
+
+    ``setenv`` first so monkeypatch records the original (possibly absent) value.
+    """
+    for var in ("AGNES_SERVER_URL", "AGNES_TOKEN"):
+        monkeypatch.setenv(var, "recorded")
+        monkeypatch.delenv(var)

@@ -1,0 +1,53 @@
+"""Stable identities: the owner in personal mode, the provider's username otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from agnes_core.access import ADMIN_GROUP
+from agnes_core.store import utcnow
+
+from .conftest import ALICE, BOB
+
+
+def agnes_app(jp_serverapp):
+    return next(iter(jp_serverapp.extension_manager.extension_apps["agnes_server"]))
+
+
+async def test_personal_mode_maps_every_jupyter_login_to_the_owner(api, jp_serverapp) -> None:
+    # Jupyter's default provider gives each cookie-less token request a fresh anonymous user...
+    first = await api("GET", "me")
+    second = await api("GET", "me")
+    assert first[1]["username"] == second[1]["username"] == "owner"
+    assert agnes_app(jp_serverapp).identity.personal
+
+
+class TestTeamServer:
+    @pytest.fixture
+    def jp_server_config(self, multiuser_config: dict) -> dict:
+        return multiuser_config
+
+    async def test_usernames_come_from_the_identity_provider(self, api) -> None:
+        _, alice, _ = await api("GET", "me", token=ALICE)
+        _, bob, _ = await api("GET", "me", token=BOB)
+        assert (alice["username"], alice["is_admin"]) == ("alice", True)
+        assert (bob["username"], bob["display_name"], bob["is_admin"]) == ("bob", "Bob", False)
+
+    async def test_members_of_the_admin_group_are_admins(self, api, jp_serverapp) -> None:
+        _, before, _ = await api("GET", "me", token=BOB)
+        assert before["is_admin"] is False
+        core = agnes_app(jp_serverapp).core
+        with core.store.write() as cur:
+            cur.execute("INSERT INTO groups VALUES (?, '', ?)", [ADMIN_GROUP, utcnow()])
+            cur.execute("INSERT INTO group_members VALUES (?, 'bob', ?)", [ADMIN_GROUP, utcnow()])
+        from agnes_core.events import Change
+
+        core.hub.publish(Change("group", "update"))
+        _, after, _ = await api("GET", "me", token=BOB)
+        assert after["is_admin"] is True
+        assert ADMIN_GROUP in after["groups"]
+
+    async def test_users_are_recorded_when_first_seen(self, api, jp_serverapp) -> None:
+        await api("GET", "me", token=BOB)
+        core = agnes_app(jp_serverapp).core
+        assert core.store.scalar("SELECT display_name FROM users WHERE username = 'bob'") == "Bob"
