@@ -101,3 +101,31 @@ def test_sidebar_explains_a_version_mismatch(browser, live_server: LiveServer, o
         page.screenshot(path=str(output_dir / "agnes-sidebar-mismatch.png"))
     finally:
         page.close()
+
+
+def test_agnes_magic_in_a_new_notebook_prints_the_catalog(browser, live_server: LiveServer,
+                                                          output_dir: Path) -> None:
+    """The kernel JupyterLab starts finds the server with no configuration at all."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{live_server.url}lab?reset&token={live_server.token}")
+        page.wait_for_selector(".jp-Launcher", timeout=120_000)
+        page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        # Wait for the kernel to be idle before running (running earlier is flaky).
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+        editor = page.locator(".jp-Cell .cm-content").first
+        editor.click()
+        page.keyboard.type("%load_ext agnes_jupyter\n%agnes catalog")
+        page.keyboard.press("Shift+Enter")
+        output = page.locator(".jp-OutputArea-output").first
+        output.wait_for(timeout=60_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+            ".some(e => e.innerText.includes('Agnes catalog: 3 table(s)'))", timeout=60_000)
+        text = output.inner_text()
+        for table in ("customers", "events", "orders"):
+            assert table in text
+        page.screenshot(path=str(output_dir / "agnes-magic-in-notebook.png"))
+    finally:
+        page.close()
