@@ -16,15 +16,32 @@ from pathlib import Path
 import pytest
 
 from tests._live import LiveServer
+from tests._pg import PgCluster, start_cluster
+from tests._pgdata import SCHEMA_SQL
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 _LIVE_KEY = pytest.StashKey[LiveServer]()
+_PG_KEY = pytest.StashKey[PgCluster]()
+PG_DSN_ENV = "AGNES_TEST_PG_DSN"
+
+
+def _start_pg(config: pytest.Config) -> PgCluster:
+    """One throwaway PostgreSQL cluster per session, loaded with tests/_pgdata.py."""
+    cluster = config.stash.get(_PG_KEY, None)
+    if cluster is None:
+        cluster = start_cluster()
+        cluster.psql(SCHEMA_SQL)
+        config.stash[_PG_KEY] = cluster
+        # Sources name this variable; the value (with its password) is never stored.
+        os.environ[PG_DSN_ENV] = cluster.dsn
+    return cluster
 
 
 def _start_live(config: pytest.Config) -> LiveServer:
     server = config.stash.get(_LIVE_KEY, None)
     if server is None:
+        _start_pg(config)  # the live server's admin notebook connects it as a source
         root = Path(tempfile.mkdtemp(prefix="agnes-live-"))
         server = LiveServer(root).start()
         config.stash[_LIVE_KEY] = server
@@ -52,6 +69,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         server.stop()
         if os.environ.get("AGNES_KEEP_LIVE_SERVER") != "1":
             shutil.rmtree(server.root, ignore_errors=True)
+    cluster = config.stash.get(_PG_KEY, None)
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(request: pytest.FixtureRequest) -> PgCluster:
+    """The session's PostgreSQL cluster; its DSN is in $AGNES_TEST_PG_DSN."""
+    return _start_pg(request.config)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@
 #                                      server, kernel, notebooks, browser)
 #
 # Needs Python >= 3.10 with venv, and Node.js >= 20 with npm (the JupyterLab extension is built
-# from TypeScript during `pip install`). Debian packages the tests need (chromium) are installed
-# with apt-get when missing and this runs as root.
+# from TypeScript during `pip install`). Debian packages the tests need (chromium, postgresql)
+# are installed with apt-get when missing and this runs as root.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -37,6 +37,8 @@ install_python() {
 install_system_packages() {
   local missing=()
   command -v chromium >/dev/null || [ -n "${AGNES_CHROMIUM:-}" ] || missing+=(chromium)
+  # The tests start throwaway PostgreSQL clusters from the server binaries (initdb, pg_ctl).
+  command -v pg_ctl >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${missing[*]}"

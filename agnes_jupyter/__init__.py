@@ -44,6 +44,7 @@ __all__ = [
     "Unauthorized",
     "ValidationError",
     "__version__",
+    "admin",
     "catalog",
     "client",
     "connect",
@@ -54,6 +55,10 @@ _default: Client | None = None
 
 
 def __getattr__(name: str) -> Any:
+    if name == "admin":
+        import importlib
+
+        return importlib.import_module(".admin", __name__)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
@@ -66,20 +71,22 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'agnes_jupyter' has no attribute {name!r}")
 
 
-def connect(url: str | None = None, token: str | None = None) -> Client:
-    """Connect to the Agnes server and make it the default for this kernel.
+def connect(url: str | None = None, token: str | None = None, *, default: bool = True) -> Client:
+    """Connect to the Agnes server and (unless ``default=False``) make it this kernel's default.
 
     With no arguments the server is found automatically: ``$AGNES_SERVER_URL`` and
     ``$AGNES_TOKEN`` (published to kernels by the server extension), JupyterHub's
-    variables, or the runtime file of the server that started this kernel.
+    variables, or the runtime file of the server that started this kernel. ``token``
+    may be a personal access token, to act as its user.
     """
     global _default
     from ._client import open_client
 
     new = open_client(url, token)
-    if _default is not None:
-        _default.close()
-    _default = new
+    if default:
+        if _default is not None:
+            _default.close()
+        _default = new
     return new
 
 

@@ -21,10 +21,15 @@ import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
 from tests._live import LiveServer  # noqa: E402
+from tests._pg import start_cluster  # noqa: E402
+from tests._pgdata import SCHEMA_SQL  # noqa: E402
 
 
 def main(paths: list[str]) -> int:
-    notebooks = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    cluster = start_cluster()
+    cluster.psql(SCHEMA_SQL)
+    os.environ["AGNES_TEST_PG_DSN"] = cluster.dsn  # as the test suite does (see conftest.py)
     root = Path(tempfile.mkdtemp(prefix="agnes-record-"))
     server = LiveServer(root).start()
     os.environ.update({"AGNES_SERVER_URL": server.url, "AGNES_TOKEN": server.token,
@@ -38,6 +43,7 @@ def main(paths: list[str]) -> int:
             print(f"recorded {path.relative_to(ROOT)}")
     finally:
         server.stop()
+        cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
     return 0
 

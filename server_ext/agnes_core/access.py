@@ -1,17 +1,29 @@
-"""Who someone is to Agnes: users, groups, members, and the admin role."""
+"""Who may use what: users, groups, members, grants, and the admin role.
+
+A table is readable by a user when the user is an admin, or when a grant gives the
+table to one of the user's groups (every user is in ``Everyone``). Grants are held in
+an in-memory index rebuilt on every change, so a revoked grant takes effect on the
+very next request.
+"""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .ids import USERNAME_RE, check
-from .store import StateStore, utcnow
+from .errors import AlreadyExists, Conflict, Forbidden, NotFound, ValidationError
+from .events import Change, ChangeHub
+from .ids import GROUP_RE, USERNAME_RE, check
+from .store import StateStore, iso, utcnow
 
 EVERYONE = "Everyone"
 ADMIN_GROUP = "Admin"
+BUILTIN_GROUPS = {EVERYONE: "Every user (membership is implicit)", ADMIN_GROUP: "Agnes admins"}
+REQUIREMENTS = ("required", "available")
+RESOURCE_TYPES = ("table",)
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,7 @@ class Principal:
     display_name: str
     groups: frozenset[str]
     is_admin: bool
+    is_active: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,28 +46,90 @@ class Principal:
 
 
 class Access:
-    def __init__(self, store: StateStore, admin_users: Iterable[str] = ()) -> None:
+    def __init__(self, store: StateStore, hub: ChangeHub, admin_users: Iterable[str] = ()) -> None:
         self.store = store
+        self.hub = hub
         self.admin_users = frozenset(admin_users)
         self._known_users: set[str] = set()
         self._lock = threading.Lock()
+        # group -> {table_id: requirement}; rebuilt lazily after any change. The generation
+        # counter stops a build that overlapped an invalidation from storing stale grants.
+        self._grants: dict[str, dict[str, str]] | None = None
+        self._generation = 0
+        self._ensure_builtin_groups()
+        hub.subscribe(self._on_change)
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind in ("grant", "group", "table"):
+            self._invalidate_grants()
+        if change.kind == "user":
+            self._known_users.clear()
+
+    def _ensure_builtin_groups(self) -> None:
+        with self.store.write() as cur:
+            for name, description in BUILTIN_GROUPS.items():
+                if not cur.execute("SELECT 1 FROM groups WHERE name = ?", [name]).fetchone():
+                    cur.execute("INSERT INTO groups VALUES (?, ?, ?)", [name, description, utcnow()])
+
+    # -- users ----------------------------------------------------------------------------
 
     def ensure_user(self, username: str, display_name: str | None = None) -> None:
         """Record a user the first time they are seen (cheap afterwards)."""
         check(USERNAME_RE, username, "username", "a username without spaces or slashes")
         if username in self._known_users:
             return
-        with self._lock:
-            if username in self._known_users:
-                return
-            with self.store.write() as cur:
-                if not cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
-                    cur.execute(
-                        "INSERT INTO users (username, display_name, is_active, created_by, created_at)"
-                        " VALUES (?, ?, TRUE, NULL, ?)",
-                        [username, display_name or username, utcnow()],
-                    )
+        with self._lock, self.store.write() as cur:
+            if not cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+                cur.execute(
+                    "INSERT INTO users (username, display_name, is_active, created_by, created_at)"
+                    " VALUES (?, ?, TRUE, NULL, ?)",
+                    [username, display_name or username, utcnow()],
+                )
             self._known_users.add(username)
+
+    def is_active(self, username: str) -> bool:
+        row = self.store.row("SELECT is_active FROM users WHERE username = ?", [username])
+        return bool(row is None or row["is_active"])
+
+    def create_user(self, body: dict[str, Any], actor: str | None) -> dict[str, Any]:
+        username = check(USERNAME_RE, body.get("username"), "username", "a username without spaces or slashes")
+        display_name = body.get("display_name") or username
+        if not isinstance(display_name, str) or len(display_name) > 128:
+            raise ValidationError("display_name", "display_name must be a string of at most 128 characters")
+        with self.store.write() as cur:
+            if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+                raise AlreadyExists(f"user {username!r} already exists", details={"username": username})
+            cur.execute("INSERT INTO users (username, display_name, is_active, created_by, created_at)"
+                        " VALUES (?, ?, TRUE, ?, ?)", [username, display_name, actor, utcnow()])
+        self.hub.publish(Change("user", "create"))
+        return self.get_user(username)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        rows = self.store.rows("SELECT * FROM users ORDER BY username")
+        members = self._memberships()
+        return [_user_json(r, members.get(r["username"], [])) for r in rows]
+
+    def get_user(self, username: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM users WHERE username = ?", [username])
+        if row is None:
+            raise NotFound(f"no user {username!r}", hint="GET admin/users lists them.", details={"username": username})
+        return _user_json(row, self._memberships().get(username, []))
+
+    def set_active(self, username: str, active: bool, actor: str | None) -> dict[str, Any]:
+        self.get_user(username)
+        with self.store.write() as cur:
+            cur.execute("UPDATE users SET is_active = ?, deactivated_at = ?, deactivated_by = ? WHERE username = ?",
+                        [active, None if active else utcnow(), None if active else actor, username])
+        self.hub.publish(Change("user", "update"))
+        return self.get_user(username)
+
+    def _memberships(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for r in self.store.rows("SELECT group_name, username FROM group_members ORDER BY group_name"):
+            out.setdefault(r["username"], []).append(r["group_name"])
+        return out
+
+    # -- principals ---------------------------------------------------------------------
 
     def groups_of(self, username: str) -> frozenset[str]:
         rows = self.store.rows("SELECT group_name FROM group_members WHERE username = ?", [username])
@@ -65,4 +140,185 @@ class Access:
         self.ensure_user(username, display_name)
         groups = self.groups_of(username)
         is_admin = owner or username in self.admin_users or ADMIN_GROUP in groups
-        return Principal(username, display_name or username, groups, is_admin)
+        return Principal(username, display_name or username, groups, is_admin, self.is_active(username))
+
+    # -- groups and members -------------------------------------------------------------
+
+    def create_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = check(GROUP_RE, body.get("name"), "name", "a group name (letters, digits, ' ', '_', '.', '-')")
+        description = body.get("description") or ""
+        if not isinstance(description, str) or len(description) > 1000:
+            raise ValidationError("description", "description must be a string of at most 1000 characters")
+        with self.store.write() as cur:
+            if cur.execute("SELECT 1 FROM groups WHERE name = ?", [name]).fetchone():
+                raise AlreadyExists(f"group {name!r} already exists", details={"group": name})
+            cur.execute("INSERT INTO groups VALUES (?, ?, ?)", [name, description, utcnow()])
+        self.hub.publish(Change("group", "create"))
+        return self.get_group(name)
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        members: dict[str, list[str]] = {}
+        for r in self.store.rows("SELECT group_name, username FROM group_members ORDER BY username"):
+            members.setdefault(r["group_name"], []).append(r["username"])
+        return [_group_json(r, members.get(r["name"], []))
+                for r in self.store.rows("SELECT * FROM groups ORDER BY name")]
+
+    def get_group(self, name: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM groups WHERE name = ?", [name])
+        if row is None:
+            raise NotFound(f"no group {name!r}", hint="GET admin/groups lists them.", details={"group": name})
+        members = [r["username"] for r in
+                   self.store.rows("SELECT username FROM group_members WHERE group_name = ? ORDER BY username", [name])]
+        return _group_json(row, members)
+
+    def delete_group(self, name: str) -> None:
+        self.get_group(name)
+        if name in BUILTIN_GROUPS:
+            raise Conflict(f"the built-in group {name!r} cannot be deleted")
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM group_members WHERE group_name = ?", [name])
+            cur.execute("DELETE FROM grants WHERE group_name = ?", [name])
+            cur.execute("DELETE FROM groups WHERE name = ?", [name])
+        self.hub.publish(Change("group", "delete"))
+
+    def add_member(self, group: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.get_group(group)
+        if group == EVERYONE:
+            raise ValidationError("group", "every user is in Everyone already; it has no stored members")
+        username = check(USERNAME_RE, body.get("username"), "username", "a username")
+        self.get_user(username)
+        with self.store.write() as cur:
+            if cur.execute("SELECT 1 FROM group_members WHERE group_name = ? AND username = ?",
+                           [group, username]).fetchone():
+                raise AlreadyExists(f"{username!r} is already in {group!r}")
+            cur.execute("INSERT INTO group_members VALUES (?, ?, ?)", [group, username, utcnow()])
+        self.hub.publish(Change("group", "update"))
+        return self.get_group(group)
+
+    def remove_member(self, group: str, username: str) -> None:
+        self.get_group(group)
+        with self.store.write() as cur:
+            found = cur.execute("SELECT 1 FROM group_members WHERE group_name = ? AND username = ?",
+                                [group, username]).fetchone()
+            if not found:
+                raise NotFound(f"{username!r} is not a member of {group!r}")
+            cur.execute("DELETE FROM group_members WHERE group_name = ? AND username = ?", [group, username])
+        self.hub.publish(Change("group", "update"))
+
+    # -- grants -------------------------------------------------------------------------
+
+    def create_grant(self, body: dict[str, Any], actor: str | None, *, resource_exists: Any) -> dict[str, Any]:
+        unknown = sorted(set(body) - {"group", "resource_type", "resource_id", "requirement"})
+        if unknown:
+            raise ValidationError(unknown[0], f"unknown field {unknown[0]!r}")
+        group = body.get("group")
+        if not isinstance(group, str):
+            raise ValidationError("group", "group is required")
+        self.get_group(group)
+        rtype = body.get("resource_type", "table")
+        if rtype not in RESOURCE_TYPES:
+            raise ValidationError("resource_type", f"resource_type must be one of {', '.join(RESOURCE_TYPES)}")
+        rid = body.get("resource_id")
+        if not isinstance(rid, str) or not resource_exists(rtype, rid):
+            raise ValidationError("resource_id", f"no {rtype} {rid!r}", hint="Register it first.")
+        requirement = body.get("requirement", "available")
+        if requirement not in REQUIREMENTS:
+            raise ValidationError("requirement", f"requirement must be one of {', '.join(REQUIREMENTS)}")
+        grant_id = uuid.uuid4().hex[:12]
+        with self.store.write() as cur:
+            existing = cur.execute(
+                "SELECT id FROM grants WHERE group_name = ? AND resource_type = ? AND resource_id = ?",
+                [group, rtype, rid]).fetchone()
+            if existing:
+                raise AlreadyExists(f"{group!r} already has a grant on {rtype} {rid!r}",
+                                    hint="Delete it first to change the requirement.", details={"id": existing[0]})
+            cur.execute("INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [grant_id, group, rtype, rid, requirement, actor, utcnow()])
+        self.hub.publish(Change("grant", "create", frozenset({rid}) if rtype == "table" else frozenset()))
+        return self.get_grant(grant_id)
+
+    def list_grants(self, *, group: str | None = None, resource_type: str | None = None,
+                    resource_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        for column, value in (("group_name", group), ("resource_type", resource_type), ("resource_id", resource_id)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = "SELECT * FROM grants" + (" WHERE " + " AND ".join(where) if where else "")
+        return [_grant_json(r) for r in self.store.rows(sql + " ORDER BY created_at, id", params)]
+
+    def get_grant(self, grant_id: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM grants WHERE id = ?", [grant_id])
+        if row is None:
+            raise NotFound(f"no grant {grant_id!r}", hint="GET admin/grants lists them.", details={"grant": grant_id})
+        return _grant_json(row)
+
+    def delete_grant(self, grant_id: str) -> dict[str, Any]:
+        grant = self.get_grant(grant_id)
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM grants WHERE id = ?", [grant_id])
+        ids = frozenset({grant["resource_id"]}) if grant["resource_type"] == "table" else frozenset()
+        self.hub.publish(Change("grant", "delete", ids))
+        return grant
+
+    def delete_grants_for(self, resource_type: str, resource_id: str) -> None:
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM grants WHERE resource_type = ? AND resource_id = ?", [resource_type, resource_id])
+        self._invalidate_grants()
+
+    def _invalidate_grants(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._grants = None
+
+    def _grant_index(self) -> dict[str, dict[str, str]]:
+        index = self._grants
+        if index is not None:
+            return index
+        generation = self._generation
+        index = {}
+        for r in self.store.rows("SELECT group_name, resource_id, requirement FROM grants "
+                                 "WHERE resource_type = 'table'"):
+            index.setdefault(r["group_name"], {})[r["resource_id"]] = r["requirement"]
+        with self._lock:
+            if generation == self._generation:
+                self._grants = index
+        return index
+
+    def readable_tables(self, principal: Principal) -> dict[str, str] | None:
+        """Table id -> requirement for the principal's grants; None means every table (admins)."""
+        if principal.is_admin:
+            return None
+        index = self._grant_index()
+        out: dict[str, str] = {}
+        for group in principal.groups:
+            for table_id, requirement in index.get(group, {}).items():
+                if out.get(table_id) != "required":
+                    out[table_id] = requirement
+        return out
+
+    def can_read(self, principal: Principal, table_id: str) -> bool:
+        readable = self.readable_tables(principal)
+        return readable is None or table_id in readable
+
+    def require_active(self, principal: Principal) -> None:
+        if not principal.is_active:
+            raise Forbidden(f"the account {principal.username!r} is deactivated",
+                            hint="Ask an Agnes admin to reactivate it.")
+
+
+def _user_json(row: dict[str, Any], groups: list[str]) -> dict[str, Any]:
+    return {"username": row["username"], "display_name": row["display_name"], "is_active": bool(row["is_active"]),
+            "groups": sorted({EVERYONE, *groups}), "created_at": iso(row["created_at"]),
+            "created_by": row["created_by"], "deactivated_at": iso(row.get("deactivated_at"))}
+
+
+def _group_json(row: dict[str, Any], members: list[str]) -> dict[str, Any]:
+    return {"name": row["name"], "description": row["description"], "members": members,
+            "implicit_members": row["name"] == EVERYONE, "created_at": iso(row["created_at"])}
+
+
+def _grant_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "group": row["group_name"], "resource_type": row["resource_type"],
+            "resource_id": row["resource_id"], "requirement": row["requirement"], "created_by": row["created_by"],
+            "created_at": iso(row["created_at"])}

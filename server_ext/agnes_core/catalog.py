@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .access import Principal
+from .access import Access, Principal
 from .registry import Registry, Source, Table
 
 SQL_FLAVORS = {"lake": "duckdb", "postgres": "postgres", "bigquery": "bigquery", "keboola": "snowflake"}
@@ -25,15 +25,19 @@ def entry(table: Table, source: Source | None) -> dict[str, Any]:
 
 
 class Catalog:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, access: Access) -> None:
         self.registry = registry
+        self.access = access
 
     def entries(self, principal: Principal, *, search: str | None = None, source: str | None = None,
                 mode: str | None = None) -> list[dict[str, Any]]:
         sources = {s.name: s for s in self.registry.list_sources()}
+        readable = self.access.readable_tables(principal)
         out = []
         needle = search.lower() if search else None
         for table in self.registry.list_tables():
+            if readable is not None and table.id not in readable:
+                continue
             if source and table.source != source:
                 continue
             if mode and table.query_mode != mode:

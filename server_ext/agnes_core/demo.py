@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from . import duck
 
 START_DATE = date(2026, 1, 1)
 COUNTRIES = ["US", "GB", "DE", "FR", "CZ", "SK", "PL", "NL", "ES", "IT",
@@ -89,7 +89,7 @@ def write_demo_lake(path: str | Path, *, rows: int = DEFAULT_ROWS, days: int = D
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     report = progress or (lambda step, done, total: None)
     try:
-        base = duckdb.connect()
+        base = duck.connect()
         base.execute("SET threads = 1")  # parallelism comes from one partition per worker
 
         def one_day(day: int) -> None:

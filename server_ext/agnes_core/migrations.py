@@ -65,4 +65,95 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        2,
+        "access: grants, tokens, user deactivation; extracts: runs, sync state, incremental state, "
+        "schema changes; audit log",
+        (
+            "ALTER TABLE users ADD COLUMN deactivated_at TIMESTAMP",
+            "ALTER TABLE users ADD COLUMN deactivated_by VARCHAR",
+            """CREATE TABLE grants (
+                id VARCHAR PRIMARY KEY,
+                group_name VARCHAR NOT NULL,
+                resource_type VARCHAR NOT NULL,
+                resource_id VARCHAR NOT NULL,
+                requirement VARCHAR NOT NULL,
+                created_by VARCHAR,
+                created_at TIMESTAMP NOT NULL,
+                UNIQUE (group_name, resource_type, resource_id)
+            )""",
+            """CREATE TABLE tokens (
+                id VARCHAR PRIMARY KEY,
+                username VARCHAR NOT NULL,
+                name VARCHAR NOT NULL,
+                secret_hash VARCHAR NOT NULL,
+                created_by VARCHAR NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                expires_at TIMESTAMP,
+                revoked_at TIMESTAMP,
+                revoked_by VARCHAR,
+                last_used_at TIMESTAMP
+            )""",
+            """CREATE TABLE token_ips (
+                token_id VARCHAR NOT NULL,
+                ip VARCHAR NOT NULL,
+                first_seen_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (token_id, ip)
+            )""",
+            """CREATE TABLE extract_runs (
+                run_id VARCHAR PRIMARY KEY,
+                table_id VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                trigger VARCHAR NOT NULL,
+                started_by VARCHAR,
+                status VARCHAR NOT NULL,
+                started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP,
+                rows_read BIGINT,
+                rows BIGINT,
+                size_bytes BIGINT,
+                incremental_from VARCHAR,
+                incremental_to VARCHAR,
+                schema_changes VARCHAR,
+                error VARCHAR
+            )""",
+            "CREATE INDEX extract_runs_table ON extract_runs (table_id, started_at)",
+            """CREATE TABLE sync_state (
+                table_id VARCHAR PRIMARY KEY,
+                source VARCHAR NOT NULL,
+                run_id VARCHAR NOT NULL,
+                path VARCHAR NOT NULL,
+                md5 VARCHAR NOT NULL,
+                rows BIGINT NOT NULL,
+                size_bytes BIGINT NOT NULL,
+                schema_json VARCHAR NOT NULL,
+                extracted_at TIMESTAMP NOT NULL
+            )""",
+            """CREATE TABLE extract_state (
+                table_id VARCHAR PRIMARY KEY,
+                incremental_key VARCHAR NOT NULL,
+                high_water VARCHAR NOT NULL,
+                updated_at TIMESTAMP NOT NULL
+            )""",
+            """CREATE TABLE schema_changes (
+                id VARCHAR PRIMARY KEY,
+                table_id VARCHAR NOT NULL,
+                run_id VARCHAR NOT NULL,
+                detected_at TIMESTAMP NOT NULL,
+                added VARCHAR NOT NULL,
+                removed VARCHAR NOT NULL,
+                type_changed VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE audit_log (
+                id VARCHAR PRIMARY KEY,
+                occurred_at TIMESTAMP NOT NULL,
+                actor VARCHAR,
+                action VARCHAR NOT NULL,
+                resource VARCHAR NOT NULL,
+                outcome VARCHAR NOT NULL,
+                details VARCHAR NOT NULL DEFAULT '{}'
+            )""",
+            "CREATE INDEX audit_log_at ON audit_log (occurred_at)",
+        ),
+    ),
 ]

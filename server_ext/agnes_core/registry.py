@@ -203,6 +203,7 @@ class Registry:
         if mode == "materialized":
             if not isinstance(sql, str) or not sql.strip():
                 raise ValidationError("sql", "materialized tables need sql: the SELECT to run on the source")
+            sql = _one_select(sql, cls.dialect)
             if source_table in (None, ""):
                 source_table = tid
         elif sql not in (None, ""):
@@ -231,9 +232,9 @@ class Registry:
             incremental_key = None
         else:
             check(PHYSICAL_NAME_RE, incremental_key, "incremental_key", "a column name")
-            if mode == "remote":
-                raise ValidationError("incremental_key", "remote tables are not extracted; incremental_key "
-                                      "applies to local and materialized tables")
+            if mode != "local":
+                raise ValidationError("incremental_key", "incremental_key applies to local tables only "
+                                      "(remote tables are not extracted; materialized tables rerun their SQL)")
         name = body.get("name") or tid
         if not isinstance(name, str) or len(name) > 128:
             raise ValidationError("name", "name must be a string of at most 128 characters")
@@ -298,6 +299,24 @@ class Registry:
         with self.store.write() as cur:
             cur.execute("DELETE FROM tables WHERE id = ?", [table_id_])
         self.hub.publish(Change("table", "delete", frozenset({table_id_})))
+
+
+def _one_select(sql: str, dialect: str) -> str:
+    """Exactly one SELECT with no DDL/DML anywhere, re-rendered from the AST (comments dropped)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise ValidationError("sql", f"cannot parse sql: {exc.errors[0]['description']}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ValidationError("sql", "sql must be exactly one SELECT statement")
+    forbidden = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
+                 exp.TruncateTable, exp.Copy)
+    if any(isinstance(node, forbidden) for node in statements[0].walk()):
+        raise ValidationError("sql", "sql must only read: no DDL or DML")
+    return statements[0].sql(dialect=dialect)
 
 
 def _source(row: dict[str, Any]) -> Source:

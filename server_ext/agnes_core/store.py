@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from . import duck
 from .errors import AgnesError, StoreVersionError
 from .migrations import MIGRATIONS, Migration
 
@@ -66,7 +67,7 @@ class StateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._refuse_if_newer()
         try:
-            self._con = duckdb.connect(str(self.path))
+            self._con = duck.connect(self.path)
         except duckdb.IOException as exc:
             raise AgnesError(
                 f"cannot open the state store {self.path}: {exc}",
@@ -86,7 +87,7 @@ class StateStore:
         if not self.path.exists():
             return
         try:
-            con = duckdb.connect(str(self.path), read_only=True)
+            con = duck.connect(self.path, read_only=True)
         except duckdb.IOException:
             # Locked by another process: the read-write open below reports it clearly.
             return

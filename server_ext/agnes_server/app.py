@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, Set, Unicode, default
+from traitlets import Bool, Float, Int, Set, Unicode, default
 
 from agnes_core.access import Principal
 from agnes_core.core import AgnesCore
@@ -18,6 +19,7 @@ from . import __version__
 from .identity import AgnesIdentity, os_display_name, os_username
 from .paths import remove_marker, resolve_data_dir, write_marker
 from .routes import ROUTES
+from .scheduler import ExtractScheduler
 
 KERNEL_URL_ENV = "AGNES_SERVER_URL"
 KERNEL_TOKEN_ENV = "AGNES_TOKEN"
@@ -54,6 +56,12 @@ class AgnesApp(ExtensionApp):
     worker_threads = Int(
         8, config=True, help="Threads for blocking work (DuckDB, source clients) off the event loop."
     )
+    scheduler_interval_seconds = Float(
+        60.0,
+        config=True,
+        help="How often the scheduler looks for due extracts and materializations; 0 disables it.",
+    )
+    extract_concurrency = Int(2, config=True, help="Extracts that may run at the same time.")
     publish_kernel_env = Bool(
         True,
         config=True,
@@ -72,7 +80,10 @@ class AgnesApp(ExtensionApp):
         self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="agnes")
         owner = self.username or os_username()
         assert self.serverapp is not None
-        self.identity = AgnesIdentity(self.serverapp.identity_provider, owner, os_display_name(owner))
+        self.identity = AgnesIdentity(self.serverapp.identity_provider, owner, os_display_name(owner),
+                                      self.core.tokens)
+        self.scheduler = ExtractScheduler(self.core, self.executor, self.scheduler_interval_seconds,
+                                          self.extract_concurrency)
         self._principals: dict[tuple[str, str], Principal] = {}
         self._principals_lock = threading.Lock()
         self.core.hub.subscribe(self._on_change)
@@ -91,8 +102,11 @@ class AgnesApp(ExtensionApp):
             if token:
                 os.environ[KERNEL_TOKEN_ENV] = token
         write_marker(self.core.data_dir, os.getpid(), url, getattr(serverapp, "info_file", None))
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.core.extracts.rebuild_analytics)
+        self.scheduler.start()
 
     async def stop_extension(self) -> None:
+        await self.scheduler.stop()
         remove_marker(self.core.data_dir, os.getpid())
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.core.close()

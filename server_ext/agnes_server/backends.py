@@ -1,19 +1,26 @@
-"""How ``jupyter agnes`` reaches the registry: a running server's API, or the store itself."""
+"""How ``jupyter agnes`` reaches the registry: a running server's API, or the store itself.
+
+Both backends expose the same operations and return the API's JSON shapes.
+"""
 
 from __future__ import annotations
 
+import getpass
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from agnes_core.errors import AgnesError, AlreadyExists, from_envelope
 
 from . import __version__
 from .paths import RunningServer
 
+T = TypeVar("T")
+
 
 class Backend:
-    """The operations the CLI needs; both backends return the API's JSON shapes."""
-
     data_dir: Path
 
     def describe(self) -> str:
@@ -21,49 +28,6 @@ class Backend:
 
     def status(self) -> dict[str, Any]:
         raise NotImplementedError
-
-    def list_sources(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def add_source(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def get_source(self, name: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def update_source(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def delete_source(self, name: str) -> None:
-        raise NotImplementedError
-
-    def list_tables(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def register_table(self, body: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def get_table(self, table_id: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def update_table(self, table_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def delete_table(self, table_id: str) -> None:
-        raise NotImplementedError
-
-    # Idempotent helpers used by `demo`.
-    def upsert_source(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self.add_source(body)
-        except AlreadyExists:
-            return self.update_source(body["name"], {k: v for k, v in body.items() if k != "name"})
-
-    def upsert_table(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self.register_table(body)
-        except AlreadyExists:
-            return self.update_table(body["id"], {k: v for k, v in body.items() if k != "id"})
 
     def close(self) -> None:
         """Release the store or the HTTP session."""
@@ -77,9 +41,19 @@ class LocalBackend(Backend):
 
         self.data_dir = data_dir
         self.core = AgnesCore(data_dir)
+        self.actor = _os_user()
 
     def describe(self) -> str:
         return f"in {self.data_dir / 'system.duckdb'}"
+
+    def _audit(self, action: str, resource: str, fn: Callable[[], T]) -> T:
+        try:
+            result = fn()
+        except AgnesError as exc:
+            self.core.audit.record(self.actor, action, resource, "error", status=exc.status, via="cli")
+            raise
+        self.core.audit.record(self.actor, action, resource, "ok", via="cli")
+        return result
 
     def status(self) -> dict[str, Any]:
         info = self.core.store.info()
@@ -87,35 +61,99 @@ class LocalBackend(Backend):
                 "schema_version": info.schema_version, "sources": len(self.core.registry.list_sources()),
                 "tables": len(self.core.registry.list_tables())}
 
+    # sources
     def list_sources(self) -> list[dict[str, Any]]:
         return [s.to_json() for s in self.core.registry.list_sources()]
 
     def add_source(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.core.registry.add_source(body).to_json()
+        return self._audit("source.create", f"source/{body.get('name')}",
+                           lambda: self.core.registry.add_source(body).to_json())
 
     def get_source(self, name: str) -> dict[str, Any]:
         return self.core.registry.get_source(name).to_json()
 
     def update_source(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.core.registry.update_source(name, body, partial=True).to_json()
+        return self._audit("source.update", f"source/{name}",
+                           lambda: self.core.registry.update_source(name, body, partial=True).to_json())
 
     def delete_source(self, name: str) -> None:
-        self.core.registry.delete_source(name)
+        self._audit("source.delete", f"source/{name}", lambda: self.core.registry.delete_source(name))
 
+    def test_source(self, name: str) -> dict[str, Any]:
+        return self.core.test_source(name)
+
+    def discover_source(self, name: str) -> dict[str, Any]:
+        return self.core.discover_source(name)
+
+    # tables
     def list_tables(self) -> list[dict[str, Any]]:
         return [t.to_json() for t in self.core.registry.list_tables()]
 
     def register_table(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self.core.registry.register_table(body).to_json()
+        return self._audit("table.create", f"table/{body.get('id')}",
+                           lambda: self.core.registry.register_table(body).to_json())
 
     def get_table(self, table_id: str) -> dict[str, Any]:
         return self.core.registry.get_table(table_id).to_json()
 
     def update_table(self, table_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.core.registry.update_table(table_id, body, partial=True).to_json()
+        return self._audit("table.update", f"table/{table_id}",
+                           lambda: self.core.registry.update_table(table_id, body, partial=True).to_json())
 
     def delete_table(self, table_id: str) -> None:
-        self.core.registry.delete_table(table_id)
+        self._audit("table.delete", f"table/{table_id}", lambda: self.core.registry.delete_table(table_id))
+
+    def extract_table(self, table_id: str) -> dict[str, Any]:
+        return self.core.extracts.run(table_id, trigger="manual", actor=self.actor)
+
+    def table_runs(self, table_id: str) -> dict[str, Any]:
+        return {"table_id": table_id, "runs": self.core.extracts.runs(table_id),
+                "schema_changes": self.core.extracts.schema_changes(table_id)}
+
+    # access
+    def list_users(self) -> list[dict[str, Any]]:
+        return self.core.access.list_users()
+
+    def add_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._audit("user.create", f"user/{body.get('username')}",
+                           lambda: self.core.access.create_user(body, self.actor))
+
+    def set_user_active(self, username: str, active: bool) -> dict[str, Any]:
+        return self._audit("user.update", f"user/{username}",
+                           lambda: self.core.access.set_active(username, active, self.actor))
+
+    def issue_token(self, username: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.core.access.get_user(username)
+        return self.core.tokens.create(username, body, self.actor)
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return self.core.access.list_groups()
+
+    def add_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._audit("group.create", f"group/{body.get('name')}", lambda: self.core.access.create_group(body))
+
+    def delete_group(self, name: str) -> None:
+        self._audit("group.delete", f"group/{name}", lambda: self.core.access.delete_group(name))
+
+    def add_member(self, group: str, username: str) -> dict[str, Any]:
+        return self._audit("group.add_member", f"group/{group}",
+                           lambda: self.core.access.add_member(group, {"username": username}))
+
+    def remove_member(self, group: str, username: str) -> None:
+        self._audit("group.remove_member", f"group/{group}", lambda: self.core.access.remove_member(group, username))
+
+    def list_grants(self) -> list[dict[str, Any]]:
+        return self.core.access.list_grants()
+
+    def add_grant(self, body: dict[str, Any]) -> dict[str, Any]:
+        def exists(rtype: str, rid: str) -> bool:
+            return rtype == "table" and self.core.registry.find_table(rid) is not None
+
+        return self._audit("grant.create", "grant", lambda: self.core.access.create_grant(
+            body, self.actor, resource_exists=exists))
+
+    def delete_grant(self, grant_id: str) -> None:
+        self._audit("grant.delete", f"grant/{grant_id}", lambda: self.core.access.delete_grant(grant_id))
 
     def close(self) -> None:
         self.core.close()
@@ -136,11 +174,11 @@ class ApiBackend(Backend):
     def describe(self) -> str:
         return f"through the running server {self.server.url} (pid {self.server.pid})"
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, timeout: float = 120) -> Any:
         import requests
 
         try:
-            response = self._session.request(method, self.server.api(path), json=body, timeout=120)
+            response = self._session.request(method, self.server.api(path), json=body, timeout=timeout)
         except requests.ConnectionError:
             raise AgnesError(f"a server (pid {self.server.pid}) holds {self.data_dir} but does not answer at "
                              f"{self.server.url}",
@@ -160,6 +198,7 @@ class ApiBackend(Backend):
                 "server_version": version["version"],
                 "sources": len(self.list_sources()), "tables": len(self.list_tables())}
 
+    # sources
     def list_sources(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "admin/sources")["sources"])
 
@@ -167,14 +206,21 @@ class ApiBackend(Backend):
         return dict(self._call("POST", "admin/sources", body))
 
     def get_source(self, name: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"admin/sources/{name}"))
+        return dict(self._call("GET", f"admin/sources/{_q(name)}"))
 
     def update_source(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._call("PATCH", f"admin/sources/{name}", body))
+        return dict(self._call("PATCH", f"admin/sources/{_q(name)}", body))
 
     def delete_source(self, name: str) -> None:
-        self._call("DELETE", f"admin/sources/{name}")
+        self._call("DELETE", f"admin/sources/{_q(name)}")
 
+    def test_source(self, name: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"admin/sources/{_q(name)}/test", {}))
+
+    def discover_source(self, name: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"admin/sources/{_q(name)}/discover", {}))
+
+    # tables
     def list_tables(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "admin/tables")["tables"])
 
@@ -182,13 +228,95 @@ class ApiBackend(Backend):
         return dict(self._call("POST", "admin/tables", body))
 
     def get_table(self, table_id: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"admin/tables/{table_id}"))
+        return dict(self._call("GET", f"admin/tables/{_q(table_id)}"))
 
     def update_table(self, table_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._call("PATCH", f"admin/tables/{table_id}", body))
+        return dict(self._call("PATCH", f"admin/tables/{_q(table_id)}", body))
 
     def delete_table(self, table_id: str) -> None:
-        self._call("DELETE", f"admin/tables/{table_id}")
+        self._call("DELETE", f"admin/tables/{_q(table_id)}")
+
+    def extract_table(self, table_id: str) -> dict[str, Any]:
+        run = dict(self._call("POST", f"admin/tables/{_q(table_id)}/extract", {}))
+        while run["status"] == "running":  # poll the run the server started
+            time.sleep(0.5)
+            run = dict(self._call("GET", f"admin/tables/{_q(table_id)}/runs/{run['run_id']}"))
+        return run
+
+    def table_runs(self, table_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"admin/tables/{_q(table_id)}/runs"))
+
+    # access
+    def list_users(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "admin/users")["users"])
+
+    def add_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "admin/users", body))
+
+    def set_user_active(self, username: str, active: bool) -> dict[str, Any]:
+        return dict(self._call("PATCH", f"admin/users/{_q(username)}", {"is_active": active}))
+
+    def issue_token(self, username: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", f"admin/users/{_q(username)}/tokens", body))
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "admin/groups")["groups"])
+
+    def add_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "admin/groups", body))
+
+    def delete_group(self, name: str) -> None:
+        self._call("DELETE", f"admin/groups/{_q(name)}")
+
+    def add_member(self, group: str, username: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"admin/groups/{_q(group)}/members", {"username": username}))
+
+    def remove_member(self, group: str, username: str) -> None:
+        self._call("DELETE", f"admin/groups/{_q(group)}/members/{_q(username)}")
+
+    def list_grants(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "admin/grants")["grants"])
+
+    def add_grant(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "admin/grants", body))
+
+    def delete_grant(self, grant_id: str) -> None:
+        self._call("DELETE", f"admin/grants/{_q(grant_id)}")
 
     def close(self) -> None:
         self._session.close()
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+AnyBackend = LocalBackend | ApiBackend
+
+
+def upsert_source(backend: AnyBackend, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return backend.add_source(body)
+    except AlreadyExists:
+        return backend.update_source(body["name"], {k: v for k, v in body.items() if k != "name"})
+
+
+def upsert_table(backend: AnyBackend, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return backend.register_table(body)
+    except AlreadyExists:
+        return backend.update_table(body["id"], {k: v for k, v in body.items() if k != "id"})
+
+
+def ensure_grant(backend: AnyBackend, body: dict[str, Any]) -> None:
+    try:
+        backend.add_grant(body)
+    except AlreadyExists:
+        pass

@@ -19,7 +19,7 @@ from typing import Any
 from agnes_core.errors import AgnesError, ValidationError
 
 from . import __version__
-from .backends import ApiBackend, Backend, LocalBackend
+from .backends import AnyBackend, ApiBackend, LocalBackend, ensure_grant, upsert_source, upsert_table
 from .paths import resolve_data_dir, running_server
 
 
@@ -104,11 +104,11 @@ def _table_text(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 # -- commands ------------------------------------------------------------------------------
 
 
-def cmd_status(backend: Backend, args: argparse.Namespace) -> None:
+def cmd_status(backend: AnyBackend, args: argparse.Namespace) -> None:
     _print(args, backend.status(), lambda s: "\n".join(f"{k}: {v}" for k, v in s.items()))
 
 
-def cmd_demo(backend: Backend, args: argparse.Namespace) -> None:
+def cmd_demo(backend: AnyBackend, args: argparse.Namespace) -> None:
     from agnes_core.demo import demo_source, demo_tables, write_demo_lake
 
     path = Path(args.path).expanduser().resolve() if args.path else backend.data_dir / "demo-lake"
@@ -124,8 +124,11 @@ def cmd_demo(backend: Backend, args: argparse.Namespace) -> None:
     print(f"Writing the demo lake ({args.rows:,} events over {args.days} days) to {path}", file=sys.stderr)
     lake = write_demo_lake(path, rows=args.rows, days=args.days, seed=args.seed, progress=progress)
     source = demo_source(lake.path)
-    backend.upsert_source(source)
-    registered = [backend.upsert_table(t)["id"] for t in demo_tables()]
+    upsert_source(backend, source)
+    registered = [upsert_table(backend, t)["id"] for t in demo_tables()]
+    for table_id in registered:  # a team server's analysts see the demo too
+        ensure_grant(backend, {"group": "Everyone", "resource_type": "table", "resource_id": table_id,
+                               "requirement": "available"})
     elapsed = time.monotonic() - started
     result = {"path": str(lake.path), "rows": lake.rows, "days": lake.days, "source": source["name"],
               "tables": registered, "via": backend.describe(), "seconds": round(elapsed, 1)}
@@ -134,7 +137,7 @@ def cmd_demo(backend: Backend, args: argparse.Namespace) -> None:
         f"{', '.join(r['tables'])} (registered {r['via']})."))
 
 
-def cmd_sources(backend: Backend, args: argparse.Namespace) -> None:
+def cmd_sources(backend: AnyBackend, args: argparse.Namespace) -> None:
     action = args.action
     if action == "list":
         _print(args, backend.list_sources(), lambda rows: _table_text(rows, ("name", "type")))
@@ -147,9 +150,16 @@ def cmd_sources(backend: Backend, args: argparse.Namespace) -> None:
     elif action == "delete":
         backend.delete_source(args.name)
         print(f"deleted source {args.name}", file=sys.stderr)
+    elif action == "test":
+        _print(args, backend.test_source(args.name),
+               lambda r: "OK: " + ", ".join(f"{k}={v}" for k, v in r.items() if k not in ("ok", "source")))
+    elif action == "discover":
+        _print(args, backend.discover_source(args.name), lambda r: _table_text(
+            [{**t, "columns": len(t["columns"]), "registered_as": ",".join(t["registered_as"])} for t in r["tables"]],
+            ("bucket", "source_table", "entity_type", "columns", "registered_as")))
 
 
-def cmd_tables(backend: Backend, args: argparse.Namespace) -> None:
+def cmd_tables(backend: AnyBackend, args: argparse.Namespace) -> None:
     action = args.action
     if action == "list":
         _print(args, backend.list_tables(),
@@ -163,6 +173,55 @@ def cmd_tables(backend: Backend, args: argparse.Namespace) -> None:
     elif action == "delete":
         backend.delete_table(args.id)
         print(f"deleted table {args.id}", file=sys.stderr)
+    elif action == "extract":
+        run = backend.extract_table(args.id)
+        _print(args, run, lambda r: f"{r['status']}: {r['rows']} rows, {r['size_bytes']} bytes in "
+               f"{r['duration_ms']} ms" if r["status"] == "succeeded" else f"{r['status']}: {r['error']}")
+        if run["status"] == "failed":
+            raise AgnesError(f"the extract of {args.id} failed: {run['error']}", hint="See the runs for details.")
+    elif action == "runs":
+        _print(args, backend.table_runs(args.id), lambda r: _table_text(
+            r["runs"], ("run_id", "status", "trigger", "started_at", "rows", "error")))
+
+
+def cmd_users(backend: AnyBackend, args: argparse.Namespace) -> None:
+    if args.action == "list":
+        _print(args, backend.list_users(), lambda rows: _table_text(
+            [{**u, "groups": ",".join(u["groups"])} for u in rows],
+            ("username", "display_name", "is_active", "groups")))
+    elif args.action == "add":
+        _print(args, backend.add_user({"username": args.username, "display_name": args.display_name}))
+    elif args.action in ("activate", "deactivate"):
+        _print(args, backend.set_user_active(args.username, args.action == "activate"))
+    elif args.action == "token":
+        token = backend.issue_token(args.username, {"name": args.name, "expires_in_days": args.expires_in_days})
+        _print(args, token, lambda t: f"{t['token']}\n(shown once; store it now: it is kept only as a hash)")
+
+
+def cmd_groups(backend: AnyBackend, args: argparse.Namespace) -> None:
+    if args.action == "list":
+        _print(args, backend.list_groups(), lambda rows: _table_text(
+            [{**g, "members": ",".join(g["members"]) or ("(everyone)" if g["implicit_members"] else "")}
+             for g in rows], ("name", "members", "description")))
+    elif args.action == "add":
+        _print(args, backend.add_group({"name": args.name, "description": args.description or ""}))
+    elif args.action == "delete":
+        backend.delete_group(args.name)
+    elif args.action == "add-member":
+        _print(args, backend.add_member(args.name, args.username))
+    elif args.action == "remove-member":
+        backend.remove_member(args.name, args.username)
+
+
+def cmd_grants(backend: AnyBackend, args: argparse.Namespace) -> None:
+    if args.action == "list":
+        _print(args, backend.list_grants(), lambda rows: _table_text(
+            rows, ("id", "group", "resource_type", "resource_id", "requirement")))
+    elif args.action == "add":
+        _print(args, backend.add_grant({"group": args.group, "resource_type": "table", "resource_id": args.table,
+                                        "requirement": args.requirement}))
+    elif args.action == "delete":
+        backend.delete_grant(args.id)
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -201,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--secret", action="append", metavar="KEY=ENV_VAR",
                        help="a secret, as the NAME of the environment variable that holds it")
         p.add_argument("--from-json", metavar="FILE", help="read the body from a JSON file ('-' for stdin)")
-    for action in ("get", "delete"):
+    for action in ("get", "delete", "test", "discover"):
         s_sub.add_parser(action).add_argument("name")
 
     tables = sub.add_parser("tables", help="manage registered tables")
@@ -223,12 +282,49 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--sql", default=None, help="the SELECT of a materialized table")
         p.add_argument("--incremental-key", dest="incremental_key", default=None)
         p.add_argument("--from-json", metavar="FILE", help="read the body from a JSON file ('-' for stdin)")
-    for action in ("get", "delete"):
+    for action in ("get", "delete", "extract", "runs"):
         t_sub.add_parser(action).add_argument("id")
+
+    users = sub.add_parser("users", help="manage users (for team servers without JupyterHub)")
+    users.set_defaults(fn=cmd_users)
+    u_sub = users.add_subparsers(dest="action", required=True)
+    u_sub.add_parser("list")
+    p = u_sub.add_parser("add")
+    p.add_argument("username")
+    p.add_argument("--display-name", dest="display_name", default=None)
+    for action in ("activate", "deactivate"):
+        u_sub.add_parser(action).add_argument("username")
+    p = u_sub.add_parser("token", help="issue a personal access token for a user (shown once)")
+    p.add_argument("username")
+    p.add_argument("--name", required=True, help="what the token is for")
+    p.add_argument("--expires-in-days", dest="expires_in_days", type=int, default=90)
+
+    groups = sub.add_parser("groups", help="manage groups and members")
+    groups.set_defaults(fn=cmd_groups)
+    g_sub = groups.add_subparsers(dest="action", required=True)
+    g_sub.add_parser("list")
+    p = g_sub.add_parser("add")
+    p.add_argument("name")
+    p.add_argument("--description", default=None)
+    g_sub.add_parser("delete").add_argument("name")
+    for action in ("add-member", "remove-member"):
+        p = g_sub.add_parser(action)
+        p.add_argument("name")
+        p.add_argument("username")
+
+    grants = sub.add_parser("grants", help="grant tables to groups")
+    grants.set_defaults(fn=cmd_grants)
+    gr_sub = grants.add_subparsers(dest="action", required=True)
+    gr_sub.add_parser("list")
+    p = gr_sub.add_parser("add")
+    p.add_argument("--group", required=True)
+    p.add_argument("--table", required=True)
+    p.add_argument("--requirement", choices=["required", "available"], default="available")
+    gr_sub.add_parser("delete").add_argument("id")
     return parser
 
 
-def open_backend(data_dir: Path) -> Backend:
+def open_backend(data_dir: Path) -> AnyBackend:
     server = running_server(data_dir)
     if server is not None:
         return ApiBackend(data_dir, server)
@@ -238,7 +334,7 @@ def open_backend(data_dir: Path) -> Backend:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
-    backend: Backend | None = None
+    backend: AnyBackend | None = None
     try:
         backend = open_backend(data_dir)
         args.fn(backend, args)

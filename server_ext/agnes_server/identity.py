@@ -6,10 +6,12 @@ is useless for permissions. On Agnes routes only, this provider maps identities:
 * personal mode (Jupyter's stock token/password login): everyone who passed
   Jupyter's login is the server's owner — the OS user, or ``AgnesApp.username`` —
   and the owner is admin;
-* any other identity provider (JupyterHub's, or a custom one): its username as is.
+* any other identity provider (JupyterHub's, or a custom one): its username as is;
+* ``Authorization: token agnes_...`` (a personal access token): the token's user.
 
 It wraps Jupyter's provider rather than replacing it, so Jupyter's own login keeps
-working and nothing here widens access to Jupyter's own APIs.
+working; and it is used by Agnes handlers only, so a personal access token can never
+reach Jupyter's own APIs (kernels, files, terminals).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider, User
+
+from agnes_core.tokens import Tokens, looks_like_token
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
@@ -56,16 +60,25 @@ class AgnesIdentity:
     does not define (cookies, login handler, token, ...) is Jupyter's own.
     """
 
-    def __init__(self, inner: IdentityProvider, owner: str, owner_display_name: str) -> None:
+    def __init__(self, inner: IdentityProvider, owner: str, owner_display_name: str,
+                 tokens: Tokens | None = None) -> None:
         self.inner = inner
         self.owner = owner
         self.owner_display_name = owner_display_name
+        self.tokens = tokens
 
     @property
     def personal(self) -> bool:
         return is_personal(self.inner)
 
     async def get_user(self, handler: RequestHandler) -> User | None:
+        pat = self._personal_access_token(handler)
+        if pat is not None and self.tokens is not None:
+            # Raises Unauthorized (401) for an invalid, revoked or expired token.
+            username, token_id = self.tokens.authenticate(pat, handler.request.remote_ip)
+            handler._token_authenticated = True  # type: ignore[attr-defined]
+            handler._agnes_token_id = token_id  # type: ignore[attr-defined]
+            return User(username=username, name=username, display_name=username)
         user = self.inner.get_user(handler)
         if inspect.isawaitable(user):
             user = await user
@@ -75,6 +88,15 @@ class AgnesIdentity:
             return User(username=self.owner, name=self.owner_display_name,
                         display_name=self.owner_display_name)
         return user
+
+    @staticmethod
+    def _personal_access_token(handler: RequestHandler) -> str | None:
+        header = handler.request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme.lower() in ("token", "bearer") and looks_like_token(value):
+            return value
+        return None
 
     def is_token_authenticated(self, handler: RequestHandler) -> bool:
         return bool(self.inner.is_token_authenticated(handler)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .handlers import admin, catalog, meta
+from .handlers import admin_access, admin_registry, catalog, meta, tokens
 
 API = "agnes/v1"
 _ID = r"([^/]+)"
@@ -15,10 +15,31 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/openapi\.json", meta.OpenAPIHandler),
     (rf"{API}/catalog", catalog.CatalogHandler),
     (rf"{API}/tables/{_ID}/schema", catalog.TableSchemaHandler),
-    (rf"{API}/admin/sources", admin.SourcesHandler),
-    (rf"{API}/admin/sources/{_ID}", admin.SourceHandler),
-    (rf"{API}/admin/tables", admin.TablesHandler),
-    (rf"{API}/admin/tables/{_ID}", admin.TableHandler),
+    (rf"{API}/tokens", tokens.TokensHandler),
+    (rf"{API}/tokens/{_ID}", tokens.TokenHandler),
+    # admin: registry and extracts
+    (rf"{API}/admin/sources", admin_registry.SourcesHandler),
+    (rf"{API}/admin/sources/{_ID}", admin_registry.SourceHandler),
+    (rf"{API}/admin/sources/{_ID}/test", admin_registry.SourceTestHandler),
+    (rf"{API}/admin/sources/{_ID}/discover", admin_registry.SourceDiscoverHandler),
+    (rf"{API}/admin/tables", admin_registry.TablesHandler),
+    (rf"{API}/admin/tables/{_ID}", admin_registry.TableHandler),
+    (rf"{API}/admin/tables/{_ID}/extract", admin_registry.TableExtractHandler),
+    (rf"{API}/admin/tables/{_ID}/runs", admin_registry.TableRunsHandler),
+    (rf"{API}/admin/tables/{_ID}/runs/{_ID}", admin_registry.TableRunHandler),
+    # admin: access
+    (rf"{API}/admin/users", admin_access.UsersHandler),
+    (rf"{API}/admin/users/{_ID}", admin_access.UserHandler),
+    (rf"{API}/admin/users/{_ID}/tokens", admin_access.UserTokensHandler),
+    (rf"{API}/admin/tokens", admin_access.AdminTokensHandler),
+    (rf"{API}/admin/tokens/{_ID}", admin_access.AdminTokenHandler),
+    (rf"{API}/admin/groups", admin_access.GroupsHandler),
+    (rf"{API}/admin/groups/{_ID}", admin_access.GroupHandler),
+    (rf"{API}/admin/groups/{_ID}/members", admin_access.GroupMembersHandler),
+    (rf"{API}/admin/groups/{_ID}/members/{_ID}", admin_access.GroupMemberHandler),
+    (rf"{API}/admin/grants", admin_access.GrantsHandler),
+    (rf"{API}/admin/grants/{_ID}", admin_access.GrantHandler),
+    (rf"{API}/admin/audit", admin_access.AuditHandler),
     # Last: anything else under agnes/v1 gets the JSON 404 envelope.
     (rf"{API}/(.*)", meta.NotFoundHandler),
 ]

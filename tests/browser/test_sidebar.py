@@ -24,12 +24,12 @@ def test_sidebar_lists_the_demo_tables(browser, live_server: LiveServer, output_
         tab.click()
         rows = page.locator(".jp-agnes-catalog .jp-agnes-table")
         rows.first.wait_for(timeout=60_000)
-        names = sorted(rows.locator(".jp-agnes-table-name").all_inner_texts())
-        assert names == ["customers", "events", "orders"]
+        names = rows.locator(".jp-agnes-table-name").all_inner_texts()
+        assert {"customers", "events", "orders"} <= set(names)  # other suites may have added tables
         events = page.locator('.jp-agnes-table[data-table-id="events"]')
         assert events.locator(".jp-agnes-mode").inner_text() == "remote"
         assert events.locator(".jp-agnes-table-source").inner_text() == "demo"
-        assert page.locator(".jp-agnes-footer").inner_text() == "3 tables"
+        assert page.locator(".jp-agnes-footer").inner_text() == f"{len(names)} tables"
         page.screenshot(path=str(output_dir / "agnes-sidebar.png"))
     finally:
         page.close()
@@ -112,17 +112,22 @@ def test_agnes_magic_in_a_new_notebook_prints_the_catalog(browser, live_server: 
         page.wait_for_selector(".jp-Launcher", timeout=120_000)
         page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        # Wait for the kernel to be idle before running (running earlier is flaky).
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=120_000)
+        # Wait until the kernel is connected and idle (the status bar says so); a cell run before
+        # that is silently dropped.
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
         editor = page.locator(".jp-Cell .cm-content").first
         editor.click()
         page.keyboard.type("%load_ext agnes_jupyter\n%agnes catalog")
         page.keyboard.press("Shift+Enter")
         output = page.locator(".jp-OutputArea-output").first
-        output.wait_for(timeout=60_000)
+        try:
+            output.wait_for(timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(output_dir / "agnes-magic-failed.png"))
+            raise
         page.wait_for_function(
             "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
-            ".some(e => e.innerText.includes('Agnes catalog: 3 table(s)'))", timeout=60_000)
+            ".some(e => e.innerText.includes('Agnes catalog: '))", timeout=60_000)
         text = output.inner_text()
         for table in ("customers", "events", "orders"):
             assert table in text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from agnes_core.access import ADMIN_GROUP
-from agnes_core.store import utcnow
 
 from .conftest import ALICE, BOB
 
@@ -36,13 +35,8 @@ class TestTeamServer:
     async def test_members_of_the_admin_group_are_admins(self, api, jp_serverapp) -> None:
         _, before, _ = await api("GET", "me", token=BOB)
         assert before["is_admin"] is False
-        core = agnes_app(jp_serverapp).core
-        with core.store.write() as cur:
-            cur.execute("INSERT INTO groups VALUES (?, '', ?)", [ADMIN_GROUP, utcnow()])
-            cur.execute("INSERT INTO group_members VALUES (?, 'bob', ?)", [ADMIN_GROUP, utcnow()])
-        from agnes_core.events import Change
-
-        core.hub.publish(Change("group", "update"))
+        status, _, _ = await api("POST", f"admin/groups/{ADMIN_GROUP}/members", {"username": "bob"}, token=ALICE)
+        assert status == 201
         _, after, _ = await api("GET", "me", token=BOB)
         assert after["is_admin"] is True
         assert ADMIN_GROUP in after["groups"]

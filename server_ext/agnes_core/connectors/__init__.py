@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "agnes.connectors"
 # Built-ins are listed here too so a source checkout without installed metadata works.
 _BUILTIN = {
     "lake": "agnes_core.connectors.lake:LakeConnector",
+    "postgres": "agnes_core.connectors.postgres:PostgresConnector",
 }
 
 __all__ = [

@@ -61,6 +61,7 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         await super().prepare()
         if self._finished or self.current_user is None or self.request.method == "OPTIONS":
             return
+        self.core.access.require_active(self.principal)
         if self.admin_only and not self.principal.is_admin:
             raise Forbidden(
                 "this route is for Agnes admins",
@@ -142,5 +143,52 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
             status, responses.get(status, "error"))
 
 
+    @property
+    def via_access_token(self) -> bool:
+        """True when this request authenticated with a personal access token."""
+        return getattr(self, "_agnes_token_id", None) is not None
+
+
 class AdminHandler(AgnesHandler):
+    """Admin routes: admin only, and every change (POST/PUT/PATCH/DELETE) is audited with
+    the user, the action, the resource and how it ended."""
+
     admin_only = True
+    #: ``table``, ``source``, ``grant``... ; the audit action is ``<kind>.<verb>``.
+    audit_kind = ""
+    audit_verbs: dict[str, str] = {"POST": "create", "PUT": "replace", "PATCH": "update", "DELETE": "delete"}
+
+    _created: dict[str, Any] | None = None
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        if status == 201 and isinstance(payload, dict):
+            self._created = payload  # names the resource in the audit entry
+        super().write_json(payload, status)
+
+    def audit_resource(self) -> str:
+        """``<kind>/<id>``: the id from the path, else of what was created, else from the body."""
+        if self.path_args:
+            return f"{self.audit_kind}/{self.path_args[0]}"
+        sources: list[Any] = [self._created]
+        try:
+            sources.append(json.loads(self.request.body or b"{}"))
+        except ValueError:
+            pass
+        for found in sources:
+            if isinstance(found, dict):
+                key = next((found[k] for k in ("id", "name", "username", "slug") if found.get(k)), None)
+                if key:
+                    return f"{self.audit_kind}/{key}"
+        return self.audit_kind
+
+    def on_finish(self) -> None:
+        verb = self.audit_verbs.get(self.request.method or "")
+        if not verb or not self.audit_kind or self.current_user is None:
+            return
+        status = self.get_status()
+        try:
+            self.core.audit.record(
+                self.current_user.username, f"{self.audit_kind}.{verb}", self.audit_resource(),
+                "ok" if status < 400 else "error", status=status, path=self.request.path)
+        except Exception:  # auditing must never break the response that already went out
+            self.log.exception("agnes: could not write the audit log")

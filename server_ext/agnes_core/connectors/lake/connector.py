@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from ... import duck
 from ...errors import SourceError, ValidationError
 from ...ids import PHYSICAL_NAME_RE, quote_ident
 from ..base import (
@@ -61,10 +62,7 @@ class LakeConnector(Connector):
     # -- DuckDB plumbing ----------------------------------------------------------------
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-        })
+        con = duck.connect()
         con.execute(f"SET memory_limit = {sql_literal(str(self.options.get('memory_limit', '512MB')))}")
         if self.options.get("threads"):
             con.execute(f"SET threads = {int(self.options['threads'])}")
@@ -294,7 +292,15 @@ def _quote_any(name: str) -> str:
 
 
 def _drain(con: duckdb.DuckDBPyConnection, reader: Any) -> Iterator[pa.RecordBatch]:
+    """Yield the reader's batches (at least one, possibly empty, so the schema always arrives)."""
+    import pyarrow as pa
+
     try:
-        yield from reader
+        produced = False
+        for batch in reader:
+            produced = True
+            yield batch
+        if not produced:
+            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
     finally:
         con.close()

@@ -1,0 +1,223 @@
+"""Administration from a notebook (admins only; the server refuses everyone else).
+
+    from agnes_jupyter import admin
+    admin.add_source("warehouse", "postgres", secrets={"dsn": "PG_DSN"})
+    admin.discover("warehouse")
+    admin.register_table("orders", "warehouse", "orders", bucket="sales", schedule="every 6h")
+    admin.extract("orders")
+    admin.grant("analysts", "orders", requirement="required")
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+from ._display import badge, human_bytes
+from ._records import Records
+from .errors import AgnesError
+
+
+def _client() -> Any:
+    import agnes_jupyter
+
+    return agnes_jupyter.client()
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")
+
+
+def _status(value: Any) -> str:
+    return badge(str(value or ""), "") if value else ""
+
+
+# -- sources -------------------------------------------------------------------------------
+
+
+def sources() -> Records:
+    """Configured sources (secrets appear as environment-variable names only)."""
+    rows = _client().get("admin/sources")["sources"]
+    return Records(rows, ["name", "type", "options", "secrets"], "Sources")
+
+
+def add_source(name: str, type: str, options: dict[str, Any] | None = None,
+               secrets: dict[str, str] | None = None) -> dict[str, Any]:
+    """Add a source. ``secrets`` maps a secret to the NAME of a server environment variable."""
+    return dict(_client().post("admin/sources", {"name": name, "type": type, "options": options or {},
+                                                 "secrets": secrets or {}}))
+
+
+def update_source(name: str, **fields: Any) -> dict[str, Any]:
+    return dict(_client().request("PATCH", f"admin/sources/{_q(name)}", json=fields).json())
+
+
+def remove_source(name: str) -> None:
+    _client().delete(f"admin/sources/{_q(name)}")
+
+
+def test_source(name: str) -> dict[str, Any]:
+    """Check the server can reach the source; raises SourceError saying what failed."""
+    return dict(_client().post(f"admin/sources/{_q(name)}/test"))
+
+
+def discover(source: str) -> Records:
+    """What a source holds: tables, views, materialized views and partitioned tables."""
+    found = _client().post(f"admin/sources/{_q(source)}/discover")
+    rows = [{**t, "columns": len(t["columns"])} for t in found["tables"]]
+    return Records(rows, ["bucket", "source_table", "entity_type", "columns", "registered_as"],
+                   f"Discovered in {source}")
+
+
+# -- tables and extracts ------------------------------------------------------------------
+
+
+def tables() -> Records:
+    """Registered tables as stored, with their last extract."""
+    rows = [{**t, "last_run": (t.get("last_run") or {}).get("status")} for t in _client().get("admin/tables")["tables"]]
+    return Records(rows, ["id", "source", "query_mode", "bucket", "source_table", "schedule", "last_run"],
+                   "Registered tables", raw_html={"last_run": _status})
+
+
+def register_table(id: str, source: str, source_table: str | None = None, *, bucket: str | None = None,
+                   query_mode: str = "local", **fields: Any) -> dict[str, Any]:
+    """Register a table. ``fields``: description, name, primary_key, folder, schedule, sql, incremental_key."""
+    body = {"id": id, "source": source, "query_mode": query_mode, **fields}
+    if source_table is not None:
+        body["source_table"] = source_table
+    if bucket is not None:
+        body["bucket"] = bucket
+    return dict(_client().post("admin/tables", body))
+
+
+def update_table(id: str, **fields: Any) -> dict[str, Any]:
+    return dict(_client().request("PATCH", f"admin/tables/{_q(id)}", json=fields).json())
+
+
+def remove_table(id: str) -> None:
+    _client().delete(f"admin/tables/{_q(id)}")
+
+
+class Run(dict):
+    """An extract run, shown as one line."""
+
+    def _summary(self) -> str:
+        if self["status"] == "succeeded":
+            return (f"extract of {self['table_id']} succeeded: {self['rows']:,} rows, "
+                    f"{human_bytes(self['size_bytes'])}, {self['rows_read']:,} read from the source")
+        if self["status"] == "failed":
+            return f"extract of {self['table_id']} failed: {self['error']}"
+        return f"extract of {self['table_id']} is running ({self['rows_read'] or 0:,} rows so far)"
+
+    def __repr__(self) -> str:
+        return self._summary()
+
+    def _repr_html_(self) -> str:
+        from ._display import esc
+
+        return f"<p>{badge(self['status'])} {esc(self._summary())}</p>"
+
+
+def extract(table_id: str, wait: bool = True, progress: bool = True) -> Run:
+    """Extract a local or materialized table now; with ``wait`` show progress until it ends."""
+    client = _client()
+    run = Run(client.post(f"admin/tables/{_q(table_id)}/extract"))
+    if not wait:
+        return run
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc=f"extract {table_id}", unit=" rows", unit_scale=True, unit_divisor=1000)
+    try:
+        while run["status"] == "running":
+            time.sleep(0.3)
+            run = Run(client.get(f"admin/tables/{_q(table_id)}/runs/{run['run_id']}"))
+            if bar is not None and run["rows_read"]:
+                bar.update(run["rows_read"] - bar.n)
+        if bar is not None and run["rows_read"] is not None:
+            bar.total = run["rows_read"]
+            bar.update(run["rows_read"] - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
+    return run
+
+
+def runs(table_id: str) -> Records:
+    """Extract history with schema changes and errors."""
+    history = _client().get(f"admin/tables/{_q(table_id)}/runs")
+    return Records(history["runs"], ["run_id", "status", "trigger", "started_at", "rows", "duration_ms",
+                                     "schema_changes", "error"], f"Runs of {table_id}", raw_html={"status": _status})
+
+
+# -- access --------------------------------------------------------------------------------
+
+
+def users() -> Records:
+    return Records(_client().get("admin/users")["users"], ["username", "display_name", "is_active", "groups"], "Users")
+
+
+def add_user(username: str, display_name: str | None = None) -> dict[str, Any]:
+    return dict(_client().post("admin/users", {"username": username, "display_name": display_name}))
+
+
+def deactivate_user(username: str) -> dict[str, Any]:
+    return dict(_client().request("PATCH", f"admin/users/{_q(username)}", json={"is_active": False}).json())
+
+
+def activate_user(username: str) -> dict[str, Any]:
+    return dict(_client().request("PATCH", f"admin/users/{_q(username)}", json={"is_active": True}).json())
+
+
+def issue_token(username: str, name: str, expires_in_days: int | None = 90) -> dict[str, Any]:
+    """A personal access token for ``username``; its value is in the result only (store it now)."""
+    return dict(_client().post(f"admin/users/{_q(username)}/tokens",
+                               {"name": name, "expires_in_days": expires_in_days}))
+
+
+def groups() -> Records:
+    return Records(_client().get("admin/groups")["groups"], ["name", "members", "description"], "Groups")
+
+
+def add_group(name: str, description: str = "") -> dict[str, Any]:
+    return dict(_client().post("admin/groups", {"name": name, "description": description}))
+
+
+def add_member(group: str, username: str) -> dict[str, Any]:
+    return dict(_client().post(f"admin/groups/{_q(group)}/members", {"username": username}))
+
+
+def remove_member(group: str, username: str) -> None:
+    _client().delete(f"admin/groups/{_q(group)}/members/{_q(username)}")
+
+
+def grant(group: str, table: str, requirement: str = "available") -> dict[str, Any]:
+    """Grant a table to a group (``required`` puts it in every member's stack)."""
+    return dict(_client().post("admin/grants", {"group": group, "resource_type": "table", "resource_id": table,
+                                                "requirement": requirement}))
+
+
+def grants(group: str | None = None, table: str | None = None) -> Records:
+    rows = _client().get("admin/grants", group=group, resource_id=table)["grants"]
+    return Records(rows, ["id", "group", "resource_type", "resource_id", "requirement"], "Grants")
+
+
+def revoke(grant_id: str) -> None:
+    """Delete a grant; it takes effect on the next request."""
+    _client().delete(f"admin/grants/{_q(grant_id)}")
+
+
+def audit(resource: str | None = None, user: str | None = None, action: str | None = None,
+          limit: int = 50) -> Records:
+    rows = _client().get("admin/audit", resource=resource, user=user, action=action, limit=limit)["entries"]
+    return Records(rows, ["occurred_at", "actor", "action", "resource", "outcome"], "Audit log")
+
+
+__all__ = [
+    "AgnesError", "Records", "Run", "activate_user", "add_group", "add_member", "add_source", "add_user", "audit",
+    "deactivate_user", "discover", "extract", "grant", "grants", "groups", "issue_token", "register_table",
+    "remove_member", "remove_source", "remove_table", "revoke", "runs", "sources", "tables", "test_source",
+    "update_source", "update_table", "users",
+]

@@ -1,0 +1,40 @@
+"""The audit log: who did what to which resource, when, and how it ended."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from .store import StateStore, dumps, iso, loads, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Audit:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def record(self, actor: str | None, action: str, resource: str, outcome: str = "ok",
+               **details: Any) -> None:
+        """Append one entry. ``resource`` is a path such as ``table/orders`` or ``grant/ab12``."""
+        with self.store.write() as cur:
+            cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [uuid.uuid4().hex, utcnow(), actor, action, resource, outcome, dumps(details)])
+
+    def entries(self, *, resource: str | None = None, user: str | None = None, limit: int = 100,
+                action: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if resource:
+            where.append("starts_with(resource, ?)")
+            params.append(resource)
+        if user:
+            where.append("actor = ?")
+            params.append(user)
+        if action:
+            where.append("action = ?")
+            params.append(action)
+        sql = "SELECT * FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY occurred_at DESC, id LIMIT ?"
+        rows = self.store.rows(sql, [*params, limit])
+        return [{**r, "occurred_at": iso(r["occurred_at"]), "details": loads(r["details"], {})} for r in rows]

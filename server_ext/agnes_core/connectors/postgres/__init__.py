@@ -1,0 +1,5 @@
+"""The ``postgres`` connector (through DuckDB's postgres scanner)."""
+
+from .connector import PostgresConnector
+
+__all__ = ["PostgresConnector"]

@@ -1,0 +1,485 @@
+"""The extract runtime: a connector's rows -> Parquet -> extract.duckdb -> sync state.
+
+Layout under the data dir::
+
+    extracts/<source>/extract.duckdb              _meta + one view per local table
+    extracts/<source>/data/<table>/<run>.parquet  one file per successful run
+    analytics.duckdb                              master views over the current files
+
+Each run writes a *new* file, so nothing a reader can see changes until a new
+extract.duckdb, fully written and checkpointed, replaces the old one with one
+atomic rename; sync state is committed after that. A crash at any step leaves the
+previous extract.duckdb, its files and the sync state readable and consistent. The
+previous generation of files is kept for readers still using it; older ones are
+deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import duck
+from .audit import Audit
+from .connectors import Connector, ReadOptions, TableRef
+from .errors import AgnesError, AlreadyRunning, NotFound, ValidationError
+from .events import Change, ChangeHub
+from .ids import quote_ident
+from .parquet_sink import WriteResult, diff_schemas, schema_json, write_parquet
+from .registry import Registry, Table
+from .store import StateStore, dumps, iso, loads, utcnow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+EXTRACTABLE = ("local", "materialized")
+DEFAULT_BATCH_ROWS = 131_072
+
+
+@dataclass
+class RunState:
+    """A run in flight (also what GET runs shows while it is running)."""
+
+    run_id: str
+    table_id: str
+    source: str
+    trigger: str
+    started_by: str | None
+    started_at: datetime
+    rows_read: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def encode_value(value: Any) -> str:
+    """A high-water mark as JSON text that keeps its type."""
+    if isinstance(value, bool) or value is None:
+        raise ValidationError("incremental_key", f"cannot use {value!r} as an incremental high-water mark")
+    if isinstance(value, int):
+        kind, text = "int", str(value)
+    elif isinstance(value, float):
+        kind, text = "float", repr(value)
+    elif isinstance(value, Decimal):
+        kind, text = "decimal", str(value)
+    elif isinstance(value, datetime):
+        kind, text = "datetime", value.isoformat()
+    elif isinstance(value, date):
+        kind, text = "date", value.isoformat()
+    else:
+        kind, text = "str", str(value)
+    return dumps({"type": kind, "value": text})
+
+
+_DECODERS: dict[str, Callable[[str], Any]] = {
+    "int": int, "float": float, "decimal": Decimal, "datetime": datetime.fromisoformat,
+    "date": date.fromisoformat, "str": str,
+}
+
+
+def decode_value(text: str) -> Any:
+    payload = loads(text)
+    return _DECODERS[payload["type"]](payload["value"])
+
+
+class ExtractRuntime:
+    def __init__(self, data_dir: Path, store: StateStore, registry: Registry, audit: Audit, hub: ChangeHub,
+                 connector_for: Callable[[str], Connector]) -> None:
+        self.root = data_dir / "extracts"
+        self.analytics_path = data_dir / "analytics.duckdb"
+        self.store = store
+        self.registry = registry
+        self.audit = audit
+        self.hub = hub
+        self.connector_for = connector_for
+        self._running: dict[str, RunState] = {}
+        self._running_lock = threading.Lock()
+        self._source_locks: dict[str, threading.Lock] = {}
+        self._analytics_lock = threading.Lock()
+        hub.subscribe(self._on_change)
+        self._mark_interrupted()
+
+    def _mark_interrupted(self) -> None:
+        """Runs left 'running' by a process that died can never finish: record them as failed."""
+        with self.store.write() as cur:
+            cur.execute("UPDATE extract_runs SET status = 'failed', finished_at = ?, error = ? "
+                        "WHERE status = 'running'",
+                        [utcnow(), "interrupted: the process running this extract stopped before it finished"])
+
+    # -- public API ---------------------------------------------------------------------
+
+    def running(self, table_id: str | None = None) -> list[RunState]:
+        with self._running_lock:
+            return [r for r in self._running.values() if table_id in (None, r.table_id)]
+
+    def start(self, table_id: str, *, trigger: str = "manual", actor: str | None = None) -> RunState:
+        """Claim the table for a run (single-flight) or raise AlreadyRunning."""
+        table = self.registry.get_table(table_id)
+        if table.query_mode not in EXTRACTABLE:
+            raise ValidationError("query_mode", f"{table_id!r} is a {table.query_mode} table; only local and "
+                                  "materialized tables are extracted", code="not_remote")
+        with self._running_lock:
+            current = self._running.get(table_id)
+            if current is not None:
+                raise AlreadyRunning(f"an extract of {table_id!r} is already running",
+                                     hint="Wait for it to finish; GET admin/tables/{id}/runs shows it.",
+                                     details={"run_id": current.run_id, "started_at": iso(current.started_at)})
+            state = RunState(uuid.uuid4().hex[:12], table_id, table.source, trigger, actor, utcnow())
+            self._running[table_id] = state
+        with self.store.write() as cur:
+            cur.execute("INSERT INTO extract_runs (run_id, table_id, source, trigger, started_by, status, started_at)"
+                        " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                        [state.run_id, table_id, table.source, trigger, actor, state.started_at])
+        return state
+
+    def run(self, table_id: str, *, trigger: str = "manual", actor: str | None = None) -> dict[str, Any]:
+        """Extract one table now (blocking) and return its run record. Never raises for a
+        failing source: the run is recorded as failed with its error."""
+        return self.execute(self.start(table_id, trigger=trigger, actor=actor))
+
+    def execute(self, state: RunState) -> dict[str, Any]:
+        try:
+            table = self.registry.get_table(state.table_id)
+            outcome = self._extract(table, state)
+            self._finish(state, "succeeded", **outcome)
+            self.audit.record(state.started_by, "extract.succeed", f"table/{table.id}", run_id=state.run_id,
+                              rows=outcome["rows"], trigger=state.trigger)
+            if outcome.get("schema_changes"):
+                self.audit.record(state.started_by, "table.schema_change", f"table/{table.id}",
+                                  run_id=state.run_id, **outcome["schema_changes"])
+            self.hub.publish(Change("extract", "update", frozenset({table.id})))
+        except Exception as exc:  # noqa: BLE001 - one failing table must not stop the others
+            message = self._describe(exc, state.source)
+            log.warning("agnes: extract of %s failed: %s", state.table_id, message)
+            self._finish(state, "failed", error=message)
+            self.audit.record(state.started_by, "extract.fail", f"table/{state.table_id}", outcome="error",
+                              run_id=state.run_id, error=message)
+        finally:
+            with self._running_lock:
+                self._running.pop(state.table_id, None)
+            state.done.set()
+        return self.get_run(state.run_id)
+
+    def runs(self, table_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        self.registry.get_table(table_id)
+        rows = self.store.rows("SELECT * FROM extract_runs WHERE table_id = ? ORDER BY started_at DESC, run_id "
+                               "LIMIT ?", [table_id, limit])
+        live = {r.run_id: r for r in self.running(table_id)}
+        return [self._run_json(r, live.get(r["run_id"])) for r in rows]
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM extract_runs WHERE run_id = ?", [run_id])
+        if row is None:
+            raise NotFound(f"no extract run {run_id!r}")
+        live = next((r for r in self.running() if r.run_id == run_id), None)
+        return self._run_json(row, live)
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest finished run of every table (for the scheduler and the admin list)."""
+        rows = self.store.rows(
+            "SELECT * FROM extract_runs WHERE status <> 'running' "
+            "QUALIFY row_number() OVER (PARTITION BY table_id ORDER BY started_at DESC) = 1")
+        return {r["table_id"]: r for r in rows}
+
+    def last_success(self) -> dict[str, datetime]:
+        rows = self.store.rows("SELECT table_id, max(started_at) AS at FROM extract_runs "
+                               "WHERE status = 'succeeded' GROUP BY table_id")
+        return {r["table_id"]: r["at"] for r in rows}
+
+    def sync_state(self, table_id: str) -> dict[str, Any] | None:
+        return self.store.row("SELECT * FROM sync_state WHERE table_id = ?", [table_id])
+
+    def schema_changes(self, table_id: str) -> list[dict[str, Any]]:
+        rows = self.store.rows("SELECT * FROM schema_changes WHERE table_id = ? ORDER BY detected_at DESC",
+                               [table_id])
+        return [{"run_id": r["run_id"], "detected_at": iso(r["detected_at"]), "added": loads(r["added"]),
+                 "removed": loads(r["removed"]), "type_changed": loads(r["type_changed"])} for r in rows]
+
+    # -- one run ------------------------------------------------------------------------
+
+    def _extract(self, table: Table, state: RunState) -> dict[str, Any]:
+        connector = self.connector_for(table.source)
+        try:
+            return self._extract_with(connector, table, state)
+        finally:
+            connector.close()
+
+    def _extract_with(self, connector: Connector, table: Table, state: RunState) -> dict[str, Any]:
+        folder = self.root / table.source / "data" / table.id
+        folder.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temp_files(folder, state.run_id)
+        previous = self.sync_state(table.id)
+        batch_rows = int(connector.options.get("batch_rows", DEFAULT_BATCH_ROWS))
+        incremental = self._incremental(table, previous)
+
+        def progress(rows: int) -> None:
+            state.rows_read = rows
+
+        target = folder / f"{state.run_id}.parquet"
+        if table.query_mode == "materialized":
+            assert table.sql is not None
+            batches: Iterator[pa.RecordBatch] = connector.scan(table.sql, batch_size=batch_rows)
+            known_schema = None
+        else:
+            ref = TableRef(table.bucket, table.source_table)
+            known_schema = connector.schema(ref)
+            options = ReadOptions(batch_size=batch_rows)
+            if incremental is not None:
+                options.incremental_key, options.incremental_after = incremental
+            batches = connector.read(ref, options)
+        new_rows_path = folder / f"{state.run_id}.new.parquet" if incremental else target
+        written = write_parquet(batches, new_rows_path, schema=known_schema, track_max=table.incremental_key,
+                                on_progress=progress)
+        rows_read = written.rows
+        if incremental is not None:
+            assert previous is not None
+            written = self._merge(Path(previous["path"]), new_rows_path, target, table.primary_key, written)
+            new_rows_path.unlink(missing_ok=True)
+        new_schema = schema_json(written.schema)
+        changes = diff_schemas(loads(previous["schema_json"]), new_schema) if previous else None
+        high_water = written.max_value if table.incremental_key else None
+        if incremental is not None and rows_read == 0:
+            high_water = incremental[1]  # nothing newer: the mark stays where it was
+        self._publish(table, state, target, written, new_schema, changes, high_water)
+        return {"rows_read": rows_read, "rows": written.rows, "size_bytes": written.size_bytes,
+                "incremental_from": incremental[1] if incremental else None,
+                "incremental_to": high_water, "schema_changes": changes}
+
+    def _incremental(self, table: Table, previous: dict[str, Any] | None) -> tuple[str, Any] | None:
+        """(key, high-water) when this run may read only newer rows."""
+        if not table.incremental_key or table.query_mode != "local" or previous is None:
+            return None
+        if not Path(previous["path"]).exists():
+            return None
+        row = self.store.row("SELECT * FROM extract_state WHERE table_id = ?", [table.id])
+        if row is None or row["incremental_key"] != table.incremental_key:
+            return None  # first run, or the key changed: read everything
+        return table.incremental_key, decode_value(row["high_water"])
+
+    def _merge(self, old: Path, new: Path, target: Path, primary_key: list[str], new_write: WriteResult
+               ) -> WriteResult:
+        """Previous rows (minus those replaced by primary key) + the new rows, into ``target``."""
+        from .parquet_sink import md5_of
+
+        con = duck.connect()
+        try:
+            con.execute("SET memory_limit = '512MB'")
+            if primary_key:
+                cond = " AND ".join(f"n.{_col(k)} = o.{_col(k)}" for k in primary_key)
+                keep_old = (f"SELECT o.* FROM read_parquet({_sql_str(str(old))}) o WHERE NOT EXISTS "
+                            f"(SELECT 1 FROM read_parquet({_sql_str(str(new))}) n WHERE {cond})")
+            else:
+                keep_old = f"SELECT * FROM read_parquet({_sql_str(str(old))})"
+            tmp = target.with_name(f".{target.name}.tmp")
+            con.execute(f"COPY ({keep_old} UNION ALL BY NAME SELECT * FROM read_parquet({_sql_str(str(new))})) "
+                        f"TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+            rows = con.execute(f"SELECT count(*) FROM read_parquet({_sql_str(str(tmp))})").fetchone()
+            schema = con.execute(f"SELECT * FROM read_parquet({_sql_str(str(tmp))}) LIMIT 0").to_arrow_table().schema
+        finally:
+            con.close()
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        return WriteResult(int(rows[0]) if rows else 0, target.stat().st_size, md5_of(target), schema,
+                           new_write.max_value)
+
+    def _publish(self, table: Table, state: RunState, target: Path, written: WriteResult,
+                 new_schema: list[dict[str, Any]], changes: dict[str, Any] | None, high_water: Any) -> None:
+        """Swap in the new extract.duckdb, then commit sync state; serialised per source."""
+        lock = self._source_locks.setdefault(table.source, threading.Lock())
+        now = utcnow()
+        entry = {"table_id": table.id, "source": table.source, "run_id": state.run_id, "path": str(target),
+                 "md5": written.md5, "rows": written.rows, "size_bytes": written.size_bytes,
+                 "schema_json": dumps(new_schema), "extracted_at": now}
+        with lock:
+            self._build_source_extract(table.source, override=entry)
+            with self.store.write() as cur:
+                cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table.id])
+                cur.execute("INSERT INTO sync_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [entry["table_id"], entry["source"], entry["run_id"], entry["path"], entry["md5"],
+                             entry["rows"], entry["size_bytes"], entry["schema_json"], now])
+                if table.incremental_key and high_water is not None:
+                    cur.execute("DELETE FROM extract_state WHERE table_id = ?", [table.id])
+                    cur.execute("INSERT INTO extract_state VALUES (?, ?, ?, ?)",
+                                [table.id, table.incremental_key, encode_value(high_water), now])
+                if changes:
+                    cur.execute("INSERT INTO schema_changes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [uuid.uuid4().hex[:12], table.id, state.run_id, now, dumps(changes["added"]),
+                                 dumps(changes["removed"]), dumps(changes["type_changed"])])
+        self._update_master_view(table.id, target)
+        self._collect_garbage(target.parent, keep={target.name})
+
+    def _finish(self, state: RunState, status: str, *, rows_read: int | None = None, rows: int | None = None,
+                size_bytes: int | None = None, incremental_from: Any = None, incremental_to: Any = None,
+                schema_changes: dict[str, Any] | None = None, error: str | None = None) -> None:
+        with self.store.write() as cur:
+            cur.execute(
+                "UPDATE extract_runs SET status = ?, finished_at = ?, rows_read = ?, rows = ?, size_bytes = ?, "
+                "incremental_from = ?, incremental_to = ?, schema_changes = ?, error = ? WHERE run_id = ?",
+                [status, utcnow(), rows_read if rows_read is not None else state.rows_read, rows, size_bytes,
+                 None if incremental_from is None else str(incremental_from),
+                 None if incremental_to is None else str(incremental_to),
+                 dumps(schema_changes) if schema_changes else None, error, state.run_id])
+
+    # -- extract.duckdb and master views -------------------------------------------------
+
+    def _build_source_extract(self, source: str, override: dict[str, Any] | None = None) -> Path:
+        """Write a complete new extract.duckdb for ``source`` and swap it in atomically.
+
+        Every registered table of the source is listed in ``_meta`` with its own
+        ``query_mode``; remote tables have no view and no data, but are never dropped.
+        """
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True)
+        states = {r["table_id"]: r for r in self.store.rows("SELECT * FROM sync_state WHERE source = ?", [source])}
+        if override is not None:
+            states[override["table_id"]] = override
+        tmp = folder / f".extract.duckdb.{uuid.uuid4().hex[:8]}.tmp"
+        con = duck.connect(tmp)
+        try:
+            con.execute("""CREATE TABLE _meta (
+                table_name VARCHAR NOT NULL, description VARCHAR, rows BIGINT, size_bytes BIGINT,
+                extracted_at TIMESTAMP, query_mode VARCHAR NOT NULL, schema_json VARCHAR, path VARCHAR, md5 VARCHAR)""")
+            for table in self.registry.list_tables():
+                if table.source != source:
+                    continue
+                state = states.get(table.id) if table.query_mode in EXTRACTABLE else None
+                if state is not None and Path(state["path"]).exists():
+                    con.execute(f"CREATE VIEW {quote_ident(table.id)} AS "
+                                f"SELECT * FROM read_parquet({_sql_str(state['path'])})")
+                    con.execute("INSERT INTO _meta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [table.id, table.description, state["rows"], state["size_bytes"],
+                                 state["extracted_at"], table.query_mode, state["schema_json"], state["path"],
+                                 state["md5"]])
+                else:
+                    con.execute("INSERT INTO _meta VALUES (?, ?, NULL, NULL, NULL, ?, NULL, NULL, NULL)",
+                                [table.id, table.description, table.query_mode])
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        target = folder / "extract.duckdb"
+        os.replace(tmp, target)
+        _fsync_dir(folder)
+        return target
+
+    def rebuild_source_extract(self, source: str) -> Path:
+        lock = self._source_locks.setdefault(source, threading.Lock())
+        with lock:
+            return self._build_source_extract(source)
+
+    def _update_master_view(self, table_id: str, path: Path | None) -> None:
+        with self._analytics_lock:
+            con = duck.connect(self.analytics_path)
+            try:
+                if path is None:
+                    con.execute(f"DROP VIEW IF EXISTS {quote_ident(table_id)}")
+                else:
+                    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS "
+                                f"SELECT * FROM read_parquet({_sql_str(str(path))})")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+
+    def rebuild_analytics(self) -> None:
+        """Recreate every master view from the sync state (at start-up; self-healing)."""
+        for row in self.store.rows("SELECT table_id, path FROM sync_state"):
+            if Path(row["path"]).exists():
+                self._update_master_view(row["table_id"], Path(row["path"]))
+
+    # -- housekeeping -------------------------------------------------------------------
+
+    def _collect_garbage(self, folder: Path, keep: set[str]) -> None:
+        """Keep the current file and the one before it; delete older generations."""
+        files = sorted((p for p in folder.glob("*.parquet") if not p.name.startswith(".")),
+                       key=lambda p: p.stat().st_mtime, reverse=True)
+        previous = [p for p in files if p.name not in keep][:1]
+        for path in files:
+            if path.name not in keep and path not in previous:
+                path.unlink(missing_ok=True)
+
+    def _remove_stale_temp_files(self, folder: Path, run_id: str) -> None:
+        live = {r.run_id for r in self.running()}
+        for path in folder.glob(".*.tmp"):
+            if not any(rid in path.name for rid in live):
+                path.unlink(missing_ok=True)
+        for path in folder.glob("*.new.parquet"):
+            if path.name.split(".")[0] not in live:
+                path.unlink(missing_ok=True)
+
+    def forget(self, table_id: str, source: str) -> None:
+        """Drop everything extracted for a table (deleted, or no longer local)."""
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table_id])
+            cur.execute("DELETE FROM extract_state WHERE table_id = ?", [table_id])
+        self._update_master_view(table_id, None)
+        if (self.root / source).exists():
+            self.rebuild_source_extract(source)
+        shutil.rmtree(self.root / source / "data" / table_id, ignore_errors=True)
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind != "table":
+            return
+        for table_id in change.ids:
+            table = self.registry.find_table(table_id)
+            state = self.sync_state(table_id)
+            if change.action == "delete" or (table is not None and table.query_mode not in EXTRACTABLE):
+                if state is not None:
+                    self.forget(table_id, state["source"])
+                elif table is not None and (self.root / table.source).exists():
+                    self.rebuild_source_extract(table.source)
+            elif table is not None and (self.root / table.source).exists():
+                self.rebuild_source_extract(table.source)
+
+    def _describe(self, exc: BaseException, source: str) -> str:
+        text = exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}"
+        try:
+            return self.connector_for(source).redact(text)
+        except Exception:  # noqa: BLE001 - the source may be gone; the text has no secret values we know of
+            return text
+
+    def _run_json(self, row: dict[str, Any], live: RunState | None) -> dict[str, Any]:
+        return {
+            "run_id": row["run_id"], "table_id": row["table_id"], "source": row["source"],
+            "trigger": row["trigger"], "started_by": row["started_by"], "status": row["status"],
+            "started_at": iso(row["started_at"]), "finished_at": iso(row["finished_at"]),
+            "rows_read": live.rows_read if live else row["rows_read"], "rows": row["rows"],
+            "size_bytes": row["size_bytes"], "incremental_from": row["incremental_from"],
+            "incremental_to": row["incremental_to"], "schema_changes": loads(row["schema_changes"]),
+            "error": row["error"],
+            "duration_ms": int((row["finished_at"] - row["started_at"]).total_seconds() * 1000)
+            if row["finished_at"] else int((utcnow() - row["started_at"]).total_seconds() * 1000),
+        }
+
+
+def _col(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def wait_for(state: RunState, timeout: float | None = None) -> bool:
+    """Block until a run finishes (for callers that started it in the background)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    return state.done.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,219 @@
+"""Admin routes for users, groups, members, grants, tokens and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from agnes_core.errors import Forbidden, ValidationError
+
+from .base import AdminHandler
+
+
+class UsersHandler(AdminHandler):
+    audit_kind = "user"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"users": await self.blocking(self.core.access.list_users)})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body, actor = self.json_body(), self.principal.username
+        user = await self.blocking(self.core.access.create_user, body, actor)
+        self.set_header("Location", f"{self.request.path.rstrip('/')}/{user['username']}")
+        self.write_json(user, status=201)
+
+
+class UserHandler(AdminHandler):
+    audit_kind = "user"
+
+    @web.authenticated
+    @authorized
+    async def get(self, username: str) -> None:
+        self.write_json(await self.blocking(self.core.access.get_user, username))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, username: str) -> None:
+        """``{"is_active": false}`` deactivates (tokens stop working); ``true`` reactivates."""
+        body = self.json_body()
+        unknown = sorted(set(body) - {"is_active"})
+        if unknown:
+            raise ValidationError(unknown[0], f"unknown field {unknown[0]!r}", hint="PATCH accepts is_active")
+        if not isinstance(body.get("is_active"), bool):
+            raise ValidationError("is_active", "is_active must be true or false")
+        if username == self.principal.username and not body["is_active"]:
+            raise ValidationError("is_active", "you cannot deactivate yourself")
+        actor = self.principal.username
+        self.write_json(await self.blocking(self.core.access.set_active, username, body["is_active"], actor))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, username: str) -> None:
+        """Users are deactivated, never erased (the audit log keeps naming them)."""
+        if username == self.principal.username:
+            raise ValidationError("username", "you cannot deactivate yourself")
+        await self.blocking(self.core.access.set_active, username, False, self.principal.username)
+        self.set_status(204)
+        self.finish()
+
+
+class UserTokensHandler(AdminHandler):
+    audit_kind = "user"
+    audit_verbs = {"POST": "issue_token"}
+
+    @web.authenticated
+    @authorized
+    async def get(self, username: str) -> None:
+        await self.blocking(self.core.access.get_user, username)
+        self.write_json({"tokens": await self.blocking(self.core.tokens.list, username)})
+
+    @web.authenticated
+    @authorized
+    async def post(self, username: str) -> None:
+        if self.via_access_token:
+            raise Forbidden("an access token cannot mint another token",
+                            hint="Issue tokens from a logged-in JupyterLab session.")
+        body, actor = self.json_body(), self.principal.username
+        await self.blocking(self.core.access.get_user, username)
+        token = await self.blocking(self.core.tokens.create, username, body, actor)
+        self.write_json(token, status=201)
+
+
+class AdminTokensHandler(AdminHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"tokens": await self.blocking(self.core.tokens.list, None)})
+
+
+class AdminTokenHandler(AdminHandler):
+    audit_kind = "token"
+    audit_verbs = {"DELETE": "revoke"}
+
+    @web.authenticated
+    @authorized
+    async def delete(self, token_id: str) -> None:
+        await self.blocking(self.core.tokens.revoke, token_id, self.principal.username)
+        self.set_status(204)
+        self.finish()
+
+
+class GroupsHandler(AdminHandler):
+    audit_kind = "group"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json({"groups": await self.blocking(self.core.access.list_groups)})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body()
+        group = await self.blocking(self.core.access.create_group, body)
+        self.set_header("Location", f"{self.request.path.rstrip('/')}/{group['name']}")
+        self.write_json(group, status=201)
+
+
+class GroupHandler(AdminHandler):
+    audit_kind = "group"
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.blocking(self.core.access.get_group, name))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.blocking(self.core.access.delete_group, name)
+        self.set_status(204)
+        self.finish()
+
+
+class GroupMembersHandler(AdminHandler):
+    audit_kind = "group"
+    audit_verbs = {"POST": "add_member"}
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        group = await self.blocking(self.core.access.get_group, name)
+        self.write_json({"group": name, "members": group["members"]})
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        body = self.json_body()
+        self.write_json(await self.blocking(self.core.access.add_member, name, body), status=201)
+
+
+class GroupMemberHandler(AdminHandler):
+    audit_kind = "group"
+    audit_verbs = {"DELETE": "remove_member"}
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str, username: str) -> None:
+        await self.blocking(self.core.access.remove_member, name, username)
+        self.set_status(204)
+        self.finish()
+
+
+class GrantsHandler(AdminHandler):
+    audit_kind = "grant"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        filters = {k: self.get_query_argument(k, None) for k in ("group", "resource_type", "resource_id")}
+        self.write_json({"grants": await self.blocking(lambda: self.core.access.list_grants(**filters))})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body, actor = self.json_body(), self.principal.username
+
+        def exists(rtype: str, rid: str) -> bool:
+            return rtype == "table" and self.core.registry.find_table(rid) is not None
+
+        grant = await self.blocking(lambda: self.core.access.create_grant(body, actor, resource_exists=exists))
+        self.set_header("Location", f"{self.request.path.rstrip('/')}/{grant['id']}")
+        self.write_json(grant, status=201)
+
+
+class GrantHandler(AdminHandler):
+    audit_kind = "grant"
+
+    @web.authenticated
+    @authorized
+    async def get(self, grant_id: str) -> None:
+        self.write_json(await self.blocking(self.core.access.get_grant, grant_id))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, grant_id: str) -> None:
+        await self.blocking(self.core.access.delete_grant, grant_id)
+        self.set_status(204)
+        self.finish()
+
+
+class AuditHandler(AdminHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        def entries() -> dict[str, Any]:
+            limit = int(self.get_query_argument("limit", "100"))
+            if not 1 <= limit <= 1000:
+                raise ValidationError("limit", "limit must be from 1 to 1000")
+            return {"entries": self.core.audit.entries(
+                resource=self.get_query_argument("resource", None), user=self.get_query_argument("user", None),
+                action=self.get_query_argument("action", None), limit=limit)}
+
+        self.write_json(await self.blocking(entries))

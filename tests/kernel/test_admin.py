@@ -1,0 +1,70 @@
+"""agnes_jupyter.admin against a live server (the owner is admin in personal mode)."""
+
+from __future__ import annotations
+
+import pytest
+
+import agnes_jupyter as agnes
+from agnes_jupyter import admin
+from tests._live import LiveServer
+
+
+@pytest.fixture
+def lake_source(connected: LiveServer):
+    path = str(connected.data_dir / "demo-lake")
+    admin.add_source("kt_lake", "lake", options={"path": path})
+    yield "kt_lake"
+    for table in ("kt_orders", "kt_events"):
+        try:
+            admin.remove_table(table)
+        except agnes.NotFound:
+            pass
+    admin.remove_source("kt_lake")
+
+
+def test_discover_register_extract_and_runs(lake_source: str) -> None:
+    found = admin.discover(lake_source)
+    assert {"orders", "customers", "events"} <= {r["source_table"] for r in found}
+    assert "<table" in found._repr_html_()
+    admin.register_table("kt_orders", lake_source, "orders", primary_key="order_id")
+    run = admin.extract("kt_orders", progress=False)
+    assert run["status"] == "succeeded"
+    assert run["rows"] == 250_000
+    assert repr(run).startswith("extract of kt_orders succeeded: 250,000 rows")
+    history = admin.runs("kt_orders")
+    assert history[0]["run_id"] == run["run_id"]
+    assert any(t["id"] == "kt_orders" and t["last_run"] == "succeeded" for t in admin.tables())
+
+
+def test_grants_and_a_users_view_through_a_personal_access_token(lake_source: str, connected: LiveServer) -> None:
+    admin.register_table("kt_events", lake_source, "events", query_mode="remote")
+    if "kt_ann" not in {u["username"] for u in admin.users()}:
+        admin.add_user("kt_ann")
+        admin.add_group("kt_team")
+        admin.add_member("kt_team", "kt_ann")
+    token = admin.issue_token("kt_ann", "kernel test")["token"]
+    ann = agnes.connect(connected.url, token, default=False)
+
+    def ann_sees() -> set[str]:
+        return {t["id"] for t in ann.get("catalog")["tables"]}
+
+    assert "kt_events" not in ann_sees()
+    granted = admin.grant("kt_team", "kt_events", requirement="required")
+    assert "kt_events" in ann_sees()
+    admin.revoke(granted["id"])
+    assert "kt_events" not in ann_sees()
+    with pytest.raises(agnes.Forbidden):
+        ann.get("admin/sources")
+
+
+def test_admin_errors_are_the_matching_exceptions(connected: LiveServer) -> None:
+    with pytest.raises(agnes.ValidationError) as err:
+        admin.register_table("bad id", "demo", "orders")
+    assert err.value.details["field"] == "id"
+    admin.add_source("kt_nowhere", "lake", options={"path": "/no/such/folder"})
+    try:
+        with pytest.raises(agnes.SourceError) as source_err:
+            admin.test_source("kt_nowhere")
+        assert "does not exist" in source_err.value.message
+    finally:
+        admin.remove_source("kt_nowhere")
