@@ -66,4 +66,5 @@ def test_without_the_package_the_type_is_unknown() -> None:
     connector_class.cache_clear()
     with pytest.raises(ValidationError) as err:
         connector_class("notes")
-    assert "lake" in (err.value.hint or "") and "postgres" in (err.value.hint or "")
+    assert "lake" in (err.value.hint or "")
+    assert "postgres" in (err.value.hint or "")
