@@ -316,7 +316,9 @@ def _one_select(sql: str, dialect: str) -> str:
                  exp.TruncateTable, exp.Copy)
     if any(isinstance(node, forbidden) for node in statements[0].walk()):
         raise ValidationError("sql", "sql must only read: no DDL or DML")
-    return statements[0].sql(dialect=dialect)
+    from .sqlsafe import render
+
+    return render(statements[0], dialect)
 
 
 def _source(row: dict[str, Any]) -> Source:

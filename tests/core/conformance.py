@@ -115,6 +115,16 @@ class ConnectorConformance:
             list(connector.read(subject.table, ReadOptions(columns=["no_such_column"])))
         assert err.value.hint
 
+    def test_filters_are_parsed_never_pasted(self, connector: Connector, subject: Subject) -> None:
+        for bad in ("1=1; DROP TABLE x", f"{subject.incremental_key} IN (SELECT 1)", "read_csv('/etc/passwd') IS NULL",
+                    "getenv('HOME') IS NOT NULL", "pg_read_file('/etc/passwd') IS NULL"):
+            with pytest.raises(ValidationError) as err:
+                list(connector.read(subject.table, ReadOptions(filter=bad)))
+            assert err.value.field == "filter", bad
+        rows = sum(b.num_rows for b in connector.read(
+            subject.table, ReadOptions(filter=f"{subject.incremental_key} > {subject.incremental_after} -- tail")))
+        assert rows == subject.newer_rows
+
     def test_missing_table_is_an_agnes_error_with_a_hint(self, connector: Connector, subject: Subject) -> None:
         with pytest.raises(AgnesError) as err:
             connector.schema(subject.missing)

@@ -46,3 +46,11 @@ def test_kernel_library_never_imports_the_server_side() -> None:
     offenders = {str(p.relative_to(KERNEL)): sorted(_imports(p) & {"agnes_core", "agnes_server", "tornado"})
                  for p in KERNEL.rglob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_predicates_are_re_rendered_without_comments() -> None:
+    from agnes_core.sqlsafe import safe_predicate
+
+    assert safe_predicate("id > 90 -- and then some", "duckdb") == "id > 90"
+    assert safe_predicate("lower(country) = 'cz' /* x */ AND amount > 1", "postgres") == \
+        "LOWER(country) = 'cz' AND amount > 1"

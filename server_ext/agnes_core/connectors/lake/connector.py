@@ -12,6 +12,7 @@ import duckdb
 from ... import duck
 from ...errors import SourceError, ValidationError
 from ...ids import PHYSICAL_NAME_RE, quote_ident
+from ...sqlsafe import safe_predicate
 from ..base import (
     Capability,
     Connector,
@@ -42,7 +43,7 @@ class LakeConnector(Connector):
 
     type = "lake"
     capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM,
-                              Capability.REMOTE, Capability.METADATA, Capability.ESTIMATE})
+                              Capability.REMOTE, Capability.METADATA})
     dialect = "duckdb"
 
     @classmethod
@@ -193,7 +194,7 @@ class LakeConnector(Connector):
         params: list[Any] = []
         where = []
         if options.filter:
-            where.append(f"({options.filter})")
+            where.append(f"({safe_predicate(options.filter, 'duckdb')})")
         if options.incremental_key and options.incremental_after is not None:
             if options.incremental_key not in schema.names:
                 raise ValidationError("incremental_key", f"unknown column {options.incremental_key!r}")

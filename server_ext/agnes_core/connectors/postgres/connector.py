@@ -26,6 +26,7 @@ from sqlglot import exp
 from ... import duck
 from ...errors import AgnesError, NotFound, SourceError, ValidationError
 from ...ids import PHYSICAL_NAME_RE
+from ...sqlsafe import safe_predicate
 from ..base import Capability, Connector, DiscoveredTable, ReadOptions, TableMetadata, TableRef
 from .types import UNCONSTRAINED_NUMERIC, ColumnPlan, plan_column
 
@@ -108,7 +109,7 @@ class PostgresConnector(Connector):
 
     type = "postgres"
     capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM, Capability.REMOTE,
-                              Capability.METADATA, Capability.ESTIMATE})
+                              Capability.METADATA})
     dialect = "postgres"
     secret_names = ("dsn",)
     required_secrets = ("dsn",)
@@ -251,7 +252,7 @@ class PostgresConnector(Connector):
         table_sql = f"{_ident(ref.bucket or 'public')}.{_ident(ref.name)}"
         where = []
         if options.filter:
-            where.append(_validated_predicate(options.filter))
+            where.append(safe_predicate(options.filter, "postgres"))
         if options.incremental_key and options.incremental_after is not None:
             where.append(f"{_ident(options.incremental_key)} > {_literal(options.incremental_after)}")
         if any(c.pg_cast for c in columns):
@@ -320,17 +321,6 @@ class PostgresConnector(Connector):
 def _duck_expr(c: ColumnPlan) -> str:
     name = '"' + c.name.replace('"', '""') + '"'
     return f"CAST({name} AS {c.expr_cast}) AS {name}" if c.expr_cast else name
-
-
-def _validated_predicate(text: str) -> str:
-    """A filter predicate parsed and re-rendered as PostgreSQL (one expression, no subqueries)."""
-    try:
-        tree = sqlglot.parse_one(text, dialect="postgres", into=exp.Condition)
-    except sqlglot.errors.ParseError as exc:
-        raise ValidationError("filter", f"cannot parse filter: {exc.errors[0]['description']}") from None
-    if any(isinstance(node, (exp.Query, exp.Subquery)) for node in tree.walk()):
-        raise ValidationError("filter", "a filter cannot contain a subquery")
-    return tree.sql(dialect="postgres")
 
 
 def _pg_to_duckdb(predicate: str) -> str:
