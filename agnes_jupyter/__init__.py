@@ -29,6 +29,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._client import Client
+    from ._discovery import Description, FreshnessReport, Sample, Schema
 
 __all__ = [
     "AgnesError",
@@ -48,7 +49,11 @@ __all__ = [
     "catalog",
     "client",
     "connect",
+    "describe",
+    "freshness",
     "me",
+    "sample",
+    "schema",
 ]
 
 _default: Client | None = None
@@ -107,6 +112,41 @@ def catalog(search: str | None = None, mode: str | None = None, source: str | No
 
     payload = client().get("catalog", search=search, mode=mode, source=source, package=package)
     return Catalog(payload["tables"])
+
+
+def schema(table_id: str) -> Schema:
+    """Columns of a table with their types in its dialect, and its partition and cluster columns."""
+    from urllib.parse import quote
+
+    from ._discovery import Schema
+
+    return Schema(client().get(f"tables/{quote(table_id, safe='')}/schema"))
+
+
+def sample(table_id: str, n: int = 5) -> Sample:
+    """Up to ``n`` (1-100) rows: from the extract for local tables, the source's cheapest path otherwise."""
+    from urllib.parse import quote
+
+    from ._discovery import Sample
+
+    return Sample(client().get(f"tables/{quote(table_id, safe='')}/sample", n=n))
+
+
+def describe(table_id: str, n: int = 5) -> Description:
+    """One table at a glance: its catalog entry, schema and a sample."""
+    from ._discovery import Description
+
+    entries = [t for t in catalog(search=table_id).tables if t["id"] == table_id]
+    if not entries:
+        raise NotFound(f"no table {table_id!r}", hint="agnes.catalog() lists the tables you may use.")
+    return Description(entries[0], schema(table_id), sample(table_id, n))
+
+
+def freshness() -> FreshnessReport:
+    """How fresh the metadata (rows, size, layout) of each remote table you may read is."""
+    from ._discovery import FreshnessReport
+
+    return FreshnessReport(client().get("metadata/status"))
 
 
 def load_ipython_extension(ipython: Any) -> None:

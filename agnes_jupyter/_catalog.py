@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._display import badge, esc, html_table, human_bytes, human_count, text_table
+from ._discovery import FRESHNESS_TITLES
+from ._display import badge, esc, html_table, human_age, human_bytes, human_count, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,13 +52,14 @@ class Catalog:
 
     def _rows(self) -> list[list[str]]:
         return [[t["id"], t.get("source", ""), t.get("query_mode", ""), human_count(t.get("rows")),
-                 human_bytes(t.get("size_bytes")), t.get("description", "")] for t in self.tables]
+                 human_bytes(t.get("size_bytes")), t.get("freshness") or "", t.get("description", "")]
+                for t in self.tables]
 
     def __repr__(self) -> str:
         if not self.tables:
             return "Agnes catalog: no tables you may use yet."
-        headers = ["id", "source", "mode", "rows", "size", "description"]
-        rows = [[*r[:5], (r[5][:60] + "…") if len(r[5]) > 61 else r[5]] for r in self._rows()]
+        headers = ["id", "source", "mode", "rows", "size", "freshness", "description"]
+        rows = [[*r[:6], (r[6][:50] + "…") if len(r[6]) > 51 else r[6]] for r in self._rows()]
         return f"Agnes catalog: {len(self.tables)} table(s)\n" + text_table(headers, rows)
 
     def _repr_html_(self) -> str:
@@ -66,11 +68,14 @@ class Catalog:
         rows = []
         for t in self.tables:
             mode = t.get("query_mode", "")
+            fresh = t.get("freshness") or ""
+            when = t.get("refreshed_at") if mode == "remote" else t.get("updated")
             rows.append([
                 f"<code>{esc(t['id'])}</code>", esc(t.get("source", "")), badge(mode, MODE_TITLES.get(mode, "")),
                 esc(human_count(t.get("rows"))), esc(human_bytes(t.get("size_bytes"))),
+                badge(fresh, FRESHNESS_TITLES.get(fresh, "")) + f" <small>{esc(human_age(when))}</small>",
                 esc(t.get("description", "")),
             ])
-        return html_table(["table", "source", "mode", "rows", "size", "description"], rows,
+        return html_table(["table", "source", "mode", "rows", "size", "freshness", "description"], rows,
                           caption=f"Agnes catalog — {len(self.tables)} table(s)",
-                          raw_columns=frozenset(range(6)))
+                          raw_columns=frozenset(range(7)))

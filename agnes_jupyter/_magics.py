@@ -34,6 +34,12 @@ def _parser() -> _Parser:
     cat.add_argument("--source", default=None)
     cat.add_argument("--package", default=None)
     cat.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sch = sub.add_parser("schema", help="columns of a table", add_help=False)
+    sch.add_argument("id")
+    desc = sub.add_parser("describe", help="a table at a glance", add_help=False)
+    desc.add_argument("id")
+    desc.add_argument("-n", type=int, default=5, help="sample rows (1-100)")
+    sub.add_parser("freshness", help="metadata freshness of remote tables", add_help=False)
     sub.add_parser("help", add_help=False)
     return parser
 
@@ -48,11 +54,44 @@ def _catalog(args: argparse.Namespace) -> None:
         print(repr(result))
 
 
+def _display(obj: object) -> None:
+    """Rich output in a notebook, text elsewhere."""
+    try:
+        from IPython.display import display
+
+        display(obj)
+    except ImportError:
+        print(repr(obj))
+
+
+def _schema(args: argparse.Namespace) -> None:
+    import agnes_jupyter as agnes
+
+    _display(agnes.schema(args.id))
+
+
+def _describe(args: argparse.Namespace) -> None:
+    import agnes_jupyter as agnes
+
+    _display(agnes.describe(args.id, n=args.n))
+
+
+def _freshness(args: argparse.Namespace) -> None:
+    import agnes_jupyter as agnes
+
+    _display(agnes.freshness())
+
+
 HELP = """%agnes — Agnes for Jupyter
   %agnes catalog [--search S] [--mode local|remote|materialized] [--source S] [--package P] [--json]
-Python API: import agnes_jupyter as agnes; agnes.catalog()"""
+  %agnes schema ID
+  %agnes describe ID [-n N]
+  %agnes freshness
+Python API: import agnes_jupyter as agnes; agnes.catalog(), agnes.schema(id), agnes.sample(id), agnes.describe(id)"""
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"catalog": _catalog}
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "catalog": _catalog, "schema": _schema, "describe": _describe, "freshness": _freshness,
+}
 
 
 def agnes_magic(line: str) -> None:

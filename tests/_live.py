@@ -102,6 +102,8 @@ class LiveServer:
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self._wait_ready()
+        if self.demo:
+            self._wait_settled()
         return self
 
     def _wait_ready(self) -> None:
@@ -122,6 +124,20 @@ class LiveServer:
             time.sleep(0.2)  # polling for readiness with a deadline, not synchronising on a sleep
         raise RuntimeError(f"the Jupyter server did not become ready in {START_TIMEOUT}s ({last_error}):\n"
                            f"{self.log_tail()}")
+
+    def _wait_settled(self) -> None:
+        """Wait for the start-up work (metadata warm-up, first scheduled extracts) to finish, so
+        what tests and notebooks see does not depend on how fast this machine is today."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            warm = self.get("agnes/v1/admin/warmup")
+            tables = self.get("agnes/v1/admin/tables")["tables"]
+            extracted = all(t["last_run"] and t["last_run"]["status"] == "succeeded"
+                            for t in tables if t["query_mode"] == "local")
+            if warm.get("status") == "complete" and extracted:
+                return
+            time.sleep(0.2)  # polling with a deadline
+        raise RuntimeError(f"the server did not settle in {START_TIMEOUT}s:\n{self.log_tail()}")
 
     def request(self, method: str, path: str, body: object | None = None, token: str | None = None) -> object:
         data = None if body is None else json.dumps(body).encode()

@@ -39,16 +39,27 @@ export interface IVersionInfo {
   api: string;
 }
 
+export type Freshness = 'fresh' | 'stale' | 'error' | 'never_fetched';
+
 export interface ICatalogEntry {
   id: string;
   name: string;
   description: string;
   source: string;
-  source_type: string;
+  source_type: string | null;
   query_mode: 'local' | 'remote' | 'materialized';
+  sql_flavor: string;
   folder: string | null;
+  packages: string[];
   rows: number | null;
   size_bytes: number | null;
+  partition_by: string[] | null;
+  clustered_by: string[] | null;
+  entity_type: string | null;
+  freshness: Freshness;
+  refreshed_at: string | null;
+  updated: string | null;
+  where_examples: string[];
 }
 
 export interface ICatalog {

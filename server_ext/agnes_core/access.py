@@ -266,6 +266,11 @@ class Access:
             cur.execute("DELETE FROM grants WHERE resource_type = ? AND resource_id = ?", [resource_type, resource_id])
         self._invalidate_grants()
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever any grant, group or table changes (caches key on it)."""
+        return self._generation
+
     def _invalidate_grants(self) -> None:
         with self._lock:
             self._generation += 1

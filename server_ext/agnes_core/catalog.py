@@ -1,48 +1,245 @@
-"""The catalog: what a user may use, built from the registry only (never calls a source)."""
+"""The catalog: what a user may use, from the registry, the metadata cache and extract
+stats only — it never calls a source.
+
+Each table's entry is built once into a JSON fragment (plus its search text and the time
+its freshness class expires) and rebuilt only when that table changes, so a request
+filters by the user's grants and joins bytes.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from .access import Access, Principal
+from .events import Change, ChangeHub
+from .metadata import MetadataCache, MetaRow, fresh_threshold
 from .registry import Registry, Source, Table
+from .schedule import parse_schedule
+from .store import iso, loads, utcnow
 
 SQL_FLAVORS = {"lake": "duckdb", "postgres": "postgres", "bigquery": "bigquery", "keboola": "snowflake"}
+EXTRACTED = ("local", "materialized")
 
 
-def entry(table: Table, source: Source | None) -> dict[str, Any]:
-    source_type = source.type if source else None
-    return {
-        "id": table.id,
-        "name": table.name,
-        "description": table.description,
-        "source": table.source,
-        "source_type": source_type,
-        "query_mode": table.query_mode,
-        "sql_flavor": "duckdb" if table.query_mode != "remote" else SQL_FLAVORS.get(source_type or "", "duckdb"),
-        "folder": table.folder,
-    }
+@dataclass
+class Entry:
+    data: dict[str, Any]
+    fragment: bytes
+    search: str  # lower-cased id, name, description and column names
+    packages: frozenset[str]
+    valid_until: datetime | None  # when the freshness class would change by time alone
 
 
-class Catalog:
-    def __init__(self, registry: Registry, access: Access) -> None:
+@dataclass
+class ExtractStats:
+    """The current extract of a local table (None fields: never extracted successfully)."""
+
+    rows: int | None
+    size_bytes: int | None
+    extracted_at: datetime | None
+    columns: list[str]
+    last_failed: bool = False
+
+
+def sql_flavor(table: Table, source: Source | None) -> str:
+    if table.query_mode in EXTRACTED:
+        return "duckdb"  # extracted tables are queried in the analyst's local DuckDB
+    return SQL_FLAVORS.get(source.type if source else "", "duckdb")
+
+
+class CatalogIndex:
+    def __init__(self, registry: Registry, access: Access, metadata: MetadataCache, hub: ChangeHub,
+                 extract_stats: Callable[[str | None], dict[str, ExtractStats]],
+                 interval_s: Callable[[], float],
+                 packages_of: Callable[[], dict[str, list[str]]] | None = None) -> None:
         self.registry = registry
         self.access = access
+        self.metadata = metadata
+        self.extract_stats = extract_stats
+        self.interval_s = interval_s
+        self.packages_of = packages_of or (lambda: {})
+        self._entries: dict[str, Entry] | None = None
+        self._dirty: set[str] = set()
+        self._generation = 0
+        self._lock = threading.Lock()
+        # Whole responses per (index generation, grants generation, groups, filters): a user who
+        # asks again before anything changed gets the same bytes without a scan.
+        self._responses: OrderedDict[tuple[Any, ...], tuple[bytes, datetime | None]] = OrderedDict()
+        hub.subscribe(self._on_change)
+
+    # -- invalidation -------------------------------------------------------------------
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind in ("table", "grant", "extract", "metadata") and change.ids:
+            self.invalidate(change.ids)
+        elif change.kind in ("source", "package", "table", "metadata"):
+            self.invalidate(None)
+
+    def warm(self) -> None:
+        """Build the index now (at start-up, off the request path)."""
+        self._index(utcnow())
+
+    def invalidate(self, ids: frozenset[str] | set[str] | None) -> None:
+        """Rebuild these tables' entries on the next request (None: all of them)."""
+        with self._lock:
+            self._generation += 1
+            self._responses.clear()
+            if ids is None or self._entries is None:
+                self._entries = None
+                self._dirty.clear()
+            else:
+                self._dirty |= set(ids)
+
+    # -- building -----------------------------------------------------------------------
+
+    def _index(self, now: datetime) -> dict[str, Entry]:
+        with self._lock:
+            entries, dirty, generation = self._entries, set(self._dirty), self._generation
+        if entries is not None and not dirty:
+            return entries
+        tables = {t.id: t for t in self.registry.list_tables()}
+        sources = self.registry.sources_by_name()
+        if entries is None:
+            ids = set(tables)
+            stats = self.extract_stats(None)
+            new: dict[str, Entry] = {}
+        else:
+            ids = dirty
+            stats = {}
+            for tid in dirty:
+                stats.update(self.extract_stats(tid))
+            new = dict(entries)
+        packages = self.packages_of()
+        meta = self.metadata.all()
+        threshold = fresh_threshold(self.interval_s())
+        for tid in ids:
+            table = tables.get(tid)
+            if table is None:
+                new.pop(tid, None)
+                continue
+            new[tid] = self._build(table, sources.get(table.source), stats.get(tid), meta.get(tid),
+                                   packages.get(tid, []), now, threshold)
+        ordered = dict(sorted(new.items()))
+        with self._lock:
+            if generation == self._generation:
+                self._entries = ordered
+                self._dirty.clear()
+        return ordered
+
+    def _build(self, table: Table, source: Source | None, stats: ExtractStats | None, meta: MetaRow | None,
+               packages: list[str], now: datetime, threshold: float) -> Entry:
+        flavor = sql_flavor(table, source)
+        columns: list[str] = []
+        fresh: str
+        refreshed: datetime | None
+        if table.query_mode in EXTRACTED:
+            fresh, valid_until, refreshed = self._extract_freshness(table, stats, now)
+            rows = stats.rows if stats else None
+            size = stats.size_bytes if stats else None
+            updated = iso(stats.extracted_at) if stats else None
+            partition_by = clustered_by = None
+            entity_type: str | None = "table"
+            examples: list[str] = []
+            columns = stats.columns if stats else []
+        else:
+            row = meta or MetaRow(table.id)
+            fresh = row.freshness(now, threshold)
+            refreshed = row.refreshed_at
+            valid_until = refreshed + timedelta(seconds=threshold) if fresh == "fresh" and refreshed else None
+            rows, size, updated = row.rows, row.size_bytes, None
+            partition_by, clustered_by, entity_type = row.partition_by, row.clustered_by, row.entity_type
+            examples = row.where_examples
+            columns = row.known_columns
+        data = {
+            "id": table.id, "name": table.name, "description": table.description, "source": table.source,
+            "source_type": source.type if source else None, "query_mode": table.query_mode, "sql_flavor": flavor,
+            "folder": table.folder, "packages": sorted(packages), "rows": rows, "size_bytes": size,
+            "partition_by": partition_by, "clustered_by": clustered_by, "entity_type": entity_type,
+            "freshness": fresh, "refreshed_at": iso(refreshed), "updated": updated, "where_examples": examples,
+        }
+        search = " ".join([table.id, table.name, table.description, *columns]).lower()
+        fragment = json.dumps(data, separators=(",", ":")).encode()
+        return Entry(data, fragment, search, frozenset(packages), valid_until)
+
+    def _extract_freshness(self, table: Table, stats: ExtractStats | None,
+                           now: datetime) -> tuple[str, datetime | None, datetime | None]:
+        """Local tables: fresh within twice their schedule's interval of the last extract."""
+        if stats is None or stats.extracted_at is None:
+            return ("error" if stats is not None and stats.last_failed else "never_fetched"), None, None
+        if not table.schedule:
+            return "fresh", None, stats.extracted_at
+        schedule = parse_schedule(table.schedule)
+        due = schedule.next_after(stats.extracted_at)
+        limit = stats.extracted_at + 2 * (due - stats.extracted_at)
+        if now <= limit:
+            return "fresh", limit, stats.extracted_at
+        return "stale", None, stats.extracted_at
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _select(self, principal: Principal, search: str | None, source: str | None, mode: str | None,
+                package: str | None) -> list[Entry]:
+        now = utcnow()
+        index = self._index(now)
+        readable = self.access.readable_tables(principal)
+        needle = search.lower() if search else None
+        out: list[Entry] = []
+        expired: set[str] = set()
+        for tid, entry in index.items():
+            if readable is not None and tid not in readable:
+                continue
+            data = entry.data
+            if (source and data["source"] != source) or (mode and data["query_mode"] != mode):
+                continue
+            if package and package not in entry.packages:
+                continue
+            if needle and needle not in entry.search:
+                continue
+            if entry.valid_until is not None and now > entry.valid_until:
+                expired.add(tid)
+            out.append(entry)
+        if expired:  # a freshness class ran out: rebuild just those entries
+            self.invalidate(expired)
+            index = self._index(now)
+            out = [index[e.data["id"]] for e in out if e.data["id"] in index]
+        return out
 
     def entries(self, principal: Principal, *, search: str | None = None, source: str | None = None,
-                mode: str | None = None) -> list[dict[str, Any]]:
-        sources = {s.name: s for s in self.registry.list_sources()}
-        readable = self.access.readable_tables(principal)
-        out = []
-        needle = search.lower() if search else None
-        for table in self.registry.list_tables():
-            if readable is not None and table.id not in readable:
-                continue
-            if source and table.source != source:
-                continue
-            if mode and table.query_mode != mode:
-                continue
-            if needle and not any(needle in (v or "").lower() for v in (table.id, table.name, table.description)):
-                continue
-            out.append(entry(table, sources.get(table.source)))
-        return out
+                mode: str | None = None, package: str | None = None) -> list[dict[str, Any]]:
+        return [e.data for e in self._select(principal, search, source, mode, package)]
+
+    def response(self, principal: Principal, *, search: str | None = None, source: str | None = None,
+                 mode: str | None = None, package: str | None = None) -> bytes:
+        """The ``GET catalog`` body, joined from pre-serialised entries."""
+        key = (self._generation, self.access.generation, principal.is_admin,
+               None if principal.is_admin else principal.groups, search, source, mode, package)
+        now = utcnow()
+        with self._lock:
+            cached = self._responses.get(key)
+        if cached is not None and (cached[1] is None or now <= cached[1]):
+            return cached[0]
+        chosen = self._select(principal, search, source, mode, package)
+        body = b'{"tables":[' + b",".join(e.fragment for e in chosen) + b'],"count":' + str(len(chosen)).encode() + b"}"
+        expires = min((e.valid_until for e in chosen if e.valid_until is not None), default=None)
+        with self._lock:
+            if key[0] == self._generation:
+                self._responses[key] = (body, expires)
+                while len(self._responses) > 256:
+                    self._responses.popitem(last=False)
+        return body
+
+
+def extract_stats_from(rows: list[dict[str, Any]], failed: set[str]) -> dict[str, ExtractStats]:
+    """Stats from sync-state rows, plus tables whose extracts have only ever failed."""
+    out = {r["table_id"]: ExtractStats(r["rows"], r["size_bytes"], r["extracted_at"],
+                                       [c["name"] for c in loads(r["schema_json"], [])], r["table_id"] in failed)
+           for r in rows}
+    for table_id in failed - set(out):
+        out[table_id] = ExtractStats(None, None, None, [], True)
+    return out

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .access import Access, Principal
 from .audit import Audit
-from .catalog import Catalog
+from .catalog import CatalogIndex, ExtractStats, extract_stats_from
 from .connectors import Capability, Connector, TableRef, connector_class
+from .discovery import Discovery
 from .errors import NotFound
 from .events import Change, ChangeHub
 from .extract import ExtractRuntime
+from .metadata import MetadataCache, fresh_threshold
+from .refresh import MetadataRefresher
 from .registry import Registry, Table
 from .sqltypes import sql_type
 from .store import StateStore
@@ -24,8 +28,24 @@ log = logging.getLogger(__name__)
 STORE_FILE = "system.duckdb"
 
 
+@dataclass
+class CoreSettings:
+    """Tunables the server exposes as AgnesApp traits."""
+
+    metadata_refresh_interval_s: float = 4 * 3600
+    metadata_concurrency: int = 4
+    metadata_timeout_s: float = 30.0
+    cache_ttl_s: float = 3600.0
+
+    @property
+    def fresh_threshold_s(self) -> float:
+        return fresh_threshold(self.metadata_refresh_interval_s)
+
+
 class AgnesCore:
-    def __init__(self, data_dir: str | Path, *, admin_users: Iterable[str] = ()) -> None:
+    def __init__(self, data_dir: str | Path, *, admin_users: Iterable[str] = (),
+                 settings: CoreSettings | None = None) -> None:
+        self.settings = settings or CoreSettings()
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = StateStore(self.data_dir / STORE_FILE)
@@ -36,13 +56,59 @@ class AgnesCore:
         self.tokens = Tokens(self.store, self.audit)
         self.extracts = ExtractRuntime(self.data_dir, self.store, self.registry, self.audit, self.hub,
                                        self.connector)
-        self.catalog = Catalog(self.registry, self.access)
+        self.metadata = MetadataCache(self.store)
+        self.discovery = Discovery(self.registry, self.metadata, self.hub, self.connector, self._extracted_path,
+                                   ttl_s=self.settings.cache_ttl_s)
+        self.catalog = CatalogIndex(self.registry, self.access, self.metadata, self.hub, self._extract_stats,
+                                    lambda: self.settings.metadata_refresh_interval_s)
+        self.refresher = MetadataRefresher(self.store, self.registry, self.metadata, self.discovery, self.hub,
+                                           self.connector, concurrency=self.settings.metadata_concurrency,
+                                           timeout_s=self.settings.metadata_timeout_s)
         self.hub.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
-        if change.kind == "table" and change.action == "delete":
+        if change.kind == "table" and change.action in ("delete", "update"):
             for table_id in change.ids:
-                self.access.delete_grants_for("table", table_id)
+                if change.action == "delete":
+                    self.access.delete_grants_for("table", table_id)
+                # Stale numbers for the old address (or a gone table) must not survive.
+                self.metadata.forget(table_id)
+
+    def _extracted_path(self, table_id: str) -> Path | None:
+        state = self.extracts.sync_state(table_id)
+        if state is None or not Path(state["path"]).exists():
+            return None
+        return Path(state["path"])
+
+    def _extract_stats(self, table_id: str | None) -> dict[str, ExtractStats]:
+        if table_id is None:
+            rows = self.store.rows("SELECT * FROM sync_state")
+            last = self.extracts.last_runs()
+        else:
+            rows = self.store.rows("SELECT * FROM sync_state WHERE table_id = ?", [table_id])
+            last = {k: v for k, v in self.extracts.last_runs().items() if k == table_id}
+        failed = {tid for tid, run in last.items() if run["status"] == "failed"}
+        return extract_stats_from(rows, failed)
+
+    def metadata_status(self, principal: Principal) -> dict[str, Any]:
+        """Every remote table the principal may read, never-fetched ones included."""
+        from .store import iso, utcnow
+
+        now = utcnow()
+        threshold = self.settings.fresh_threshold_s
+        readable = self.access.readable_tables(principal)
+        rows = []
+        for table in self.registry.list_tables():
+            if table.query_mode != "remote" or (readable is not None and table.id not in readable):
+                continue
+            meta = self.metadata.get(table.id)
+            if meta is None:
+                from .metadata import MetaRow
+
+                meta = MetaRow(table.id)
+            rows.append({**meta.to_json(now, threshold), "source": table.source})
+        return {"interval_seconds": self.settings.metadata_refresh_interval_s,
+                "fresh_threshold_seconds": threshold, "server_time": iso(now), "tables": rows}
 
     def connector(self, source_name: str) -> Connector:
         source = self.registry.get_source(source_name)
@@ -62,21 +128,6 @@ class AgnesCore:
 
     def table_ref(self, table: Table) -> TableRef:
         return TableRef(table.bucket, table.source_table)
-
-    def table_schema(self, table: Table) -> dict[str, Any]:
-        """Columns of a registered table with their SQL and Arrow types."""
-        connector = self.connector(table.source)
-        try:
-            arrow_schema = connector.schema(self.table_ref(table))
-        finally:
-            connector.close()
-        columns = [
-            {"name": f.name, "type": sql_type(f.type, connector.dialect), "arrow_type": str(f.type),
-             "nullable": f.nullable,
-             "description": (f.metadata or {}).get(b"description", b"").decode() or None}
-            for f in arrow_schema
-        ]
-        return {"id": table.id, "columns": columns}
 
     def test_source(self, name: str) -> dict[str, Any]:
         connector = self.connector(name)
@@ -107,4 +158,5 @@ class AgnesCore:
             for d in found]}
 
     def close(self) -> None:
+        self.refresher.close()
         self.store.close()

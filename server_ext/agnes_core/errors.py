@@ -84,6 +84,12 @@ class ValidationError(AgnesError):
         self.field = field
 
 
+class NotRemote(AgnesError):
+    """An operation that only applies to remote tables was asked of another kind."""
+
+    code = "not_remote"
+
+
 class Unauthorized(AgnesError):
     code = "unauthorized"
 

@@ -131,7 +131,7 @@ class ExtractRuntime:
         table = self.registry.get_table(table_id)
         if table.query_mode not in EXTRACTABLE:
             raise ValidationError("query_mode", f"{table_id!r} is a {table.query_mode} table; only local and "
-                                  "materialized tables are extracted", code="not_remote")
+                                  "materialized tables are extracted")
         with self._running_lock:
             current = self._running.get(table_id)
             if current is not None:

@@ -156,4 +156,36 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX audit_log_at ON audit_log (occurred_at)",
         ),
     ),
+    Migration(
+        3,
+        "metadata cache of remote tables and refresh runs",
+        (
+            """CREATE TABLE metadata_cache (
+                table_id VARCHAR PRIMARY KEY,
+                rows BIGINT,
+                size_bytes BIGINT,
+                partition_by VARCHAR,
+                clustered_by VARCHAR,
+                entity_type VARCHAR,
+                known_columns VARCHAR,
+                examples VARCHAR,
+                refreshed_at TIMESTAMP,
+                attempted_at TIMESTAMP,
+                error_at TIMESTAMP,
+                error_msg VARCHAR
+            )""",
+            """CREATE TABLE metadata_runs (
+                run_id VARCHAR PRIMARY KEY,
+                kind VARCHAR NOT NULL,
+                started_by VARCHAR,
+                started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP,
+                total INTEGER,
+                succeeded INTEGER,
+                no_data INTEGER,
+                failed INTEGER,
+                duration_ms BIGINT
+            )""",
+        ),
+    ),
 ]

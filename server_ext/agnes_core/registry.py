@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -91,21 +92,53 @@ def _optional_text(body: dict[str, Any], key: str, limit: int) -> str | None:
 
 
 class Registry:
+    """Sources and tables. Reads come from an in-memory snapshot (this process is the store's
+    only writer); every write drops the snapshot."""
+
     def __init__(self, store: StateStore, hub: ChangeHub) -> None:
         self.store = store
         self.hub = hub
+        self._snapshot: tuple[dict[str, Source], dict[str, Table]] | None = None
+        self._generation = 0
+        self._lock = threading.Lock()
+        hub.subscribe(self._on_change)
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind in ("source", "table"):
+            self.invalidate()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._snapshot = None
+
+    def _load(self) -> tuple[dict[str, Source], dict[str, Table]]:
+        snapshot = self._snapshot
+        if snapshot is not None:
+            return snapshot
+        generation = self._generation
+        sources = {r["name"]: _source(r) for r in self.store.rows("SELECT * FROM sources ORDER BY name")}
+        tables = {r["id"]: _table(r) for r in self.store.rows("SELECT * FROM tables ORDER BY id")}
+        snapshot = (sources, tables)
+        with self._lock:
+            if generation == self._generation:
+                self._snapshot = snapshot
+        return snapshot
 
     # -- sources -----------------------------------------------------------------------
 
     def list_sources(self) -> list[Source]:
-        return [_source(r) for r in self.store.rows("SELECT * FROM sources ORDER BY name")]
+        return list(self._load()[0].values())
+
+    def sources_by_name(self) -> dict[str, Source]:
+        return self._load()[0]
 
     def get_source(self, name: str) -> Source:
-        row = self.store.row("SELECT * FROM sources WHERE name = ?", [name])
-        if row is None:
+        source = self._load()[0].get(name)
+        if source is None:
             raise NotFound(f"no source named {name!r}", hint="GET admin/sources lists them.",
                            details={"source": name})
-        return _source(row)
+        return source
 
     def _validate_source(self, body: dict[str, Any]) -> tuple[str, str, dict[str, Any], dict[str, str]]:
         _reject_unknown(body, _SOURCE_FIELDS)
@@ -132,6 +165,7 @@ class Registry:
                                     hint="Use PUT admin/sources/{name} to change it.", details={"source": name})
             cur.execute("INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
                         [name, source_type, dumps(options), dumps(secrets), now, now])
+        self.invalidate()
         self.hub.publish(Change("source", "create"))
         return self.get_source(name)
 
@@ -146,6 +180,7 @@ class Registry:
             cur.execute("UPDATE sources SET type = ?, options = ?, secrets = ?, updated_at = ? WHERE name = ?",
                         [source_type, dumps(options), dumps(secrets), utcnow(), name])
         ids = frozenset(t.id for t in self.list_tables() if t.source == name)
+        self.invalidate()
         self.hub.publish(Change("source", "update", ids))
         return self.get_source(name)
 
@@ -157,23 +192,23 @@ class Registry:
                            hint="Delete or move its tables first.", details={"tables": users})
         with self.store.write() as cur:
             cur.execute("DELETE FROM sources WHERE name = ?", [name])
+        self.invalidate()
         self.hub.publish(Change("source", "delete"))
 
     # -- tables ------------------------------------------------------------------------
 
     def list_tables(self) -> list[Table]:
-        return [_table(r) for r in self.store.rows("SELECT * FROM tables ORDER BY id")]
+        return list(self._load()[1].values())
 
     def get_table(self, table_id_: str) -> Table:
-        row = self.store.row("SELECT * FROM tables WHERE id = ?", [table_id_])
-        if row is None:
+        table = self._load()[1].get(table_id_)
+        if table is None:
             raise NotFound(f"no table {table_id_!r}", hint="The catalog lists the tables you may use.",
                            details={"table": table_id_})
-        return _table(row)
+        return table
 
     def find_table(self, table_id_: str) -> Table | None:
-        row = self.store.row("SELECT * FROM tables WHERE id = ?", [table_id_])
-        return _table(row) if row else None
+        return self._load()[1].get(table_id_)
 
     def _validate_table(self, body: dict[str, Any]) -> dict[str, Any]:
         _reject_unknown(body, _TABLE_FIELDS)
@@ -181,10 +216,11 @@ class Registry:
         source_name = body.get("source")
         if not isinstance(source_name, str) or not source_name:
             raise ValidationError("source", "source is required", hint="GET admin/sources lists them.")
-        row = self.store.row("SELECT name, type FROM sources WHERE name = ?", [source_name])
-        if row is None:
+        known = self._load()[0].get(source_name)
+        if known is None:
             raise ValidationError("source", f"unknown source {source_name!r}",
                                   hint="Create it with POST admin/sources first.")
+        row = {"name": known.name, "type": known.type}
         mode = body.get("query_mode", "local")
         if mode not in QUERY_MODES:
             raise ValidationError("query_mode", f"query_mode must be one of {', '.join(QUERY_MODES)}; got {mode!r}")
@@ -269,6 +305,7 @@ class Registry:
                  values["source_table"], values["query_mode"], dumps(values["primary_key"]), values["folder"],
                  values["schedule"], values["sql"], values["incremental_key"], now, now],
             )
+        self.invalidate()
         self.hub.publish(Change("table", "create", frozenset({values["id"]})))
         return self.get_table(values["id"])
 
@@ -291,6 +328,7 @@ class Registry:
                  values["source_table"], values["query_mode"], dumps(values["primary_key"]), values["folder"],
                  values["schedule"], values["sql"], values["incremental_key"], utcnow(), table_id_],
             )
+        self.invalidate()
         self.hub.publish(Change("table", "update", frozenset({table_id_})))
         return self.get_table(table_id_)
 
@@ -298,6 +336,7 @@ class Registry:
         self.get_table(table_id_)
         with self.store.write() as cur:
             cur.execute("DELETE FROM tables WHERE id = ?", [table_id_])
+        self.invalidate()
         self.hub.publish(Change("table", "delete", frozenset({table_id_})))
 
 

@@ -12,7 +12,8 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Set, Unicode, default
 
 from agnes_core.access import Principal
-from agnes_core.core import AgnesCore
+from agnes_core.core import AgnesCore, CoreSettings
+from agnes_core.errors import AlreadyRunning
 from agnes_core.events import Change
 
 from . import __version__
@@ -62,6 +63,21 @@ class AgnesApp(ExtensionApp):
         help="How often the scheduler looks for due extracts and materializations; 0 disables it.",
     )
     extract_concurrency = Int(2, config=True, help="Extracts that may run at the same time.")
+    metadata_refresh_interval_seconds = Float(
+        4 * 3600.0,
+        config=True,
+        help="How often the metadata (rows, size, partitioning) of every remote table is refreshed; 0 "
+        "disables the scheduled refresh. Metadata counts as fresh for twice this interval.",
+    )
+    metadata_concurrency = Int(4, config=True, help="Tables refreshed at the same time during a metadata run.")
+    metadata_timeout_seconds = Float(
+        30.0, config=True, help="Time allowed for each metadata call to a source; a slower call counts as failed."
+    )
+    cache_ttl_seconds = Float(3600.0, config=True, help="How long schemas and samples stay cached.")
+    warmup_on_start = Bool(
+        True, config=True, help="Warm the metadata and schema caches in the background at start-up."
+    )
+    sse_keepalive_seconds = Float(15.0, config=True, help="Keep-alive interval of Server-Sent Events streams.")
     publish_kernel_env = Bool(
         True,
         config=True,
@@ -76,7 +92,11 @@ class AgnesApp(ExtensionApp):
     # -- lifecycle ----------------------------------------------------------------------
 
     def initialize_settings(self) -> None:
-        self.core = AgnesCore(resolve_data_dir(self.data_dir), admin_users=self.admin_users)
+        settings = CoreSettings(metadata_refresh_interval_s=self.metadata_refresh_interval_seconds,
+                                metadata_concurrency=self.metadata_concurrency,
+                                metadata_timeout_s=self.metadata_timeout_seconds,
+                                cache_ttl_s=self.cache_ttl_seconds)
+        self.core = AgnesCore(resolve_data_dir(self.data_dir), admin_users=self.admin_users, settings=settings)
         self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="agnes")
         owner = self.username or os_username()
         assert self.serverapp is not None
@@ -84,9 +104,12 @@ class AgnesApp(ExtensionApp):
                                       self.core.tokens)
         self.scheduler = ExtractScheduler(self.core, self.executor, self.scheduler_interval_seconds,
                                           self.extract_concurrency)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._principals: dict[tuple[str, str], Principal] = {}
         self._principals_lock = threading.Lock()
         self.core.hub.subscribe(self._on_change)
+        self.core.hub.subscribe(self._rewarm)
         self.log.info("Agnes %s: data dir %s (state store schema v%d)", __version__, self.core.data_dir,
                       self.core.store.code_version)
 
@@ -102,14 +125,71 @@ class AgnesApp(ExtensionApp):
             if token:
                 os.environ[KERNEL_TOKEN_ENV] = token
         write_marker(self.core.data_dir, os.getpid(), url, getattr(serverapp, "info_file", None))
-        await asyncio.get_running_loop().run_in_executor(self.executor, self.core.extracts.rebuild_analytics)
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(self.executor, self.core.extracts.rebuild_analytics)
+        self._loop.run_in_executor(self.executor, self.core.catalog.warm)  # the first request finds it built
         self.scheduler.start()
+        if self.warmup_on_start:
+            self.start_warmup(None)  # in the background: the server is ready meanwhile
+        if self.metadata_refresh_interval_seconds > 0:
+            self._spawn(self._metadata_loop(), "agnes-metadata-refresh")
 
     async def stop_extension(self) -> None:
         await self.scheduler.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         remove_marker(self.core.data_dir, os.getpid())
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.core.close()
+
+    # -- background work ----------------------------------------------------------------
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def start_warmup(self, started_by: str | None) -> None:
+        """Claim a warm-up run and run it in the background (AlreadyRunning if one runs)."""
+        run = self.core.refresher.claim("warmup", started_by)
+        self._spawn(self.core.refresher.run(run), "agnes-warmup")
+
+    async def _metadata_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.metadata_refresh_interval_seconds)
+            try:
+                run = self.core.refresher.claim("refresh")
+            except AlreadyRunning:
+                continue  # a warm-up or manual refresh is doing it
+            try:
+                await self.core.refresher.run(run)
+            except Exception:  # one failed run must not end the loop
+                self.log.exception("agnes: metadata refresh failed")
+
+    def _rewarm(self, change: Change) -> None:
+        """After a table or grant change: re-warm that one row in the background."""
+        loop = self._loop
+        if loop is None or change.kind not in ("table", "grant") or change.action == "delete":
+            return
+        for table_id in change.ids:
+            loop.call_soon_threadsafe(self._spawn_rewarm, table_id)
+
+    def _spawn_rewarm(self, table_id: str) -> None:
+        self._spawn(self._rewarm_one(table_id), f"agnes-rewarm-{table_id}")
+
+    async def _rewarm_one(self, table_id: str) -> None:
+        table = self.core.registry.find_table(table_id)
+        if table is None:
+            return
+        try:
+            if table.query_mode == "remote":
+                await self.core.refresher.refresh_one(table_id)
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.core.discovery.schema, table)
+        except Exception as exc:  # noqa: BLE001 - best effort: the next request or run fills it
+            self.log.info("agnes: re-warming %s failed: %s", table_id, exc)
 
     # -- identity -----------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .handlers import admin_access, admin_registry, catalog, meta, tokens
+from .handlers import admin_access, admin_metadata, admin_registry, catalog, meta, tokens
 
 API = "agnes/v1"
 _ID = r"([^/]+)"
@@ -15,6 +15,8 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/openapi\.json", meta.OpenAPIHandler),
     (rf"{API}/catalog", catalog.CatalogHandler),
     (rf"{API}/tables/{_ID}/schema", catalog.TableSchemaHandler),
+    (rf"{API}/tables/{_ID}/sample", catalog.TableSampleHandler),
+    (rf"{API}/metadata/status", catalog.MetadataStatusHandler),
     (rf"{API}/tokens", tokens.TokensHandler),
     (rf"{API}/tokens/{_ID}", tokens.TokenHandler),
     # admin: registry and extracts
@@ -27,6 +29,11 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/admin/tables/{_ID}/extract", admin_registry.TableExtractHandler),
     (rf"{API}/admin/tables/{_ID}/runs", admin_registry.TableRunsHandler),
     (rf"{API}/admin/tables/{_ID}/runs/{_ID}", admin_registry.TableRunHandler),
+    # admin: metadata refresh and warm-up
+    (rf"{API}/admin/metadata/refresh", admin_metadata.MetadataRefreshHandler),
+    (rf"{API}/admin/metadata/refresh/{_ID}", admin_metadata.MetadataRefreshOneHandler),
+    (rf"{API}/admin/warmup", admin_metadata.WarmupHandler),
+    (rf"{API}/admin/warmup/stream", admin_metadata.WarmupStreamHandler),
     # admin: access
     (rf"{API}/admin/users", admin_access.UsersHandler),
     (rf"{API}/admin/users/{_ID}", admin_access.UserHandler),

@@ -29,6 +29,9 @@ def test_sidebar_lists_the_demo_tables(browser, live_server: LiveServer, output_
         events = page.locator('.jp-agnes-table[data-table-id="events"]')
         assert events.locator(".jp-agnes-mode").inner_text() == "remote"
         assert events.locator(".jp-agnes-table-source").inner_text() == "demo"
+        dot = events.locator(".jp-agnes-freshness")
+        assert dot.get_attribute("data-freshness") == "fresh"  # warmed at start-up
+        assert "rows" in (dot.get_attribute("title") or "")
         assert page.locator(".jp-agnes-footer").inner_text() == f"{len(names)} tables"
         page.screenshot(path=str(output_dir / "agnes-sidebar.png"))
     finally:

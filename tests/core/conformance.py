@@ -150,8 +150,10 @@ class ConnectorConformance:
     def test_metadata_is_best_effort(self, connector: Connector, subject: Subject) -> None:
         meta = connector.metadata(subject.table)
         assert meta is not None
-        assert meta.rows == subject.rows
-        assert connector.metadata(subject.missing) is None
+        assert (meta.rows, meta.error) == (subject.rows, None)
+        missing = connector.metadata(subject.missing)  # never raises: the failure comes back with its reason
+        assert missing is not None
+        assert missing.error
 
     def test_secrets_never_leak(self, subject: Subject, caplog: pytest.LogCaptureFixture) -> None:
         connector = subject.make()
@@ -171,8 +173,11 @@ class ConnectorConformance:
                 attempt()
             except AgnesError as exc:
                 failures.append(exc)
-        assert broken.metadata(subject.table) is None
+        meta = broken.metadata(subject.table)
         broken.close()
+        assert meta is not None, "a failing provider reports why, without raising"
+        assert meta.error
+        assert subject.secret_value not in meta.error
         assert len(failures) == 5, "every operation with a rejected secret must fail with an AgnesError"
         for exc in failures:
             assert subject.secret_value not in _all_errors(exc)

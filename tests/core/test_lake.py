@@ -83,4 +83,6 @@ def test_metadata_reports_rows_bytes_partitions_and_sort_order(demo_lake: Path) 
 
 
 def test_metadata_never_raises(tmp_path: Path) -> None:
-    assert LakeConnector("gone", {"path": str(tmp_path / "missing")}).metadata(TableRef(None, "x")) is None
+    meta = LakeConnector("gone", {"path": str(tmp_path / "missing")}).metadata(TableRef(None, "x"))
+    assert meta is not None
+    assert "does not exist" in (meta.error or "")

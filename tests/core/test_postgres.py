@@ -110,6 +110,9 @@ def test_metadata_rows_size_partitioning_and_clustering(pg: PostgresConnector) -
     assert view is not None
     assert (view.entity_type, view.rows, view.size_bytes) == ("view", None, None)
     assert view.known_columns == ["id", "amount", "status"]
+    missing = pg.metadata(TableRef("sales", "nope"))
+    assert missing is not None
+    assert "sales.nope" in (missing.error or "")
 
 
 def test_missing_env_var_is_a_clear_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:

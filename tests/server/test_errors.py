@@ -67,7 +67,7 @@ async def test_internal_errors_hide_their_text(api, jp_serverapp, monkeypatch: p
     def explode(table: Any) -> Any:
         raise RuntimeError("password=hunter2 leaked from a driver")
 
-    monkeypatch.setattr(agnes.core, "table_schema", explode)
+    monkeypatch.setattr(agnes.core.discovery, "schema", explode)
     status, body, _ = await api("GET", "tables/orders/schema")
     assert status == 500
     _envelope(body, "internal")

@@ -2,8 +2,25 @@
 import { refreshIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { ICatalogEntry } from '../api';
+import { Freshness, ICatalogEntry } from '../api';
+import { humanAge, humanBytes, humanCount } from '../format';
 import { SidebarModel } from '../model';
+
+const FRESHNESS_LABELS: Record<Freshness, string> = {
+  fresh: 'fresh',
+  stale: 'stale',
+  error: 'could not be read',
+  never_fetched: 'not read yet'
+};
+
+function freshnessTitle(table: ICatalogEntry): string {
+  const when = table.query_mode === 'remote' ? table.refreshed_at : table.updated;
+  const verb = table.query_mode === 'remote' ? 'metadata refreshed' : 'extracted';
+  return [
+    `${FRESHNESS_LABELS[table.freshness] ?? table.freshness} — ${verb} ${humanAge(when)}`,
+    `${humanCount(table.rows)}, ${humanBytes(table.size_bytes)}`
+  ].join('\n');
+}
 
 const MODE_TITLES: Record<string, string> = {
   local: 'Extracted on the server and synced to your workspace',
@@ -16,7 +33,14 @@ function TableRow(props: { table: ICatalogEntry }): JSX.Element {
   // Everything here is user-supplied text; React renders it as text, never as HTML.
   return (
     <li className="jp-agnes-table" data-table-id={table.id} title={table.description || table.id}>
-      <span className="jp-agnes-table-name">{table.name}</span>
+      <span className="jp-agnes-table-name">
+        <span
+          className={`jp-agnes-freshness jp-agnes-freshness-${table.freshness}`}
+          data-freshness={table.freshness}
+          title={freshnessTitle(table)}
+        />
+        {table.name}
+      </span>
       <span className="jp-agnes-table-source">{table.source}</span>
       <span
         className={`jp-agnes-mode jp-agnes-mode-${table.query_mode}`}

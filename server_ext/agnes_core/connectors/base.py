@@ -70,7 +70,11 @@ class ReadOptions:
 
 @dataclass
 class TableMetadata:
-    """Cost-relevant metadata. Every field is optional: a provider fills what it knows."""
+    """Cost-relevant metadata. Every field is optional: a provider fills what it knows.
+
+    Providers never raise: a failure comes back as ``TableMetadata(error="...")`` (the
+    reason, redacted), and ``None`` means the source has nothing to say about the table.
+    """
 
     rows: int | None = None
     size_bytes: int | None = None
@@ -78,6 +82,9 @@ class TableMetadata:
     clustered_by: list[str] | None = None
     entity_type: str | None = None
     known_columns: list[str] = field(default_factory=list)
+    #: Real values of partition or cluster columns (e.g. the latest partition) for examples.
+    examples: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 class NotSupported(AgnesError):
@@ -197,6 +204,20 @@ class Connector:
 
     def metadata(self, ref: TableRef) -> TableMetadata | None:
         raise self._unsupported(Capability.METADATA)
+
+    def sample(self, ref: TableRef, n: int) -> pa.Table:
+        """Up to ``n`` rows by the cheapest path the source has. The default reads the first
+        batch and stops; connectors override it when the source can do better."""
+        import pyarrow as pa
+
+        batches = self.read(ref, ReadOptions(batch_size=n))
+        try:
+            first = next(iter(batches))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        return pa.Table.from_batches([first.slice(0, n)])
 
     def close(self) -> None:
         """Release connections; the default has none."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,6 +59,7 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         return self.agnes.identity
 
     async def prepare(self) -> None:  # type: ignore[override]
+        self._agnes_started = time.perf_counter()
         await super().prepare()
         if self._finished or self.current_user is None or self.request.method == "OPTIONS":
             return
@@ -142,6 +144,13 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         return {401: "authentication required", 403: "forbidden", 404: "no such route"}.get(
             status, responses.get(status, "error"))
 
+
+    def finish(self, chunk: Any = None) -> Any:
+        """Adds ``Server-Timing: app;dur=<ms>`` (time spent in the server) when headers are not out yet."""
+        started = getattr(self, "_agnes_started", None)
+        if started is not None and not self._headers_written:
+            self.set_header("Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.3f}")
+        return super().finish(chunk)
 
     @property
     def via_access_token(self) -> bool:

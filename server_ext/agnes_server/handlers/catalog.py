@@ -1,9 +1,15 @@
-"""Analyst discovery routes: ``catalog`` and ``tables/{id}/schema``."""
+"""Analyst discovery routes: catalog, schema, sample and metadata status.
+
+Existence and access are checked (``readable_table``) before any cache is read.
+"""
 
 from __future__ import annotations
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+
+from agnes_core.discovery import MAX_SAMPLE
+from agnes_core.errors import ValidationError
 
 from .base import AgnesHandler
 
@@ -11,17 +17,40 @@ from .base import AgnesHandler
 class CatalogHandler(AgnesHandler):
     @web.authenticated
     @authorized
-    async def get(self) -> None:
-        principal = self.principal
-        filters = {k: self.get_query_argument(k, None) for k in ("search", "source", "mode")}
-        tables = await self.blocking(lambda: self.core.catalog.entries(principal, **filters))
-        self.write_json({"tables": tables, "count": len(tables)})
+    def get(self) -> None:
+        # Served from the in-memory index on the event loop: no store, no source, no thread hop.
+        mode = self.get_query_argument("mode", None)
+        if mode is not None and mode not in ("local", "remote", "materialized"):
+            raise ValidationError("mode", "mode must be local, remote or materialized")
+        body = self.core.catalog.response(
+            self.principal, search=self.get_query_argument("search", None),
+            source=self.get_query_argument("source", None), mode=mode,
+            package=self.get_query_argument("package", None))
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(body)
 
 
 class TableSchemaHandler(AgnesHandler):
     @web.authenticated
     @authorized
     async def get(self, table_id: str) -> None:
-        table = await self.blocking(self.core.readable_table, self.principal, table_id)
-        schema = await self.blocking(self.core.table_schema, table)
-        self.write_json(schema)
+        table = self.core.readable_table(self.principal, table_id)
+        self.write_json(await self.blocking(self.core.discovery.schema, table))
+
+
+class TableSampleHandler(AgnesHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, table_id: str) -> None:
+        table = self.core.readable_table(self.principal, table_id)
+        raw = self.get_query_argument("n", "5")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_SAMPLE:
+            raise ValidationError("n", f"n must be a whole number from 1 to {MAX_SAMPLE}", limit=MAX_SAMPLE)
+        self.write_json(await self.blocking(self.core.discovery.sample, table, int(raw)))
+
+
+class MetadataStatusHandler(AgnesHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(self.core.metadata_status(self.principal))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from ... import duck
-from ...errors import SourceError, ValidationError
+from ...errors import AgnesError, SourceError, ValidationError
 from ...ids import PHYSICAL_NAME_RE, quote_ident
 from ...sqlsafe import safe_predicate
 from ..base import (
@@ -224,6 +224,17 @@ class LakeConnector(Connector):
             raise SourceError(f"lake source {self.name!r}: cannot read {loc.ref.display()}: {exc}") from exc
         return _drain(con, reader)
 
+    def sample(self, ref: TableRef, n: int) -> pa.Table:
+        loc = self._locate(ref)
+        con = self.connect()
+        try:
+            self._prepare(con, loc)
+            return con.execute(f"SELECT * FROM {self.relation_sql(loc)} LIMIT {int(n)}").to_arrow_table()
+        except duckdb.Error as exc:
+            raise SourceError(f"lake source {self.name!r}: cannot read {ref.display()}: {exc}") from exc
+        finally:
+            con.close()
+
     def metadata(self, ref: TableRef) -> TableMetadata | None:
         """Rows and bytes from Parquet footers; partitions from the Hive layout; sort order
         from the files' ``sorting_columns``. Best effort: never raises."""
@@ -233,8 +244,9 @@ class LakeConnector(Connector):
                 return self._duckdb_metadata(loc)
             return _parquet_metadata(loc)
         except Exception as exc:  # noqa: BLE001 - providers never raise
-            log.warning("lake metadata for %s failed: %s", ref.display(), self.redact(str(exc)))
-            return None
+            reason = self.redact(exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}")
+            log.warning("lake metadata for %s failed: %s", ref.display(), reason)
+            return TableMetadata(error=reason)
 
     def _duckdb_metadata(self, loc: LakeLocation) -> TableMetadata:
         con = self.connect()
@@ -260,12 +272,17 @@ class LakeConnector(Connector):
 
 
 def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
+    """Rows and bytes from the footers, Hive keys and their latest value from the folder names,
+    the sort order (and its first value) from the first file's ``sorting_columns``."""
     import pyarrow.parquet as pq
+
+    from .layout import HIVE_DIR_RE
 
     rows = 0
     size = 0
     sorted_by: list[str] | None = None
     names: list[str] = []
+    examples: dict[str, Any] = {}
     for i, path in enumerate(loc.files):
         size += path.stat().st_size
         md = pq.ParquetFile(path).metadata
@@ -276,7 +293,15 @@ def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
                 cols = md.row_group(0).sorting_columns
                 if cols:
                     sorted_by = [names[c.column_index] for c in cols]
+                    stats = md.row_group(0).column(cols[0].column_index).statistics
+                    if stats is not None and stats.has_min_max and isinstance(stats.min, (str, int, float)):
+                        examples[sorted_by[0]] = stats.min
     keys = loc.hive_keys
+    if keys:
+        latest = max((m.group(2) for p in loc.files for part in p.relative_to(loc.path).parts[:1]
+                      if (m := HIVE_DIR_RE.match(part)) and m.group(1) == keys[0]), default=None)
+        if latest is not None:
+            examples[keys[0]] = latest
     return TableMetadata(
         rows=rows,
         size_bytes=size,
@@ -284,6 +309,7 @@ def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
         clustered_by=sorted_by,
         entity_type="partitioned_table" if keys else "table",
         known_columns=names + [k for k in keys if k not in names],
+        examples=examples,
     )
 
 

@@ -269,6 +269,18 @@ class PostgresConnector(Connector):
         sql = f"SELECT {select} FROM pg.{table_sql}" + (f" WHERE {duck_where}" if duck_where else "")
         return self._stream(sql, [], schema, options.batch_size)
 
+    def sample(self, ref: TableRef, n: int) -> pa.Table:
+        """``LIMIT n`` in PostgreSQL (no parallel scan of the whole table)."""
+        import pyarrow as pa
+
+        _, columns = self._plan(ref)
+        select = ", ".join(f"{_ident(c.name)}::{c.pg_cast} AS {_ident(c.name)}" if c.pg_cast else _ident(c.name)
+                           for c in columns)
+        sql = f"SELECT {select} FROM {_ident(ref.bucket or 'public')}.{_ident(ref.name)} LIMIT {int(n)}"
+        outer = "SELECT " + ", ".join(_duck_expr(c) for c in columns) + " FROM postgres_query('pg', ?)"
+        schema = pa.schema([c.field for c in columns])
+        return pa.Table.from_batches(list(self._stream(outer, [sql], schema, max(1, n))), schema=schema)
+
     def scan(self, sql: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Run a (validated) PostgreSQL query in PostgreSQL and stream its result."""
         return self._stream("SELECT * FROM postgres_query('pg', ?)", [sql], None, batch_size)
@@ -303,7 +315,7 @@ class PostgresConnector(Connector):
             sql = _METADATA_SQL.format(schema=_literal(ref.bucket or "public"), name=_literal(ref.name))
             rows = self._pg_rows(sql)
             if not rows:
-                return None
+                return TableMetadata(error=f"no table or view {ref.display()} in postgres source {self.name!r}")
             kind, rows_est, size, partkey, clustered, columns = rows[0]
             return TableMetadata(
                 rows=int(rows_est) if rows_est is not None else None,
@@ -314,8 +326,9 @@ class PostgresConnector(Connector):
                 known_columns=columns.split(",") if columns else [],
             )
         except Exception as exc:  # noqa: BLE001 - metadata providers never raise
-            log.warning("postgres metadata for %s failed: %s", ref.display(), self.redact(str(exc)))
-            return None
+            reason = self.redact(exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}")
+            log.warning("postgres metadata for %s failed: %s", ref.display(), reason)
+            return TableMetadata(error=reason)
 
 
 def _duck_expr(c: ColumnPlan) -> str:

@@ -1,0 +1,165 @@
+"""Schema and sample of a table, cached (TTL) and flushed on change.
+
+Callers check existence and access first (``AgnesCore.readable_table``); only then is a
+cache read. Local tables answer from their extracted Parquet file (no source call);
+remote ones from the source, by its cheapest path, and the answer is cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import duck
+from .caches import TTLCache
+from .connectors import Connector, TableRef
+from .events import Change, ChangeHub
+from .metadata import MetadataCache
+from .registry import Registry, Table
+from .sqlexamples import dialect_hints
+from .sqltypes import sql_type
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+MAX_SAMPLE = 100
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe rendering of an Arrow value (exact decimals as strings, ISO times)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return "base64:" + base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+class Discovery:
+    def __init__(self, registry: Registry, metadata: MetadataCache, hub: ChangeHub,
+                 connector_for: Callable[[str], Connector], extracted_path: Callable[[str], Path | None],
+                 ttl_s: float = 3600) -> None:
+        self.registry = registry
+        self.metadata = metadata
+        self.connector_for = connector_for
+        self.extracted_path = extracted_path
+        self.schemas: TTLCache[dict[str, Any]] = TTLCache(ttl_s)
+        self.samples: TTLCache[dict[str, Any]] = TTLCache(ttl_s)
+        hub.subscribe(self._on_change)
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind in ("table", "grant", "extract", "source"):
+            if change.ids:
+                self.flush(change.ids)
+            elif change.kind in ("source", "table"):
+                self.schemas.clear()
+                self.samples.clear()
+
+    def flush(self, ids: frozenset[str] | set[str]) -> None:
+        self.schemas.pop_where(lambda key: key in ids)
+        self.samples.pop_where(lambda key: key[0] in ids)
+
+    # -- schema -------------------------------------------------------------------------
+
+    def schema(self, table: Table) -> dict[str, Any]:
+        cached = self.schemas.get(table.id)
+        if cached is None:
+            cached = self._schema(table)
+            self.schemas.put(table.id, cached)
+        return cached
+
+    def _arrow_schema(self, table: Table) -> tuple[pa.Schema, str]:
+        """(schema, dialect of its column types)."""
+        path = self.extracted_path(table.id) if table.query_mode != "remote" else None
+        if path is not None:
+            import pyarrow.parquet as pq
+
+            return pq.read_schema(path), "duckdb"
+        connector = self.connector_for(table.source)
+        try:
+            if table.query_mode == "materialized":
+                assert table.sql is not None
+                return next(iter(connector.scan(f"SELECT * FROM ({table.sql}) AS q LIMIT 0"))).schema, "duckdb"
+            return connector.schema(TableRef(table.bucket, table.source_table)), connector.dialect
+        finally:
+            connector.close()
+
+    def _schema(self, table: Table) -> dict[str, Any]:
+        arrow_schema, dialect = self._arrow_schema(table)
+        meta = self.metadata.get(table.id) if table.query_mode == "remote" else None
+        partition_by = (meta.partition_by if meta else None) or []
+        clustered_by = (meta.clustered_by if meta else None) or []
+        flavor = dialect if table.query_mode == "remote" else "duckdb"
+        columns = []
+        for f in arrow_schema:
+            fmeta = f.metadata or {}
+            native = fmeta.get(b"postgres_type")
+            columns.append({
+                "name": f.name,
+                "type": native.decode() if native and dialect == "postgres" else sql_type(f.type, flavor),
+                "arrow_type": str(f.type),
+                "nullable": f.nullable,
+                "description": fmeta.get(b"description", b"").decode() or None,
+                "partition": f.name in partition_by,
+                "cluster_position": clustered_by.index(f.name) + 1 if f.name in clustered_by else None,
+            })
+        examples = meta.where_examples if meta else []
+        return {"id": table.id, "query_mode": table.query_mode, "sql_flavor": flavor, "columns": columns,
+                "partition_by": partition_by, "clustered_by": clustered_by,
+                "entity_type": (meta.entity_type if meta else None) or "table",
+                "dialect": dialect_hints(flavor, examples)}
+
+    # -- sample -------------------------------------------------------------------------
+
+    def sample(self, table: Table, n: int) -> dict[str, Any]:
+        key = (table.id, n)
+        cached = self.samples.get(key)
+        if cached is None:
+            cached = self._sample(table, n)
+            self.samples.put(key, cached)
+        return cached
+
+    def _sample(self, table: Table, n: int) -> dict[str, Any]:
+        path = self.extracted_path(table.id) if table.query_mode != "remote" else None
+        if path is not None:
+            con = duck.connect()
+            try:
+                result = con.execute("SELECT * FROM read_parquet(?) LIMIT ?", [str(path), n]).to_arrow_table()
+            finally:
+                con.close()
+            origin = "extract"
+        else:
+            connector = self.connector_for(table.source)
+            try:
+                if table.query_mode == "materialized":
+                    assert table.sql is not None
+                    result = _first(connector.scan(f"SELECT * FROM ({table.sql}) AS q LIMIT {int(n)}"))
+                else:
+                    result = connector.sample(TableRef(table.bucket, table.source_table), n)
+            finally:
+                connector.close()
+            origin = "source"
+        return {"id": table.id, "n": n, "origin": origin, "columns": result.schema.names,
+                "rows": [{k: json_value(v) for k, v in row.items()} for row in result.to_pylist()]}
+
+
+def _first(batches: Any) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.Table.from_batches(list(batches))
