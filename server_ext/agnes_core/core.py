@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,11 @@ from .discovery import Discovery
 from .errors import NotFound
 from .events import Change, ChangeHub
 from .extract import ExtractRuntime
+from .limits import Limits
 from .metadata import MetadataCache, fresh_threshold
 from .refresh import MetadataRefresher
 from .registry import Registry, Table
+from .scans import ScanService
 from .sqltypes import sql_type
 from .store import StateStore
 from .tokens import Tokens
@@ -36,6 +38,7 @@ class CoreSettings:
     metadata_concurrency: int = 4
     metadata_timeout_s: float = 30.0
     cache_ttl_s: float = 3600.0
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def fresh_threshold_s(self) -> float:
@@ -64,7 +67,13 @@ class AgnesCore:
         self.refresher = MetadataRefresher(self.store, self.registry, self.metadata, self.discovery, self.hub,
                                            self.connector, concurrency=self.settings.metadata_concurrency,
                                            timeout_s=self.settings.metadata_timeout_s)
+        self.scans = ScanService(self.store, self.registry, self.access, self.metadata, self.audit, self.connector,
+                                 self._columns_of, lambda: self.settings.limits,
+                                 lambda: self.settings.fresh_threshold_s)
         self.hub.subscribe(self._on_change)
+
+    def _columns_of(self, table: Table) -> list[tuple[str, str]]:
+        return [(c["name"], c["type"]) for c in self.discovery.schema(table)["columns"]]
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "table" and change.action in ("delete", "update"):

@@ -188,4 +188,38 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        4,
+        "gated scans and per-user daily scanned bytes",
+        (
+            """CREATE TABLE scans (
+                scan_id VARCHAR PRIMARY KEY,
+                username VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                tables VARCHAR NOT NULL,
+                sql VARCHAR NOT NULL,
+                sql_hash VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                estimated_bytes BIGINT,
+                scanned_bytes BIGINT,
+                scanned_bytes_origin VARCHAR,
+                rows BIGINT,
+                bytes BIGINT,
+                truncated BOOLEAN NOT NULL DEFAULT false,
+                truncated_reason VARCHAR,
+                error VARCHAR,
+                started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP,
+                duration_ms BIGINT
+            )""",
+            "CREATE INDEX scans_user ON scans (username, started_at)",
+            """CREATE TABLE scan_usage (
+                username VARCHAR NOT NULL,
+                day DATE NOT NULL,
+                scanned_bytes BIGINT NOT NULL DEFAULT 0,
+                scans INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (username, day)
+            )""",
+        ),
+    ),
 ]

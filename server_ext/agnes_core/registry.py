@@ -11,6 +11,7 @@ from .connectors import Capability, connector_class
 from .errors import AlreadyExists, Conflict, NotFound, ValidationError
 from .events import Change, ChangeHub
 from .ids import PHYSICAL_NAME_RE, TABLE_ID_RE, check, physical_name, table_id
+from .limits import validate_source_limits
 from .schedule import parse_schedule
 from .store import StateStore, dumps, iso, loads, utcnow
 
@@ -153,6 +154,8 @@ class Registry:
             raise ValidationError("options", "options must be an object")
         if not isinstance(secrets, dict):
             raise ValidationError("secrets", "secrets must be an object of environment-variable names")
+        if "limits" in options:
+            options = {**options, "limits": validate_source_limits(options["limits"])}
         connector = cls(name, options, secrets)  # validates both
         return name, source_type, connector.options, connector.secrets
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .handlers import admin_access, admin_metadata, admin_registry, catalog, meta, tokens
+from .handlers import admin_access, admin_metadata, admin_registry, catalog, meta, scans, sync, tokens
 
 API = "agnes/v1"
 _ID = r"([^/]+)"
@@ -17,6 +17,10 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/tables/{_ID}/schema", catalog.TableSchemaHandler),
     (rf"{API}/tables/{_ID}/sample", catalog.TableSampleHandler),
     (rf"{API}/metadata/status", catalog.MetadataStatusHandler),
+    (rf"{API}/scans/estimate", scans.ScanEstimateHandler),
+    (rf"{API}/scans", scans.ScansHandler),
+    (rf"{API}/scans/{_ID}", scans.ScanHandler),
+    (rf"{API}/sync/tables/{_ID}/data", sync.TableDataHandler),
     (rf"{API}/tokens", tokens.TokensHandler),
     (rf"{API}/tokens/{_ID}", tokens.TokenHandler),
     # admin: registry and extracts

@@ -13,7 +13,9 @@ from .base import (
     DiscoveredTable,
     NotSupported,
     ReadOptions,
+    ScanEstimate,
     TableMetadata,
+    TableRead,
     TableRef,
 )
 
@@ -31,7 +33,9 @@ __all__ = [
     "DiscoveredTable",
     "NotSupported",
     "ReadOptions",
+    "ScanEstimate",
     "TableMetadata",
+    "TableRead",
     "TableRef",
     "connector_class",
     "connector_types",

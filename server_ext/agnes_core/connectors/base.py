@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -87,6 +87,32 @@ class TableMetadata:
     error: str | None = None
 
 
+@dataclass
+class TableRead:
+    """What a query reads of one table, for estimates: the columns it uses and, per place the
+    table is read, the WHERE conjuncts on that table alone (rendered in the source's dialect;
+    an empty list means that place reads every row)."""
+
+    ref: TableRef
+    columns: set[str]
+    filters: list[list[str]]
+
+
+@dataclass
+class ScanEstimate:
+    """What a query would scan, found without reading data. ``scan_bytes`` counts logical
+    (uncompressed) bytes, as warehouses bill; ``rows_read`` bounds the rows the scan touches;
+    ``result_rows``/``result_bytes`` are filled when the source can tell (a planner)."""
+
+    scan_bytes: int
+    rows_read: int | None = None
+    result_rows: int | None = None
+    result_bytes: int | None = None
+    compressed_bytes: int | None = None
+    method: str = ""
+    tables: list[dict[str, Any]] = field(default_factory=list)
+
+
 class NotSupported(AgnesError):
     code = "bad_request"
 
@@ -108,6 +134,8 @@ class Connector:
     secret_names: ClassVar[tuple[str, ...]] = ()
     #: Secrets that must be configured.
     required_secrets: ClassVar[tuple[str, ...]] = ()
+    #: The schema a table without a bucket lives in, when scans name it physically.
+    default_schema: ClassVar[str] = "main"
     #: Price per TiB scanned, used by estimates (0 = free).
     default_price_per_tib_usd: ClassVar[float] = 0.0
 
@@ -199,8 +227,15 @@ class Connector:
     def read(self, ref: TableRef, options: ReadOptions) -> Iterator[pa.RecordBatch]:
         raise self._unsupported(Capability.READ)
 
-    def scan(self, sql: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+    def scan(self, sql: str, batch_size: int = 65_536,
+             tables: Sequence[TableRef] = ()) -> Iterator[pa.RecordBatch]:
+        """Run validated SQL in the source. ``tables`` lists the physical tables it names, for
+        connectors that must make them addressable first."""
         raise self._unsupported(Capability.REMOTE)
+
+    def estimate(self, sql: str, reads: list[TableRead]) -> ScanEstimate:
+        """What ``sql`` (validated, physical names) would scan, without reading data."""
+        raise self._unsupported(Capability.ESTIMATE)
 
     def metadata(self, ref: TableRef) -> TableMetadata | None:
         raise self._unsupported(Capability.METADATA)

@@ -23,7 +23,7 @@ class MeHandler(AgnesHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.write_json(self.principal.to_json())
+        self.write_json({**self.principal.to_json(), "usage": self.core.scans.usage(self.principal.username)})
 
 
 class OpenAPIHandler(AgnesHandler):

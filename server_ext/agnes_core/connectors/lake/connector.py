@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,9 @@ from ..base import (
     Connector,
     DiscoveredTable,
     ReadOptions,
+    ScanEstimate,
     TableMetadata,
+    TableRead,
     TableRef,
 )
 from .layout import DUCKDB_SUFFIXES, LakeLocation, classify_folder, locate
@@ -43,7 +45,7 @@ class LakeConnector(Connector):
 
     type = "lake"
     capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM,
-                              Capability.REMOTE, Capability.METADATA})
+                              Capability.REMOTE, Capability.METADATA, Capability.ESTIMATE})
     dialect = "duckdb"
 
     @classmethod
@@ -204,15 +206,89 @@ class LakeConnector(Connector):
             sql += " WHERE " + " AND ".join(where)
         return self._stream(loc, sql, params, options.batch_size)
 
-    def scan(self, sql: str, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
-        """Run a validated query whose FROM clauses already name ``read_parquet`` relations."""
+    def scan(self, sql: str, batch_size: int = 65_536,
+             tables: Sequence[TableRef] = ()) -> Iterator[pa.RecordBatch]:
+        """Run a validated query. Each table in ``tables`` is first made addressable by its
+        physical name (``<bucket or main>.<name>``) as a view over its files."""
         con = self.connect()
         try:
+            self._views(con, tables)
             reader = con.execute(sql).to_arrow_reader(batch_size)
+        except AgnesError:
+            con.close()
+            raise
         except duckdb.Error as exc:
             con.close()
             raise SourceError(f"lake source {self.name!r}: query failed: {exc}") from exc
         return _drain(con, reader)
+
+    def _views(self, con: duckdb.DuckDBPyConnection, tables: Sequence[TableRef]) -> None:
+        for n, ref in enumerate(dict.fromkeys(tables)):
+            loc = self._locate(ref)
+            schema = quote_ident(ref.bucket or "main")
+            if loc.kind == "duckdb":
+                alias = f"lake_db{n}"
+                con.execute(f"ATTACH {sql_literal(str(loc.path))} AS {alias} (READ_ONLY)")
+                relation = f"{alias}.{quote_ident(loc.db_schema)}.{quote_ident(loc.db_table)}"
+            else:
+                relation = self.relation_sql(loc)
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            con.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote_any(ref.name)} AS SELECT * FROM {relation}")
+
+    def estimate(self, sql: str, reads: list[TableRead]) -> ScanEstimate:
+        """Bytes of the referenced columns in the row groups that survive partition and
+        row-group pruning, from the Parquet footers (no data is read)."""
+        from .estimate import TableCost, estimate_lake
+
+        con = self.connect()
+        try:
+            parquet = []
+            others: list[TableCost] = []
+            for read in reads:
+                loc = self._locate(read.ref)
+                if loc.kind == "duckdb":
+                    others.append(self._duckdb_cost(con, loc, read))
+                    continue
+                types = {name: typ for name, typ, _ in self.column_types(read.ref)} if loc.hive_keys else {}
+                parquet.append((loc, read, {k: types.get(k, "VARCHAR") for k in loc.hive_keys}))
+            result = estimate_lake(con, parquet)
+        except AgnesError:
+            raise
+        except duckdb.Error as exc:
+            raise SourceError(f"lake source {self.name!r}: cannot estimate: {exc}") from exc
+        finally:
+            con.close()
+        for cost in others:
+            result.scan_bytes += cost.scan_bytes
+            result.rows_read = (result.rows_read or 0) + cost.rows_read
+            result.tables.append(cost.to_json())
+        return result
+
+    def _duckdb_cost(self, con: duckdb.DuckDBPyConnection, loc: LakeLocation, read: TableRead) -> Any:
+        """Tables in a DuckDB file: its size estimate, in proportion to the columns read (no
+        pruning). Views: the size of every table in the file, an upper bound."""
+        from .estimate import TableCost
+
+        con.execute(f"ATTACH {sql_literal(str(loc.path))} AS est_db (READ_ONLY)")
+        try:
+            row = con.execute(
+                "SELECT estimated_size, column_count, estimated_size FROM duckdb_tables() "
+                "WHERE database_name = 'est_db' AND schema_name = ? AND table_name = ?",
+                [loc.db_schema, loc.db_table]).fetchone()
+            rows = con.execute(
+                f"SELECT count(*) FROM est_db.{quote_ident(loc.db_schema)}.{quote_ident(loc.db_table)}"
+            ).fetchone() if row else None
+            if row is None:
+                total = con.execute("SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
+                                    "WHERE database_name = 'est_db'").fetchone()
+                size = int(total[0]) if total else 0
+                return TableCost(read.ref.display(), scan_bytes=size, files=1, files_total=1)
+            size, ncols = int(row[0] or 0), max(int(row[1] or 1), 1)
+            share = max(len(read.columns), 1) / ncols
+            return TableCost(read.ref.display(), scan_bytes=int(size * share),
+                             rows_read=int(rows[0]) if rows else 0, files=1, files_total=1)
+        finally:
+            con.execute("DETACH est_db")
 
     def _stream(self, loc: LakeLocation, sql: str, params: list[Any], batch_size: int) -> Iterator[pa.RecordBatch]:
         con = self.connect()

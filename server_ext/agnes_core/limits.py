@@ -1,0 +1,52 @@
+"""The gate's limits: server defaults (AgnesApp traits) that a source can only lower."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .errors import ValidationError
+
+GIB = 1024**3
+TIB = 1024**4
+
+
+@dataclass(frozen=True)
+class Limits:
+    scan_confirm_bytes: int = 1 * GIB
+    scan_max_bytes: int = 5 * GIB
+    daily_scan_bytes_per_user: int = 50 * GIB
+    max_concurrent_scans_per_user: int = 5
+    max_result_rows: int = 10_000_000
+    max_result_bytes: int = 2 * GIB
+
+    def lowered_by(self, overrides: Mapping[str, Any] | None) -> Limits:
+        """The smaller of each limit and the source's own (a source can only tighten)."""
+        if not overrides:
+            return self
+        values = asdict(self)
+        for key, value in overrides.items():
+            if key in values and isinstance(value, int) and not isinstance(value, bool):
+                values[key] = min(values[key], value)
+        return Limits(**values)
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+LIMIT_NAMES = tuple(f.name for f in fields(Limits))
+
+
+def validate_source_limits(value: Any) -> dict[str, int]:
+    """``options.limits`` of a source: known names, positive whole numbers."""
+    if not isinstance(value, dict):
+        raise ValidationError("options.limits", "limits must be an object of limit names to numbers",
+                              hint=f"names: {', '.join(LIMIT_NAMES)}")
+    for key, v in value.items():
+        if key not in LIMIT_NAMES:
+            raise ValidationError(f"options.limits.{key}", f"unknown limit {key!r}",
+                                  hint=f"names: {', '.join(LIMIT_NAMES)}")
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ValidationError(f"options.limits.{key}", f"limits.{key} must be a positive whole number")
+    return dict(value)

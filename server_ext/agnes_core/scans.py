@@ -1,0 +1,483 @@
+"""Gated remote scans: validate → estimate → gate → execute, with every step audited.
+
+The gate (DESIGN §6): a scan above ``scan_confirm_bytes`` needs ``confirm``; above
+``scan_max_bytes`` it is refused; each user has a daily budget of *scanned* bytes (UTC day,
+kept in the state store so a restart does not reset it) and a number of concurrent scans.
+Results stop at ``max_result_rows``/``max_result_bytes`` and are marked truncated. Every
+limit is the smaller of the server's and the source's own (``options.limits``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import sqlglot
+from sqlglot import exp
+
+from .access import Access, Principal
+from .audit import Audit
+from .connectors import Capability, Connector, ScanEstimate, TableRead, TableRef
+from .errors import AgnesError, NotFound, ValidationError
+from .ids import TABLE_ID_RE
+from .limits import TIB, Limits
+from .metadata import MetadataCache
+from .registry import Registry, Table
+from .sqlsafe import render
+from .store import StateStore, iso, utcnow
+from .validator import Rejected, Resolver, ValidatedQuery, validate
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+class QuotaExceeded(AgnesError):
+    code = "quota_exceeded"
+
+
+class ConfirmationRequired(AgnesError):
+    code = "confirmation_required"
+
+
+class ScanTooLarge(AgnesError):
+    code = "scan_too_large"
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"
+
+
+def seconds_to_utc_midnight(now: datetime) -> int:
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds()) + 1)
+
+
+_ORDER_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(ASC|DESC))?(?:\s+NULLS\s+(FIRST|LAST))?\s*$", re.I)
+
+
+@dataclass
+class Prepared:
+    query: ValidatedQuery
+    estimate: ScanEstimate
+    limits: Limits
+    verdict: str
+    used_today: int
+    connector: Connector
+    result_rows: int | None
+    result_bytes: int | None
+    cost_usd: float
+    elapsed_ms: float
+    table_info: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.estimate
+        return {
+            "scan_bytes": e.scan_bytes, "compressed_bytes": e.compressed_bytes, "rows_read": e.rows_read,
+            "result_rows": self.result_rows, "result_bytes": self.result_bytes, "cost_usd": self.cost_usd,
+            "verdict": self.verdict, "limits": {**self.limits.to_json(), "daily_used_bytes": self.used_today,
+                                                "daily_remaining_bytes": max(0, self.limits.daily_scan_bytes_per_user
+                                                                             - self.used_today)},
+            "sql": self.query.sql, "sql_hash": self.query.sql_hash, "dialect": self.query.dialect,
+            "source": self.query.source, "tables": self.table_info, "method": e.method,
+            "detail": e.tables, "estimated_ms": round(self.elapsed_ms, 1),
+        }
+
+
+class ScanService:
+    def __init__(self, store: StateStore, registry: Registry, access: Access, metadata: MetadataCache,
+                 audit: Audit, connector_for: Callable[[str], Connector],
+                 columns_of: Callable[[Table], list[tuple[str, str]]], limits: Callable[[], Limits],
+                 fresh_threshold_s: Callable[[], float]) -> None:
+        self.store = store
+        self.registry = registry
+        self.access = access
+        self.metadata = metadata
+        self.audit = audit
+        self.connector_for = connector_for
+        self.columns_of = columns_of
+        self.limits = limits
+        self.fresh_threshold_s = fresh_threshold_s
+        self._lock = threading.Lock()
+        self._running: dict[str, set[str]] = {}  # username -> running scan ids (this process)
+        self._mark_interrupted()
+
+    def _mark_interrupted(self) -> None:
+        """Scans left ``running`` by a process that died are failed (their bytes stay charged)."""
+        with self.store.write() as cur:
+            cur.execute("UPDATE scans SET status = 'failed', error = 'the server stopped during the scan', "
+                        "finished_at = ? WHERE status = 'running'", [utcnow()])
+
+    # -- request → SQL --------------------------------------------------------------------
+
+    def request_sql(self, body: Mapping[str, Any]) -> str:
+        """The SQL of a request: ``sql`` as given, or the structured form built as an AST."""
+        unknown = set(body) - {"sql", "table", "select", "where", "order_by", "limit", "confirm"}
+        if unknown:
+            raise ValidationError(sorted(unknown)[0], f"unknown field {sorted(unknown)[0]!r}",
+                                  hint="Send either sql, or table with select/where/order_by/limit.")
+        if "confirm" in body and not isinstance(body["confirm"], bool):
+            raise ValidationError("confirm", "confirm must be true or false")
+        if body.get("sql") is not None:
+            if "table" in body:
+                raise ValidationError("sql", "send either sql or table, not both")
+            if not isinstance(body["sql"], str):
+                raise ValidationError("sql", "sql must be a string")
+            return body["sql"]
+        table_id = body.get("table")
+        if not isinstance(table_id, str) or not TABLE_ID_RE.match(table_id):
+            raise ValidationError("table", "send sql, or table with the id of a registered table",
+                                  hint='e.g. {"table": "events", "select": ["country"], "where": "amount > 10"}')
+        table = self.registry.find_table(table_id)
+        dialect = self._dialect(table.source) if table else "duckdb"
+        select = body.get("select") or []
+        if not isinstance(select, list) or not all(isinstance(c, str) and c for c in select):
+            raise ValidationError("select", "select must be a list of column names")
+        columns: list[exp.Expr] = [exp.column(c, quoted=True) for c in select] or [exp.Star()]
+        query = exp.select(*columns).from_(
+            exp.to_table(table_id))
+        where = body.get("where")
+        if where is not None:
+            if not isinstance(where, str):
+                raise ValidationError("where", "where must be a string predicate")
+            try:
+                condition = sqlglot.parse_one(where, read=dialect, into=exp.Condition)
+            except sqlglot.errors.ParseError as exc:
+                raise Rejected("parse_error", f"cannot parse where: {exc.errors[0]['description']}",
+                               fragment=where[:200]) from None
+            query = query.where(condition)
+        order_by = body.get("order_by") or []
+        if not isinstance(order_by, list):
+            raise ValidationError("order_by", "order_by must be a list like [\"col DESC\"]")
+        for item in order_by:
+            m = _ORDER_RE.match(item) if isinstance(item, str) else None
+            if m is None:
+                raise ValidationError("order_by", f"cannot read order_by item {item!r}",
+                                      hint='use "column", "column DESC" or "column ASC NULLS LAST"')
+            nulls = m.group(3)
+            query = query.order_by(exp.Ordered(
+                this=exp.column(m.group(1), quoted=True), desc=(m.group(2) or "").upper() == "DESC",
+                nulls_first=(nulls or "").upper() == "FIRST" if nulls else None))
+        limit = body.get("limit")
+        if limit is not None:
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+                raise ValidationError("limit", "limit must be a non-negative whole number")
+            query = query.limit(limit)
+        return render(query, dialect)
+
+    def _dialect(self, source_name: str) -> str:
+        from .connectors import connector_class
+
+        source = self.registry.sources_by_name().get(source_name)
+        return connector_class(source.type).dialect if source else "duckdb"
+
+    # -- validate and estimate --------------------------------------------------------------
+
+    def resolver(self, principal: Principal) -> Resolver:
+        from .connectors import connector_class
+
+        def physical(table: Table) -> exp.Expr:
+            source = self.registry.get_source(table.source)
+            cls = connector_class(source.type)
+            if table.query_mode == "materialized" and table.sql:
+                return sqlglot.parse_one(table.sql, read=cls.dialect)
+            return exp.table_(table.source_table, db=table.bucket or cls.default_schema, quoted=True)
+
+        dialects = tuple(dict.fromkeys(["duckdb", *(self._dialect(s.name) for s in self.registry.list_sources())]))
+        return Resolver(find=self.registry.find_table, can_read=lambda tid: self.access.can_read(principal, tid),
+                        dialect_of=self._dialect, columns=self.columns_of, physical=physical, dialects=dialects)
+
+    def prepare(self, principal: Principal, body: Mapping[str, Any]) -> Prepared:
+        started = time.perf_counter()
+        sql = self.request_sql(body)
+        query = validate(sql, self.resolver(principal))
+        connector = self.connector_for(query.source)
+        try:
+            reads = [TableRead(TableRef(u.table.bucket, u.table.source_table), u.columns,
+                               [[render(c, query.dialect) for c in occ.conjuncts] for occ in u.occurrences])
+                     for u in query.tables.values() if u.table.query_mode != "materialized"]
+            if Capability.ESTIMATE in connector.capabilities and len(reads) == len(query.tables):
+                estimate = connector.estimate(query.physical_sql, reads)
+            else:
+                estimate = ScanEstimate(scan_bytes=0, method="unavailable: the source cannot estimate this query")
+        except BaseException:
+            connector.close()
+            raise
+        source = self.registry.get_source(query.source)
+        limits = self.limits().lowered_by(source.options.get("limits"))
+        used = self.used_today(principal.username)
+        result_rows, result_bytes = _result_size(query, estimate)
+        price = float(source.options.get("price_per_tib_usd", connector.default_price_per_tib_usd) or 0)
+        verdict = _verdict(estimate, limits, used, unknown=estimate.method.startswith("unavailable"))
+        return Prepared(query, estimate, limits, verdict, used, connector, result_rows, result_bytes,
+                        round(estimate.scan_bytes / TIB * price, 6), (time.perf_counter() - started) * 1000,
+                        self._table_info(query))
+
+    def _table_info(self, query: ValidatedQuery) -> list[dict[str, Any]]:
+        now = utcnow()
+        out = []
+        for table_id, use in query.tables.items():
+            meta = self.metadata.get(table_id)
+            info = meta.to_json(now, self.fresh_threshold_s()) if meta else None
+            out.append({"id": table_id, "query_mode": use.table.query_mode, "columns": sorted(use.columns),
+                        "freshness": info["freshness"] if info else "never_fetched",
+                        "refreshed_at": info["refreshed_at"] if info else None,
+                        "rows": info["rows"] if info else None})
+        return out
+
+    def estimate(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            prepared = self.prepare(principal, body)
+        except AgnesError as exc:
+            self._audit_failure(principal, "scan.estimate", body, exc, started)
+            raise
+        try:
+            payload = prepared.to_json()
+        finally:
+            prepared.connector.close()
+        self.audit.record(principal.username, "scan.estimate", f"scan/{prepared.query.source}",
+                          prepared.verdict, tables=sorted(prepared.query.tables), sql_hash=prepared.query.sql_hash,
+                          estimated_bytes=prepared.estimate.scan_bytes, ms=round(prepared.elapsed_ms, 1))
+        return payload
+
+    def _audit_failure(self, principal: Principal, action: str, body: Mapping[str, Any], exc: AgnesError,
+                       started: float) -> None:
+        text = body.get("sql") if isinstance(body.get("sql"), str) else str(body.get("table"))
+        self.audit.record(principal.username, action, "scan", "rejected" if exc.status < 500 else "error",
+                          error=exc.code, kind=exc.details.get("kind"),
+                          sql_hash=hashlib.sha256(str(text).encode()).hexdigest()[:16],
+                          ms=round((time.perf_counter() - started) * 1000, 1))
+
+    # -- quota ------------------------------------------------------------------------------
+
+    def used_today(self, username: str) -> int:
+        value = self.store.scalar("SELECT scanned_bytes FROM scan_usage WHERE username = ? AND day = ?",
+                                  [username, utcnow().date()])
+        return int(value or 0)
+
+    def usage(self, username: str) -> dict[str, Any]:
+        limits = self.limits()
+        used = self.used_today(username)
+        with self._lock:
+            running = len(self._running.get(username, ()))
+        return {"day": utcnow().date().isoformat(), "scanned_bytes": used,
+                "daily_scan_bytes_per_user": limits.daily_scan_bytes_per_user, "running_scans": running,
+                "max_concurrent_scans_per_user": limits.max_concurrent_scans_per_user}
+
+    def _charge(self, cur: Any, username: str, nbytes: int, scans: int = 0) -> None:
+        cur.execute(
+            "INSERT INTO scan_usage (username, day, scanned_bytes, scans) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (username, day) DO UPDATE SET "
+            "scanned_bytes = scan_usage.scanned_bytes + excluded.scanned_bytes, "
+            "scans = scan_usage.scans + excluded.scans", [username, utcnow().date(), nbytes, scans])
+
+    # -- execution --------------------------------------------------------------------------
+
+    def start(self, principal: Principal, body: Mapping[str, Any]) -> ScanRun:
+        """Run the gate; on success reserve the estimated bytes and return the running scan."""
+        started = time.perf_counter()
+        try:
+            prepared = self.prepare(principal, body)
+        except AgnesError as exc:
+            self._audit_failure(principal, "scan.run", body, exc, started)
+            raise
+        try:
+            run = self._admit(principal, prepared, bool(body.get("confirm")))
+        except AgnesError as exc:
+            prepared.connector.close()
+            self.audit.record(principal.username, "scan.run", f"scan/{prepared.query.source}", "refused",
+                              error=exc.code, kind=exc.details.get("kind"), tables=sorted(prepared.query.tables),
+                              sql_hash=prepared.query.sql_hash, estimated_bytes=prepared.estimate.scan_bytes)
+            raise
+        return run
+
+    def _admit(self, principal: Principal, p: Prepared, confirm: bool) -> ScanRun:
+        est, limits = p.estimate, p.limits
+        payload = p.to_json()
+        if p.verdict == "too_large":
+            raise ScanTooLarge(
+                f"this scan would read {_human(est.scan_bytes)}, over the {_human(limits.scan_max_bytes)} "
+                f"per-scan cap of source {p.query.source!r}",
+                hint="Narrow it: fewer columns, a filter on a partition or sort column, or a shorter period.",
+                details={"estimate": payload})
+        username = principal.username
+        with self._lock:
+            used = self.used_today(username)
+            if used + est.scan_bytes > limits.daily_scan_bytes_per_user:
+                now = datetime.now(timezone.utc)
+                raise QuotaExceeded(
+                    f"today's scan budget is spent: {_human(used)} of {_human(limits.daily_scan_bytes_per_user)} "
+                    f"used, and this scan would read {_human(est.scan_bytes)}",
+                    hint="Work on your snapshots locally, narrow the scan, or wait for the budget to reset at "
+                    "midnight UTC.",
+                    details={"kind": "daily_bytes", "current": used, "limit": limits.daily_scan_bytes_per_user,
+                             "requested": est.scan_bytes, "retry_after_seconds": seconds_to_utc_midnight(now)})
+            if p.verdict == "needs_confirmation" and not confirm:
+                raise ConfirmationRequired(
+                    f"this scan would read {_human(est.scan_bytes)} from {p.query.source!r} "
+                    f"(confirmation is needed above {_human(limits.scan_confirm_bytes)})",
+                    hint="Repeat with confirm=True (%agnes ... --confirm) to run it, or narrow it.",
+                    details={"estimate": payload})
+            running = self._running.setdefault(username, set())
+            if len(running) >= limits.max_concurrent_scans_per_user:
+                raise QuotaExceeded(
+                    f"you already run {len(running)} scans, the most allowed at once",
+                    hint="Wait for one to finish.",
+                    details={"kind": "concurrent_scans", "current": len(running),
+                             "limit": limits.max_concurrent_scans_per_user, "retry_after_seconds": 5})
+            scan_id = uuid.uuid4().hex[:16]
+            running.add(scan_id)
+            try:
+                with self.store.write() as cur:
+                    self._charge(cur, username, est.scan_bytes, scans=1)
+                    cur.execute(
+                        "INSERT INTO scans (scan_id, username, source, tables, sql, sql_hash, status, estimated_bytes,"
+                        " started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                        [scan_id, username, p.query.source, ",".join(sorted(p.query.tables)), p.query.sql,
+                         p.query.sql_hash, est.scan_bytes, utcnow()])
+            except BaseException:
+                running.discard(scan_id)
+                raise
+        refs = [TableRef(u.table.bucket, u.table.source_table) for u in p.query.tables.values()
+                if u.table.query_mode != "materialized"]
+        return ScanRun(self, scan_id, username, p, refs)
+
+    def _finish(self, run: ScanRun, status: str, error: str | None) -> None:
+        duration = int((time.perf_counter() - run.started) * 1000)
+        with self._lock:
+            self._running.get(run.username, set()).discard(run.scan_id)
+        refund = run.prepared.estimate.scan_bytes if status == "failed" and run.batches_read == 0 else 0
+        with self.store.write() as cur:
+            if refund:
+                self._charge(cur, run.username, -refund)
+            cur.execute(
+                "UPDATE scans SET status = ?, scanned_bytes = ?, scanned_bytes_origin = ?, rows = ?, bytes = ?, "
+                "truncated = ?, truncated_reason = ?, error = ?, finished_at = ?, duration_ms = ? WHERE scan_id = ?",
+                [status, 0 if refund else run.prepared.estimate.scan_bytes, "estimate", run.rows, run.bytes,
+                 run.truncated_reason is not None, run.truncated_reason, error, utcnow(), duration, run.scan_id])
+        self.audit.record(run.username, "scan.run", f"scan/{run.scan_id}", status,
+                          tables=sorted(run.prepared.query.tables), source=run.prepared.query.source,
+                          sql_hash=run.prepared.query.sql_hash, estimated_bytes=run.prepared.estimate.scan_bytes,
+                          scanned_bytes=0 if refund else run.prepared.estimate.scan_bytes, rows=run.rows,
+                          bytes=run.bytes, truncated=run.truncated_reason is not None, ms=duration, error=error)
+
+    def get(self, principal: Principal, scan_id: str) -> dict[str, Any]:
+        row = self.store.row("SELECT * FROM scans WHERE scan_id = ?", [scan_id])
+        if row is None or (row["username"] != principal.username and not principal.is_admin):
+            raise NotFound(f"no scan {scan_id!r}", hint="Scan ids come from the X-Agnes-Scan-Id header of POST scans.")
+        return {**row, "tables": row["tables"].split(",") if row["tables"] else [],
+                "started_at": iso(row["started_at"]), "finished_at": iso(row["finished_at"]),
+                "truncated": bool(row["truncated"])}
+
+
+class ScanRun:
+    """A scan in flight: batches from the source, cut at the result caps. Not thread-safe:
+    one consumer pulls batches in order (from worker threads, one call at a time)."""
+
+    def __init__(self, service: ScanService, scan_id: str, username: str, prepared: Prepared,
+                 refs: list[TableRef]) -> None:
+        self.service = service
+        self.scan_id = scan_id
+        self.username = username
+        self.prepared = prepared
+        self.refs = refs
+        self.started = time.perf_counter()
+        self.rows = 0
+        self.bytes = 0
+        self.batches_read = 0
+        self.truncated_reason: str | None = None
+        self.schema: pa.Schema | None = None
+        self._batches: Iterator[pa.RecordBatch] | None = None
+        self._pending: pa.RecordBatch | None = None
+        self._done = False
+
+    def open(self) -> pa.Schema:
+        """Start the query in the source; return the result's schema (first batch buffered)."""
+        self._batches = iter(self.prepared.connector.scan(self.prepared.query.physical_sql, tables=self.refs))
+        first = next(self._batches, None)
+        self._pending = first
+        if first is None:
+            raise AgnesError("the source returned no result schema", code="source_error")
+        self.schema = first.schema
+        return first.schema
+
+    def next_batch(self) -> pa.RecordBatch | None:
+        """The next batch (cut at the caps), or None when the result is complete or truncated."""
+        if self._done or self._batches is None:
+            return None
+        batch = self._pending if self._pending is not None else next(self._batches, None)
+        self._pending = None
+        if batch is None:
+            self._done = True
+            return None
+        self.batches_read += 1
+        limits = self.prepared.limits
+        room_rows = limits.max_result_rows - self.rows
+        if batch.num_rows > room_rows:
+            batch = batch.slice(0, max(room_rows, 0))
+            self.truncated_reason = f"max_result_rows ({limits.max_result_rows:,})"
+        size = batch.nbytes
+        if self.bytes + size > limits.max_result_bytes and batch.num_rows:
+            per_row = max(size / batch.num_rows, 1)
+            keep = max(int((limits.max_result_bytes - self.bytes) / per_row), 0)
+            batch = batch.slice(0, keep)
+            size = batch.nbytes
+            self.truncated_reason = f"max_result_bytes ({_human(limits.max_result_bytes)})"
+        self.rows += batch.num_rows
+        self.bytes += size
+        if self.truncated_reason is not None:
+            self._done = True
+            if batch.num_rows == 0:
+                return None
+        return batch
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self._done = True
+        close = getattr(self._batches, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            self.prepared.connector.close()
+            self.service._finish(self, status, error)
+
+
+def _verdict(est: ScanEstimate, limits: Limits, used: int, *, unknown: bool) -> str:
+    if est.scan_bytes > limits.scan_max_bytes:
+        return "too_large"
+    if used + est.scan_bytes > limits.daily_scan_bytes_per_user:
+        return "over_budget"
+    if unknown or est.scan_bytes > limits.scan_confirm_bytes:
+        return "needs_confirmation"
+    return "ok"
+
+
+def _result_size(query: ValidatedQuery, est: ScanEstimate) -> tuple[int | None, int | None]:
+    """The source's own figures when it has them (a planner); else an upper bound from the rows
+    the scan reads, one row for an aggregate without GROUP BY, and the LIMIT."""
+    if est.result_rows is not None:
+        return est.result_rows, est.result_bytes
+    tree = query.tree
+    rows = est.rows_read
+    if isinstance(tree, exp.Select) and not tree.args.get("group") and any(
+            isinstance(e.unalias(), exp.AggFunc) for e in tree.expressions):
+        rows = 1
+    if query.limit is not None:
+        rows = query.limit if rows is None else min(rows, query.limit)
+    if rows is None:
+        return None, None
+    per_row = est.scan_bytes / est.rows_read if est.rows_read else 0
+    return rows, int(rows * per_row)

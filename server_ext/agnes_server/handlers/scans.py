@@ -1,0 +1,124 @@
+"""Gated scans: estimate, run (an Arrow IPC stream), status.
+
+``POST scans`` answers errors (validator, gate, quota, a source failing to start) with the
+usual envelope before any byte of the stream. Once the stream has begun, a failure cannot
+change the status line: the stream is cut without its end-of-stream marker and the scan's
+record (``GET scans/{id}``, id in the ``X-Agnes-Scan-Id`` header) says what happened — the
+kernel always reads it after the stream, so it learns of truncation and failures alike.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from agnes_core.errors import AgnesError
+
+from .base import AgnesHandler
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+class _Chunks:
+    """A write-only file for pyarrow's IPC writer that hands out what was written since last asked."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+
+    def write(self, data: Any) -> int:
+        b = bytes(data)
+        self._parts.append(b)
+        self._pos += len(b)
+        return len(b)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+class ScanEstimateHandler(AgnesHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body()
+        self.write_json(await self.blocking(self.core.scans.estimate, self.principal, body))
+
+
+class ScansHandler(AgnesHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        import pyarrow as pa
+
+        body = self.json_body()
+        run = await self.blocking(self.core.scans.start, self.principal, body)
+        try:
+            schema = await self.blocking(run.open)
+        except BaseException as exc:
+            run.finish("failed", exc.message if isinstance(exc, AgnesError) else type(exc).__name__)
+            raise
+        estimate = run.prepared.to_json()
+        self.set_status(200)
+        self.set_header("Content-Type", ARROW_STREAM)
+        self.set_header("X-Agnes-Scan-Id", run.scan_id)
+        self.set_header("X-Agnes-Estimate", json.dumps({
+            "scan_bytes": estimate["scan_bytes"], "result_rows": estimate["result_rows"],
+            "result_bytes": estimate["result_bytes"], "sql_hash": estimate["sql_hash"]}))
+        self.set_header("Cache-Control", "no-store")
+        status, error = "failed", None
+        sink = _Chunks()
+        try:
+            writer = pa.ipc.new_stream(sink, schema)
+            self.write(sink.take())
+            await self.flush()
+            while True:
+                batch = await self.blocking(run.next_batch)
+                if batch is None:
+                    break
+                writer.write_batch(batch)
+                self.write(sink.take())
+                await self.flush()  # waits for the socket: memory stays bounded by one batch
+            writer.close()  # the end-of-stream marker: only a complete result gets one
+            self.write(sink.take())
+            await self.flush()
+            status = "succeeded"
+        except StreamClosedError:
+            status, error = "cancelled", "the client went away"
+        except AgnesError as exc:
+            error = exc.message
+            self.log.info("agnes: scan %s failed mid-stream: %s", run.scan_id, exc.message)
+        except Exception as exc:
+            error = f"internal error ({type(exc).__name__})"
+            self.log.exception("agnes: scan %s failed mid-stream", run.scan_id)
+        finally:
+            await self.blocking(run.finish, status, error)
+        if status == "succeeded":
+            self.finish()
+        else:
+            stream = getattr(self.request.connection, "stream", None)
+            if stream is not None:
+                stream.close()  # cut: no end-of-stream marker
+
+
+class ScanHandler(AgnesHandler):
+    @web.authenticated
+    @authorized
+    def get(self, scan_id: str) -> None:
+        self.write_json(self.core.scans.get(self.principal, scan_id))
