@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._client import Client
     from ._discovery import Description, FreshnessReport, Sample, Schema
+    from ._scans import DiskInfo, Estimate, PruneReport, RefreshReport, SnapshotList
 
 __all__ = [
     "AgnesError",
@@ -50,10 +51,19 @@ __all__ = [
     "client",
     "connect",
     "describe",
+    "disk_info",
+    "drop_snapshot",
+    "estimate",
     "freshness",
     "me",
+    "prune_snapshots",
+    "refresh_snapshot",
     "sample",
     "schema",
+    "snapshot",
+    "snapshots",
+    "sql",
+    "table",
 ]
 
 _default: Client | None = None
@@ -147,6 +157,71 @@ def freshness() -> FreshnessReport:
     from ._discovery import FreshnessReport
 
     return FreshnessReport(client().get("metadata/status"))
+
+
+def table(table_id: str) -> Any:
+    """An ibis table: local tables over the workspace DuckDB (downloaded on first use), remote
+    tables as expressions in the source's dialect for :func:`estimate` and :func:`snapshot`."""
+    from ._scans import table as _table
+
+    return _table(table_id)
+
+
+def estimate(expr_or_sql: Any) -> Estimate:
+    """What a scan would read, return and cost, and the gate's verdict — without running it."""
+    from ._scans import estimate as _estimate
+
+    return _estimate(expr_or_sql)
+
+
+def snapshot(expr_or_sql: Any, name: str, confirm: bool = False, force: bool = False,
+             progress: bool = True) -> Any:
+    """Run a gated scan into ``snapshots/<name>.parquet``; an ibis table over it."""
+    from ._scans import snapshot as _snapshot
+
+    return _snapshot(expr_or_sql, name=name, confirm=confirm, force=force, progress=progress)
+
+
+def snapshots() -> SnapshotList:
+    """Your snapshots: rows, size, age and the tables they came from."""
+    from ._scans import snapshots as _snapshots
+
+    return _snapshots()
+
+
+def refresh_snapshot(name: str, confirm: bool = False, progress: bool = True) -> RefreshReport:
+    """Run a snapshot's query again; reports rows and bytes before → after and whether identical."""
+    from ._scans import refresh_snapshot as _refresh
+
+    return _refresh(name, confirm=confirm, progress=progress)
+
+
+def drop_snapshot(name: str) -> None:
+    """Delete one snapshot (its file, metadata and view)."""
+    from ._scans import drop_snapshot as _drop
+
+    _drop(name)
+
+
+def prune_snapshots(older_than: Any = None, larger_than: Any = None, dry_run: bool = False) -> PruneReport:
+    """Delete snapshots older than (``'7d'``) and/or larger than (``'1g'``); refuses with no criteria."""
+    from ._scans import prune_snapshots as _prune
+
+    return _prune(older_than=older_than, larger_than=larger_than, dry_run=dry_run)
+
+
+def disk_info(cap: Any = None) -> DiskInfo:
+    """Workspace disk use against a local cap (default 10 GiB); warns when over."""
+    from ._scans import disk_info as _disk_info
+
+    return _disk_info(cap)
+
+
+def sql(query: str) -> Any:
+    """SQL on the workspace DuckDB (synced tables and snapshots by name), as an ibis table."""
+    from ._scans import sql as _sql
+
+    return _sql(query)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -37,7 +37,7 @@ class Client:
         return f"<agnes Client {self.server.url} (found via {self.server.how})>"
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                json: Any = None, stream: bool = False, timeout: float | None = None,
+                json: Any = None, stream: bool = False, timeout: float | tuple[float, float] | None = None,
                 headers: dict[str, str] | None = None) -> requests.Response:
         import requests
 
@@ -54,7 +54,7 @@ class Client:
                 details={"url": self.server.url, "reason": type(exc).__name__},
             ) from None
         except requests.Timeout:
-            raise AgnesError(f"the Agnes server did not answer {method} {path} within {timeout or self.timeout:.0f} s",
+            raise AgnesError(f"the Agnes server did not answer {method} {path} in time ({timeout or self.timeout} s)",
                              hint="Try again; if it persists, check the server log.", code="timeout") from None
         if response.status_code >= 400:
             raise self._error(response, path)

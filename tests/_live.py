@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Rows of the demo `events` table in the test lake (deterministic, as in `jupyter agnes demo`).
-DEMO_ROWS = 500_000
+DEMO_ROWS = 3_000_000
 DEMO_DAYS = 60
 START_TIMEOUT = 120.0
 

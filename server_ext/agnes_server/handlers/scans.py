@@ -82,7 +82,7 @@ class ScansHandler(AgnesHandler):
             "scan_bytes": estimate["scan_bytes"], "result_rows": estimate["result_rows"],
             "result_bytes": estimate["result_bytes"], "sql_hash": estimate["sql_hash"]}))
         self.set_header("Cache-Control", "no-store")
-        status, error = "failed", None
+        status, error, recorded = "failed", None, False
         sink = _Chunks()
         try:
             writer = pa.ipc.new_stream(sink, schema)
@@ -95,20 +95,26 @@ class ScansHandler(AgnesHandler):
                 writer.write_batch(batch)
                 self.write(sink.take())
                 await self.flush()  # waits for the socket: memory stays bounded by one batch
-            writer.close()  # the end-of-stream marker: only a complete result gets one
-            self.write(sink.take())
-            await self.flush()
+            writer.close()
             status = "succeeded"
+            # Recorded before the end-of-stream marker goes out: a client that reads the marker
+            # and then asks GET scans/{id} finds the final record.
+            await self.blocking(run.finish, status, None)
+            recorded = True
+            self.write(sink.take())  # the end-of-stream marker: only a complete result gets one
+            await self.flush()
         except StreamClosedError:
-            status, error = "cancelled", "the client went away"
+            if not recorded:
+                status, error = "cancelled", "the client went away"
         except AgnesError as exc:
-            error = exc.message
+            status, error = "failed", exc.message
             self.log.info("agnes: scan %s failed mid-stream: %s", run.scan_id, exc.message)
         except Exception as exc:
-            error = f"internal error ({type(exc).__name__})"
+            status, error = "failed", f"internal error ({type(exc).__name__})"
             self.log.exception("agnes: scan %s failed mid-stream", run.scan_id)
         finally:
-            await self.blocking(run.finish, status, error)
+            if not recorded:
+                await self.blocking(run.finish, status, error)
         if status == "succeeded":
             self.finish()
         else:

@@ -154,7 +154,9 @@ def _column_side(node: exp.Binary) -> tuple[str, exp.Expr, bool] | None:
     return None
 
 
-_FLIP: dict[type[exp.Expr], type[exp.Expr]] = {exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE, exp.EQ: exp.EQ, exp.NEQ: exp.NEQ}
+_FLIP: dict[type[exp.Expr], type[exp.Expr]] = {
+    exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE, exp.EQ: exp.EQ, exp.NEQ: exp.NEQ,
+}
 
 
 def may_match(node: exp.Expr, stats: dict[str, _Stats], consts: Constants) -> bool:

@@ -1,0 +1,553 @@
+"""Tables as ibis expressions, cost estimates, and snapshots of gated remote scans."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import tempfile
+import warnings
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ._display import badge, esc, html_table, human_age, human_bytes, human_count, text_table
+from ._workspace import Workspace, atomic_write_json, check_name, workspace
+from .errors import AgnesError, NotFound, SnapshotExists, SourceError, ValidationError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from ._client import Client
+
+SCAN_TIMEOUT = (15.0, 900.0)  # connect, and between two chunks of the stream
+DEFAULT_DISK_CAP = 10 * 1024**3
+DISK_CAP_ENV = "AGNES_DISK_CAP_BYTES"
+
+#: table id -> SQL flavor, for the remote tables this kernel made expressions of.
+_flavors: dict[str, str] = {}
+
+
+def _client() -> Client:
+    import agnes_jupyter
+
+    return agnes_jupyter.client()
+
+
+def _catalog_entry(table_id: str) -> dict[str, Any]:
+    entries = [t for t in _client().get("catalog", search=table_id)["tables"] if t["id"] == table_id]
+    if not entries:
+        raise NotFound(f"no table {table_id!r}", hint="agnes.catalog() lists the tables you may use.")
+    return dict(entries[0])
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+
+def _ibis_type(column: dict[str, Any], flavor: str) -> Any:
+    import ibis
+    from ibis.backends.sql.datatypes import DuckDBType, PostgresType
+
+    mapper = PostgresType if flavor == "postgres" else DuckDBType
+    try:
+        dtype = mapper.from_string(column["type"])
+    except Exception:  # noqa: BLE001 - an exotic vendor type: keep it usable as text
+        dtype = ibis.dtype("string")
+    return dtype.copy(nullable=bool(column.get("nullable", True)))
+
+
+def table(table_id: str) -> ir.Table:
+    """An ibis table. Local (and materialized) tables read the workspace DuckDB, downloading
+    the table on first use; remote tables are expressions in the source's SQL dialect, to
+    filter and aggregate before :func:`estimate` and :func:`snapshot`."""
+    import ibis
+
+    entry = _catalog_entry(table_id)
+    if entry["query_mode"] == "remote":
+        schema = _client().get(f"tables/{quote(table_id, safe='')}/schema")
+        flavor = schema["sql_flavor"]
+        _flavors[table_id] = flavor
+        return ibis.table({c["name"]: _ibis_type(c, flavor) for c in schema["columns"]}, name=table_id)
+    ws = workspace()
+    ensure_local(table_id, ws)
+    return ws.con.table(table_id)
+
+
+def ensure_local(table_id: str, ws: Workspace) -> Path:
+    """Download a local table into ``data/_shared`` if missing or changed (conditional GET by md5)."""
+    state = ws.sync_state()
+    known = state.get("tables", {}).get(table_id)
+    path = ws.shared / f"{table_id}.parquet"
+    headers = {"If-None-Match": f'"{known["md5"]}"'} if known and path.exists() else {}
+    response = _client().request("GET", f"sync/tables/{quote(table_id, safe='')}/data", stream=True,
+                                 headers=headers, timeout=SCAN_TIMEOUT)
+    if response.status_code == 304:
+        response.close()
+        return path
+    md5 = response.headers.get("ETag", "").strip('"')
+    digest = hashlib.md5(usedforsecurity=False)
+    fd, tmp = tempfile.mkstemp(dir=ws.shared, prefix=f".{table_id}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in response.iter_content(1 << 20):
+                fh.write(chunk)
+                digest.update(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if md5 and digest.hexdigest() != md5:
+            raise SourceError(f"the download of {table_id!r} is corrupt (md5 mismatch)", hint="Run it again.")
+        os.replace(tmp, path)
+    finally:
+        response.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    tables = state.setdefault("tables", {})
+    tables[table_id] = {"md5": md5, "size_bytes": path.stat().st_size,
+                        "rows": int(response.headers.get("X-Agnes-Rows") or 0),
+                        "downloaded_at": datetime.now(timezone.utc).isoformat()}
+    ws.save_sync_state(state)
+    return path
+
+
+def sql(query: str) -> ir.Table:
+    """Run SQL on the workspace DuckDB (synced tables and snapshots by name); an ibis table."""
+    return workspace().con.sql(query)
+
+
+# -- scan requests ---------------------------------------------------------------------------------
+
+
+def scan_request(obj: Any) -> dict[str, Any]:
+    """The body of a scan: SQL text as given, an ibis expression over remote tables compiled to
+    their dialect, or an already structured request."""
+    if isinstance(obj, dict):
+        return dict(obj)
+    if isinstance(obj, str):
+        return {"sql": obj}
+    try:
+        import ibis
+        import ibis.expr.operations as ops
+        import ibis.expr.types as ir
+    except ImportError:  # pragma: no cover - ibis is a dependency
+        raise ValidationError("expected SQL text or an ibis expression") from None
+    if not isinstance(obj, ir.Expr):
+        raise ValidationError(f"expected SQL text or an ibis expression, not {type(obj).__name__}",
+                              hint="e.g. agnes.table('events').filter(...) or \"SELECT ... FROM events\"")
+    names = {op.name for op in obj.op().find(ops.UnboundTable)}
+    if not names:
+        raise ValidationError("this expression reads local tables only: run it locally",
+                              hint="Use expr.to_pandas() or agnes.sql(...); snapshots are for remote tables.")
+    if obj.op().find(ops.DatabaseTable):
+        raise ValidationError("this expression mixes remote and local tables",
+                              hint="Snapshot the remote part first, then join the snapshot locally.")
+    flavors = {_flavors.get(n) for n in names}
+    if None in flavors:
+        missing = sorted(n for n in names if n not in _flavors)
+        raise ValidationError(f"{', '.join(missing)} did not come from agnes.table()",
+                              hint="Build remote expressions from agnes.table(id).")
+    if len(flavors) > 1:
+        raise ValidationError("the expression reads tables of different sources",
+                              hint="Snapshot each part, then join the snapshots locally.")
+    expr = obj.as_table() if not isinstance(obj, ir.Table) else obj
+    return {"sql": ibis.to_sql(expr, dialect=flavors.pop())}
+
+
+# -- estimates -------------------------------------------------------------------------------------
+
+VERDICT_TEXT = {
+    "ok": "runs without confirmation",
+    "needs_confirmation": "needs confirm=True",
+    "too_large": "over the per-scan cap: narrow it",
+    "over_budget": "over today's scan budget",
+}
+
+
+class Estimate:
+    """What a scan would read and return, and whether the gate lets it through."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.payload = payload
+
+    def __getitem__(self, key: str) -> Any:
+        return self.payload[key]
+
+    @property
+    def scan_bytes(self) -> int:
+        return int(self.payload["scan_bytes"])
+
+    @property
+    def verdict(self) -> str:
+        return str(self.payload["verdict"])
+
+    @property
+    def sql(self) -> str:
+        return str(self.payload["sql"])
+
+    def summary(self) -> str:
+        p = self.payload
+        rows = f"~{human_count(p['result_rows'])} rows" if p.get("result_rows") is not None else "rows unknown"
+        return (f"scans {human_bytes(p['scan_bytes'])} of {', '.join(t['id'] for t in p['tables'])} "
+                f"({p['source']}), returns {rows} / {human_bytes(p.get('result_bytes'))}; "
+                f"cost ${p['cost_usd']:.4f}; verdict: {p['verdict']} ({VERDICT_TEXT.get(p['verdict'], '')})")
+
+    def __repr__(self) -> str:
+        return f"Estimate: {self.summary()}\n{self.payload['sql']}"
+
+    def _repr_html_(self) -> str:
+        p = self.payload
+        limits = p["limits"]
+        cap = max(limits["scan_max_bytes"], 1)
+        share = min(p["scan_bytes"] / cap, 1.0) * 100
+        confirm_at = min(limits["scan_confirm_bytes"] / cap, 1.0) * 100
+        colour = {"ok": "#2e7d32", "needs_confirmation": "#ef6c00"}.get(p["verdict"], "#c62828")
+        bar = (f'<div style="position:relative;height:10px;width:320px;background:#eee;border-radius:5px">'
+               f'<div style="height:10px;width:{share:.1f}%;background:{colour};border-radius:5px"></div>'
+               f'<div title="confirmation threshold" style="position:absolute;top:-2px;left:{confirm_at:.1f}%;'
+               f'width:2px;height:14px;background:#555"></div></div>')
+        rows = [
+            ["scans", f"{human_bytes(p['scan_bytes'])} (on disk {human_bytes(p.get('compressed_bytes'))})"],
+            ["returns", f"~{human_count(p.get('result_rows'))} rows, {human_bytes(p.get('result_bytes'))}"],
+            ["cost", f"${p['cost_usd']:.4f}"],
+            ["gate", f"confirm above {human_bytes(limits['scan_confirm_bytes'])}, cap "
+                     f"{human_bytes(limits['scan_max_bytes'])}, today {human_bytes(limits['daily_used_bytes'])} of "
+                     f"{human_bytes(limits['daily_scan_bytes_per_user'])} used"],
+        ]
+        tables = ", ".join(f"{esc(t['id'])} {badge(t['freshness'], 'metadata freshness')}" for t in p["tables"])
+        body = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:left'>{esc(v)}</td></tr>"
+                       for k, v in rows)
+        return (f'<div class="agnes-estimate"><div><b>Estimate</b> {badge(p["verdict"])} '
+                f'{esc(VERDICT_TEXT.get(p["verdict"], ""))}</div>{bar}'
+                f'<table>{body}<tr><th style="text-align:left">tables</th><td>{tables}</td></tr></table>'
+                f'<pre style="white-space:pre-wrap">{esc(p["sql"])}</pre></div>')
+
+
+def estimate(expr_or_sql: Any) -> Estimate:
+    """What a scan would read (bytes of the columns and row groups it touches), return and cost,
+    and the gate's verdict — without running it."""
+    return Estimate(_client().post("scans/estimate", scan_request(expr_or_sql)))
+
+
+# -- snapshots -------------------------------------------------------------------------------------
+
+
+def _content_hash(path: Path) -> tuple[int, str]:
+    """(rows, an order-independent hash of every row), computed by DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        row = con.execute("SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM read_parquet(?) t",
+                          [str(path)]).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0]), str(row[1])
+
+
+def _progress(total: int | None, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rows", unit_scale=True, leave=True)
+
+
+def _stream_to_parquet(body: dict[str, Any], target: Path, confirm: bool, desc: str,
+                       show_progress: bool) -> dict[str, Any]:
+    """POST scans, write the Arrow stream to ``target`` (by rename), return the scan record."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    client = _client()
+    response = client.request("POST", "scans", json={**body, "confirm": confirm}, stream=True,
+                              timeout=SCAN_TIMEOUT)
+    scan_id = response.headers.get("X-Agnes-Scan-Id", "")
+    estimate_hint = json.loads(response.headers.get("X-Agnes-Estimate") or "{}")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
+    os.close(fd)
+    bar = _progress(estimate_hint.get("result_rows"), desc, show_progress)
+    cut: str | None = None
+    rows = 0
+    try:
+        response.raw.decode_content = True
+        try:
+            reader = pa.ipc.open_stream(response.raw)
+            with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+                    if bar is not None:
+                        bar.update(batch.num_rows)
+        except (pa.ArrowInvalid, OSError, Exception) as exc:  # noqa: BLE001 - the record says why
+            cut = f"{type(exc).__name__}: {exc}"
+        record = client.get(f"scans/{scan_id}")
+        if record["status"] != "succeeded" or cut is not None:
+            reason = record.get("error") or cut or record["status"]
+            raise SourceError(f"the scan did not complete ({record['status']}): {reason}",
+                              hint="Nothing was written; run it again. The scan's record: "
+                                   f"agnes.client().get('scans/{scan_id}').", details={"scan": record})
+        if record["rows"] != rows:
+            raise SourceError(f"the stream had {rows:,} rows but the server sent {record['rows']:,}",
+                              hint="Run it again; nothing was written.", details={"scan": record})
+        os.replace(tmp, target)
+    finally:
+        response.close()
+        if bar is not None:
+            bar.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    record["estimate"] = estimate_hint
+    return dict(record)
+
+
+def _snapshot_info(meta: dict[str, Any]) -> str:
+    return f"{human_age(meta.get('created_at')).replace(' ago', '')} old, {meta.get('rows', 0):,} rows"
+
+
+def snapshot(expr_or_sql: Any, name: str, confirm: bool = False, force: bool = False,
+             progress: bool = True) -> ir.Table:
+    """Run a gated scan and keep its result as ``snapshots/<name>.parquet`` (with
+    ``<name>.meta.json``); returns an ibis table over it in the workspace DuckDB."""
+    check_name(name)
+    ws = workspace()
+    existing = ws.snapshot_meta(name)
+    if existing is not None and not force:
+        raise SnapshotExists(f"snapshot {name!r} already exists ({_snapshot_info(existing)})",
+                             hint=f"pass force=True (--force) or agnes.refresh_snapshot({name!r})")
+    if name in ws.shared_tables():
+        raise ValidationError(f"{name!r} is the name of a synced table", hint="Choose another snapshot name.")
+    body = scan_request(expr_or_sql)
+    meta = _run_snapshot(ws, name, body, confirm, progress)
+    _say(meta)
+    return ws.con.table(name)
+
+
+def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool, progress: bool) -> dict[str, Any]:
+    target = ws.snapshot_path(name)
+    est = _client().post("scans/estimate", body)
+    record = _stream_to_parquet(body, target, confirm, f"snapshot {name}", progress)
+    rows, content = _content_hash(target)
+    meta = {
+        "name": name, "request": body, "sql": est["sql"], "dialect": est["dialect"], "source": est["source"],
+        "tables": [{"id": t["id"], "freshness": t["freshness"], "refreshed_at": t["refreshed_at"]}
+                   for t in est["tables"]],
+        "estimate": {"scan_bytes": est["scan_bytes"], "result_rows": est["result_rows"],
+                     "result_bytes": est["result_bytes"], "compressed_bytes": est.get("compressed_bytes")},
+        "actual": {"rows": record["rows"], "result_bytes": record["bytes"], "scanned_bytes": record["scanned_bytes"],
+                   "scanned_bytes_origin": record.get("scanned_bytes_origin"), "duration_ms": record["duration_ms"]},
+        "rows": rows, "file_bytes": target.stat().st_size, "truncated": bool(record["truncated"]),
+        "truncated_reason": record.get("truncated_reason"), "scan_id": record["scan_id"],
+        "content_hash": content, "created_at": datetime.now(timezone.utc).isoformat(),
+    }
+    atomic_write_json(ws.meta_path(name), meta)
+    ws.refresh_views()
+    return meta
+
+
+def _say(meta: dict[str, Any]) -> None:
+    line = (f"snapshot {meta['name']!r}: {meta['rows']:,} rows, {human_bytes(meta['file_bytes'])} on disk "
+            f"(scanned {human_bytes(meta['actual']['scanned_bytes'])})")
+    print(line)
+    if meta["truncated"]:
+        text = (f"snapshot {meta['name']!r} is TRUNCATED at {meta['rows']:,} rows: the result reached "
+                f"{meta['truncated_reason']}. Narrow the query to get every row.")
+        print(text, file=sys.stderr)
+        warnings.warn(text, stacklevel=3)
+
+
+class SnapshotList:
+    def __init__(self, metas: list[dict[str, Any]]) -> None:
+        self.metas = metas
+
+    def __len__(self) -> int:
+        return len(self.metas)
+
+    def __iter__(self) -> Any:
+        return iter(self.metas)
+
+    @property
+    def names(self) -> list[str]:
+        return [m["name"] for m in self.metas]
+
+    def _rows(self) -> list[list[str]]:
+        return [[m["name"], human_count(m["rows"]), human_bytes(m["file_bytes"]), human_age(m["created_at"]),
+                 ", ".join(t["id"] for t in m["tables"]), "truncated" if m["truncated"] else ""]
+                for m in self.metas]
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame([{k: m[k] for k in ("name", "rows", "file_bytes", "created_at", "truncated", "sql")}
+                             for m in self.metas])
+
+    def __repr__(self) -> str:
+        if not self.metas:
+            return "no snapshots yet — agnes.snapshot(expr, name=...) makes one"
+        return text_table(["name", "rows", "size", "created", "tables", ""], self._rows())
+
+    def _repr_html_(self) -> str:
+        return html_table(["name", "rows", "size", "created", "tables", ""], self._rows(),
+                          caption=f"{len(self.metas)} snapshot(s)")
+
+
+def snapshots() -> SnapshotList:
+    ws = workspace()
+    metas = [m for n in ws.snapshot_names() if (m := ws.snapshot_meta(n)) is not None]
+    return SnapshotList(metas)
+
+
+class RefreshReport:
+    def __init__(self, name: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        self.name = name
+        self.before = before
+        self.after = after
+
+    @property
+    def identical(self) -> bool:
+        return bool(self.before["content_hash"] == self.after["content_hash"]
+                    and self.before["rows"] == self.after["rows"])
+
+    def __repr__(self) -> str:
+        b, a = self.before, self.after
+        same = "identical content" if self.identical else "content changed"
+        return (f"snapshot {self.name!r} refreshed: {b['rows']:,} → {a['rows']:,} rows, "
+                f"{human_bytes(b['file_bytes'])} → {human_bytes(a['file_bytes'])} ({same})")
+
+
+def refresh_snapshot(name: str, confirm: bool = False, progress: bool = True) -> RefreshReport:
+    """Run a snapshot's query again and replace it; says what changed."""
+    ws = workspace()
+    before = ws.snapshot_meta(check_name(name))
+    if before is None:
+        raise NotFound(f"no snapshot {name!r}", hint="agnes.snapshots() lists them.")
+    after = _run_snapshot(ws, name, before["request"], confirm, progress)
+    report = RefreshReport(name, before, after)
+    if after["truncated"]:
+        _say(after)
+    return report
+
+
+def drop_snapshot(name: str) -> None:
+    ws = workspace()
+    if ws.snapshot_meta(check_name(name)) is None:
+        raise NotFound(f"no snapshot {name!r}", hint="agnes.snapshots() lists them.")
+    ws.meta_path(name).unlink()  # first: without its meta the file is no longer a snapshot
+    ws.snapshot_path(name).unlink(missing_ok=True)
+    ws.refresh_views()
+
+
+_AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.I)
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.I)
+
+
+def parse_age(value: str | timedelta) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    m = _AGE_RE.match(str(value))
+    if m is None:
+        raise ValidationError(f"cannot read the age {value!r}", hint="e.g. '7d', '12h', '30m' or a timedelta")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2).lower()]
+    return timedelta(seconds=float(m.group(1)) * unit)
+
+
+def parse_size(value: str | int) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _SIZE_RE.match(str(value))
+    if m is None:
+        raise ValidationError(f"cannot read the size {value!r}", hint="e.g. '1g', '500m', '2GiB' or bytes")
+    return int(float(m.group(1)) * 1024 ** " kmgt".index((m.group(2) or " ").lower()))
+
+
+class PruneReport:
+    def __init__(self, removed: list[dict[str, Any]], dry_run: bool) -> None:
+        self.removed = removed
+        self.dry_run = dry_run
+
+    @property
+    def names(self) -> list[str]:
+        return [m["name"] for m in self.removed]
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(int(m["file_bytes"]) for m in self.removed)
+
+    def __repr__(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        if not self.removed:
+            return "no snapshot matches"
+        return f"{verb} {len(self.removed)} snapshot(s), {human_bytes(self.freed_bytes)}: {', '.join(self.names)}"
+
+
+def prune_snapshots(older_than: str | timedelta | None = None, larger_than: str | int | None = None,
+                    dry_run: bool = False) -> PruneReport:
+    """Remove snapshots older than an age and/or larger than a size. With neither it refuses."""
+    if older_than is None and larger_than is None:
+        raise ValidationError("prune_snapshots needs older_than and/or larger_than",
+                              hint="e.g. agnes.prune_snapshots(older_than='7d'); it never removes everything by "
+                                   "default. agnes.drop_snapshot(name) removes one.")
+    age = parse_age(older_than) if older_than is not None else None
+    size = parse_size(larger_than) if larger_than is not None else None
+    now = datetime.now(timezone.utc)
+    chosen = []
+    for meta in snapshots():
+        created = datetime.fromisoformat(meta["created_at"])
+        if age is not None and now - created <= age:
+            continue
+        if size is not None and meta["file_bytes"] <= size:
+            continue
+        chosen.append(meta)
+    if not dry_run:
+        for meta in chosen:
+            drop_snapshot(meta["name"])
+    return PruneReport(chosen, dry_run)
+
+
+class DiskInfo:
+    def __init__(self, root: Path, usage: dict[str, int], cap: int) -> None:
+        self.root = root
+        self.usage = usage
+        self.cap = cap
+
+    @property
+    def used_bytes(self) -> int:
+        return sum(self.usage.values())
+
+    @property
+    def over(self) -> bool:
+        return self.used_bytes > self.cap
+
+    def __repr__(self) -> str:
+        share = self.used_bytes / self.cap * 100 if self.cap else 0
+        text = (f"workspace {self.root}: {human_bytes(self.used_bytes)} of {human_bytes(self.cap)} ({share:.0f}%) — "
+                f"snapshots {human_bytes(self.usage['snapshots'])}, synced data {human_bytes(self.usage['data'])}")
+        return text + ("\nOVER THE CAP: agnes.prune_snapshots(older_than='7d') frees space" if self.over else "")
+
+    def _repr_html_(self) -> str:
+        share = min(self.used_bytes / self.cap, 1.0) * 100 if self.cap else 0
+        colour = "#c62828" if self.over else ("#ef6c00" if share > 80 else "#2e7d32")
+        return (f'<div class="agnes-disk"><b>Workspace disk</b> {esc(human_bytes(self.used_bytes))} of '
+                f'{esc(human_bytes(self.cap))}<div style="height:10px;width:320px;background:#eee;border-radius:5px">'
+                f'<div style="height:10px;width:{share:.1f}%;background:{colour};border-radius:5px"></div></div>'
+                f'<small>snapshots {esc(human_bytes(self.usage["snapshots"]))}, synced data '
+                f'{esc(human_bytes(self.usage["data"]))} — {esc(self.root)}</small></div>')
+
+
+def disk_info(cap: int | str | None = None) -> DiskInfo:
+    """Disk used by the workspace against a local cap (``$AGNES_DISK_CAP_BYTES``, default 10 GiB);
+    warns when over."""
+    limit = parse_size(cap if cap is not None else os.environ.get(DISK_CAP_ENV, DEFAULT_DISK_CAP))
+    ws = workspace()
+    info = DiskInfo(ws.root, ws.usage_bytes(), limit)
+    if info.over:
+        warnings.warn(f"the Agnes workspace uses {human_bytes(info.used_bytes)}, over its {human_bytes(limit)} cap; "
+                      "agnes.prune_snapshots(...) frees space", stacklevel=2)
+    return info
+
+
+__all__ = ["AgnesError", "Estimate", "disk_info", "drop_snapshot", "estimate", "prune_snapshots",
+           "refresh_snapshot", "snapshot", "snapshots", "sql", "table"]
