@@ -15,6 +15,7 @@ from agnes_core.access import Principal
 from agnes_core.core import AgnesCore, CoreSettings
 from agnes_core.errors import AlreadyRunning
 from agnes_core.events import Change
+from agnes_core.limits import Limits
 
 from . import __version__
 from .identity import AgnesIdentity, os_display_name, os_username
@@ -78,6 +79,18 @@ class AgnesApp(ExtensionApp):
         True, config=True, help="Warm the metadata and schema caches in the background at start-up."
     )
     sse_keepalive_seconds = Float(15.0, config=True, help="Keep-alive interval of Server-Sent Events streams.")
+    scan_confirm_bytes = Int(
+        1024**3, config=True,
+        help="A scan estimated to read more than this needs confirm=true (409 confirmation_required).")
+    scan_max_bytes = Int(5 * 1024**3, config=True, help="Scans estimated above this are refused (scan_too_large).")
+    daily_scan_bytes_per_user = Int(
+        50 * 1024**3, config=True,
+        help="Bytes each user may scan per UTC day, counted as scanned (not returned) bytes and kept in the "
+        "state store across restarts (429 quota_exceeded).")
+    max_concurrent_scans_per_user = Int(5, config=True, help="Scans one user may run at the same time.")
+    max_result_rows = Int(10_000_000, config=True, help="A scan result stops here and is marked truncated.")
+    max_result_bytes = Int(2 * 1024**3, config=True,
+                           help="A scan result stops at this many (Arrow) bytes and is marked truncated.")
     publish_kernel_env = Bool(
         True,
         config=True,
@@ -95,7 +108,12 @@ class AgnesApp(ExtensionApp):
         settings = CoreSettings(metadata_refresh_interval_s=self.metadata_refresh_interval_seconds,
                                 metadata_concurrency=self.metadata_concurrency,
                                 metadata_timeout_s=self.metadata_timeout_seconds,
-                                cache_ttl_s=self.cache_ttl_seconds)
+                                cache_ttl_s=self.cache_ttl_seconds,
+                                limits=Limits(
+                                    scan_confirm_bytes=self.scan_confirm_bytes, scan_max_bytes=self.scan_max_bytes,
+                                    daily_scan_bytes_per_user=self.daily_scan_bytes_per_user,
+                                    max_concurrent_scans_per_user=self.max_concurrent_scans_per_user,
+                                    max_result_rows=self.max_result_rows, max_result_bytes=self.max_result_bytes))
         self.core = AgnesCore(resolve_data_dir(self.data_dir), admin_users=self.admin_users, settings=settings)
         self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="agnes")
         owner = self.username or os_username()

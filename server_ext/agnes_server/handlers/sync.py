@@ -54,7 +54,6 @@ class TableDataHandler(AgnesHandler):
             else:
                 start = max(size - int(m.group(2)), 0)
             if start >= size or start > end:
-                self.set_header("Content-Range", f"bytes */{size}")
                 raise AgnesError(f"range {header!r} is outside the file's {size} bytes",
                                  code="range_not_satisfiable", details={"size": size})
             self.set_status(206)
