@@ -40,8 +40,51 @@ def _parser() -> _Parser:
     desc.add_argument("id")
     desc.add_argument("-n", type=int, default=5, help="sample rows (1-100)")
     sub.add_parser("freshness", help="metadata freshness of remote tables", add_help=False)
+    est = sub.add_parser("estimate", help="what a scan would read and cost", add_help=False)
+    _scan_args(est)
+    snap = sub.add_parser("snapshot", help="snapshots of remote scans", add_help=False)
+    snap_sub = snap.add_subparsers(dest="action", parser_class=_Parser)
+    create = snap_sub.add_parser("create", add_help=False)
+    _scan_args(create)
+    create.add_argument("--as", dest="name", required=True)
+    create.add_argument("--estimate", action="store_true", help="only show the estimate")
+    create.add_argument("--confirm", action="store_true")
+    create.add_argument("--force", action="store_true")
+    snap_sub.add_parser("list", add_help=False)
+    refresh = snap_sub.add_parser("refresh", add_help=False)
+    refresh.add_argument("name")
+    refresh.add_argument("--confirm", action="store_true")
+    drop = snap_sub.add_parser("drop", add_help=False)
+    drop.add_argument("name")
+    prune = snap_sub.add_parser("prune", add_help=False)
+    prune.add_argument("--older-than", default=None)
+    prune.add_argument("--larger-than", default=None)
+    prune.add_argument("--dry-run", action="store_true")
+    disk = sub.add_parser("disk-info", help="workspace disk use", add_help=False)
+    disk.add_argument("--cap", default=None)
     sub.add_parser("help", add_help=False)
     return parser
+
+
+def _scan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id")
+    p.add_argument("--select", default=None, help="comma-separated columns")
+    p.add_argument("--where", default=None)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--order-by", default=None, help='comma-separated, e.g. "amount DESC,country"')
+
+
+def _scan_body(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"table": args.id}
+    if args.select:
+        body["select"] = [c.strip() for c in args.select.split(",") if c.strip()]
+    if args.where:
+        body["where"] = args.where
+    if args.order_by:
+        body["order_by"] = [c.strip() for c in args.order_by.split(",") if c.strip()]
+    if args.limit is not None:
+        body["limit"] = args.limit
+    return body
 
 
 def _catalog(args: argparse.Namespace) -> None:
@@ -82,16 +125,100 @@ def _freshness(args: argparse.Namespace) -> None:
     _display(agnes.freshness())
 
 
+def _estimate(args: argparse.Namespace) -> None:
+    import agnes_jupyter as agnes
+
+    _display(agnes.estimate(_scan_body(args)))
+
+
+def _snapshot(args: argparse.Namespace) -> None:
+    import agnes_jupyter as agnes
+
+    if args.action == "create":
+        body = _scan_body(args)
+        if args.estimate:
+            _display(agnes.estimate(body))
+            return
+        agnes.snapshot(body, name=args.name, confirm=args.confirm, force=args.force)
+    elif args.action in (None, "list"):
+        _display(agnes.snapshots())
+    elif args.action == "refresh":
+        print(repr(agnes.refresh_snapshot(args.name, confirm=args.confirm)))
+    elif args.action == "drop":
+        agnes.drop_snapshot(args.name)
+        print(f"dropped snapshot {args.name!r}")
+    elif args.action == "prune":
+        print(repr(agnes.prune_snapshots(older_than=args.older_than, larger_than=args.larger_than,
+                                         dry_run=args.dry_run)))
+
+
+def _disk_info(args: argparse.Namespace) -> None:
+    import agnes_jupyter as agnes
+
+    _display(agnes.disk_info(args.cap))
+
+
 HELP = """%agnes — Agnes for Jupyter
   %agnes catalog [--search S] [--mode local|remote|materialized] [--source S] [--package P] [--json]
   %agnes schema ID
   %agnes describe ID [-n N]
   %agnes freshness
+  %agnes estimate ID [--select a,b] [--where "..."] [--order-by "a DESC"] [--limit N]
+  %agnes snapshot create ID [--select ...] [--where ...] [--limit N] [--order-by ...] --as NAME
+                  [--estimate] [--confirm] [--force]
+  %agnes snapshot list | refresh NAME [--confirm] | drop NAME
+  %agnes snapshot prune [--older-than 7d] [--larger-than 1g] [--dry-run]
+  %agnes disk-info [--cap 10g]
+  %%agnes [--remote] [--as NAME] [--confirm]   (cell: SQL on the local DuckDB; --remote scans it
+                                                 through the gate and keeps it as snapshot NAME)
 Python API: import agnes_jupyter as agnes; agnes.catalog(), agnes.schema(id), agnes.sample(id), agnes.describe(id)"""
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "catalog": _catalog, "schema": _schema, "describe": _describe, "freshness": _freshness,
+    "estimate": _estimate, "snapshot": _snapshot, "disk-info": _disk_info,
 }
+
+
+def _cell_parser() -> _Parser:
+    parser = _Parser(prog="%%agnes", add_help=False)
+    parser.add_argument("--remote", action="store_true")
+    parser.add_argument("--as", dest="name", default=None)
+    parser.add_argument("--confirm", action="store_true")
+    parser.add_argument("--force", action="store_true")
+    return parser
+
+
+def _report(exc: AgnesError) -> None:
+    print(exc.one_line(), file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+
+
+def agnes_cell_magic(line: str, cell: str) -> Any:
+    """``%%agnes``: the cell's SQL on the local DuckDB (an ibis table), or with ``--remote``
+    through the gate into snapshot ``--as NAME``."""
+    try:
+        args = _cell_parser().parse_args(shlex.split(line))
+    except (MagicUsageError, ValueError) as exc:
+        print(str(exc).strip(), file=sys.stderr)
+        print("hint: %%agnes [--remote] [--as NAME] [--confirm]", file=sys.stderr)
+        return None
+    import agnes_jupyter as agnes
+
+    try:
+        if args.remote:
+            if not args.name:
+                print("%%agnes --remote needs --as NAME (the snapshot to keep the result in)", file=sys.stderr)
+                print("hint: %%agnes --remote --as recent_events", file=sys.stderr)
+                return None
+            return agnes.snapshot(cell, name=args.name, confirm=args.confirm, force=args.force)
+        result = agnes.sql(cell)
+        if args.name:
+            print("note: --as names snapshots of --remote scans; the local result is returned", file=sys.stderr)
+        return result
+    except AgnesError as exc:
+        _report(exc)
+        return None
 
 
 def agnes_magic(line: str) -> None:
@@ -108,10 +235,9 @@ def agnes_magic(line: str) -> None:
     try:
         COMMANDS[args.command](args)
     except AgnesError as exc:
-        print(exc.one_line(), file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        _report(exc)
 
 
 def register(ipython: Any) -> None:
     ipython.register_magic_function(agnes_magic, magic_kind="line", magic_name="agnes")
+    ipython.register_magic_function(agnes_cell_magic, magic_kind="cell", magic_name="agnes")
