@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from .errors import AgnesError
 from .registry import Table
@@ -190,7 +190,8 @@ def validate(sql: str, resolver: Resolver) -> ValidatedQuery:
 
 def _parse(sql: str, dialect: str) -> exp.Query:
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        statements = [s for s in sqlglot.parse(sql, read=dialect)
+                      if s is not None and s.sql(dialect=dialect, comments=False).strip()]
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         raise Rejected("parse_error", f"cannot parse the query: {err.get('description', str(exc))}",
@@ -233,9 +234,9 @@ def _parse_for_tables(sql: str, resolver: Resolver) -> tuple[exp.Query, str, lis
 
 def _safe_sql(node: exp.Expr, dialect: str) -> str:
     try:
-        return render(node, dialect)
+        return render(node, dialect) or render(node, "postgres") or type(node).__name__.upper()
     except Exception:  # noqa: BLE001 - a fragment is only for the message
-        return type(node).__name__
+        return type(node).__name__.upper()
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -256,6 +257,9 @@ def _check_nodes(tree: exp.Query, dialect: str) -> None:
     for node in tree.walk():
         if isinstance(node, DISALLOWED_NODES):
             raise Rejected("disallowed_node", f"{type(node).__name__} is not allowed in a scan",
+                           fragment=_short(_safe_sql(node, dialect)))
+        if isinstance(node, exp.Lateral) and not isinstance(node.this, (exp.Subquery, exp.Unnest, exp.Explode)):
+            raise Rejected("disallowed_node", "LATERAL is only allowed with a subquery or UNNEST",
                            fragment=_short(_safe_sql(node, dialect)))
         if isinstance(node, TABLE_FUNCTION_NODES):
             raise Rejected("table_function", f"table function {_function_name(node)} is not allowed",
@@ -278,22 +282,33 @@ def _check_nodes(tree: exp.Query, dialect: str) -> None:
                            fragment=_short(_safe_sql(node, dialect)))
 
 
-def _cte_names(tree: exp.Expr) -> set[str]:
-    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+def _cte_refs(tree: exp.Expr) -> set[int]:
+    """ids of the Table nodes that name a CTE visible where they stand (resolved scope by scope,
+    so an inner CTE never hides an outer table of the same name). If the scopes cannot be
+    worked out, none: every name must then be a registered table."""
+    refs: set[int] = set()
+    try:
+        for scope in traverse_scope(tree):
+            for t in scope.tables:
+                if not t.db and not t.catalog and isinstance(scope.sources.get(t.alias_or_name), Scope):
+                    refs.add(id(t))
+    except Exception:  # noqa: BLE001 - conservative: treat every name as a table
+        return set()
+    return refs
 
 
 def _table_nodes(tree: exp.Query, dialect: str) -> list[exp.Table]:
-    ctes = _cte_names(tree)
+    ctes = _cte_refs(tree)
     out = []
     for t in tree.find_all(exp.Table):
-        if isinstance(t.parent, (exp.Lateral,)) or not isinstance(t.this, exp.Identifier):
+        if not isinstance(t.this, exp.Identifier):
             continue
         catalog, db, name = t.catalog, t.db, t.name
         if db.lower() in SYSTEM_SCHEMAS or catalog.lower() in SYSTEM_SCHEMAS or name.lower().startswith(
                 SYSTEM_PREFIXES) or name.lower() in SYSTEM_SCHEMAS:
             raise Rejected("disallowed_node", f"system catalog {_safe_sql(t, dialect)} is not readable",
                            fragment=_safe_sql(t, dialect))
-        if not catalog and not db and name.lower() in ctes:
+        if id(t) in ctes:
             continue
         out.append(t)
     return out
@@ -330,9 +345,9 @@ def _one_source(uses: dict[str, TableUse]) -> str:
 
 
 def _rewrite(tree: exp.Query, uses: dict[str, TableUse], dialect: str, resolver: Resolver) -> exp.Query:
-    ctes = _cte_names(tree)
+    ctes = _cte_refs(tree)
     for t in list(tree.find_all(exp.Table)):
-        if t.catalog or t.db or not isinstance(t.this, exp.Identifier) or t.name.lower() in ctes:
+        if t.catalog or t.db or not isinstance(t.this, exp.Identifier) or id(t) in ctes:
             continue
         use = uses.get(t.name)
         if use is None:
@@ -340,11 +355,15 @@ def _rewrite(tree: exp.Query, uses: dict[str, TableUse], dialect: str, resolver:
         alias = t.alias or t.name
         replacement = resolver.physical(use.table).copy()
         if isinstance(replacement, exp.Table):
-            replacement.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+            # In place: the alias (with column names), TABLESAMPLE, PIVOT, ONLY... all stay.
+            if not t.alias:
+                t.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+            t.set("this", replacement.this)
+            t.set("db", replacement.args.get("db"))
+            t.set("catalog", replacement.args.get("catalog"))
         else:
-            replacement = exp.Subquery(this=replacement,
-                                       alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
-        t.replace(replacement)
+            t.replace(exp.Subquery(this=replacement,
+                                   alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
     return tree
 
 
@@ -364,10 +383,9 @@ def _check_columns_and_collect(tree: exp.Query, uses: dict[str, TableUse], diale
         raise Rejected("unknown_column", f"{exc}", fragment=_column_fragment(str(exc))) from None
     except Exception as exc:  # noqa: BLE001 - any failure to resolve names is the query's
         raise Rejected("unknown_column", f"cannot resolve the query's columns: {exc}") from None
-    ctes = _cte_names(qualified)
     for scope in traverse_scope(qualified):
         for alias, source in scope.sources.items():
-            if not isinstance(source, exp.Table) or source.db or source.name.lower() in ctes:
+            if not isinstance(source, exp.Table) or source.db:
                 continue
             found = uses.get(source.name)
             if found is None:
@@ -403,7 +421,7 @@ def _schema_type(sql_type: str) -> str:
 def _column_fragment(message: str) -> str | None:
     import re
 
-    m = re.search(r"Column '([^']+)'", message)
+    m = re.search(r"Column '([^']+)'", message) or re.search(r"Unknown column: ([^\s,]+)", message)
     return m.group(1) if m else None
 
 
