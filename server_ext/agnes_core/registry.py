@@ -354,11 +354,11 @@ def _one_select(sql: str, dialect: str) -> str:
         raise ValidationError("sql", f"cannot parse sql: {exc.errors[0]['description']}") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValidationError("sql", "sql must be exactly one SELECT statement")
-    forbidden = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
-                 exp.TruncateTable, exp.Copy)
-    if any(isinstance(node, forbidden) for node in statements[0].walk()):
-        raise ValidationError("sql", "sql must only read: no DDL or DML")
     from .sqlsafe import render
+    from .validator import first_write
+
+    if first_write(statements[0]) is not None:  # the scan validator's list (SELECT INTO, ATTACH, ...)
+        raise ValidationError("sql", "sql must only read: no DDL or DML")
 
     return render(statements[0], dialect)
 

@@ -306,13 +306,12 @@ class ScanService:
 
     def _admit(self, principal: Principal, p: Prepared, confirm: bool) -> ScanRun:
         est, limits = p.estimate, p.limits
-        payload = p.to_json()
         if p.verdict == "too_large":
             raise ScanTooLarge(
                 f"this scan would read {_human(est.scan_bytes)}, over the {_human(limits.scan_max_bytes)} "
                 f"per-scan cap of source {p.query.source!r}",
                 hint="Narrow it: fewer columns, a filter on a partition or sort column, or a shorter period.",
-                details={"estimate": payload})
+                details={"estimate": p.to_json()})
         username = principal.username
         with self._lock:
             used = self.used_today(username)
@@ -330,7 +329,7 @@ class ScanService:
                     f"this scan would read {_human(est.scan_bytes)} from {p.query.source!r} "
                     f"(confirmation is needed above {_human(limits.scan_confirm_bytes)})",
                     hint="Repeat with confirm=True (%agnes ... --confirm) to run it, or narrow it.",
-                    details={"estimate": payload})
+                    details={"estimate": p.to_json()})
             running = self._running.setdefault(username, set())
             if len(running) >= limits.max_concurrent_scans_per_user:
                 raise QuotaExceeded(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
@@ -20,8 +20,10 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from .errors import AgnesError
-from .registry import Table
 from .sqlsafe import SCALAR_FUNCTIONS, render
+
+if TYPE_CHECKING:
+    from .registry import Table
 
 KINDS = ("parse_error", "multi_statement", "ddl_or_dml", "disallowed_node", "unregistered_table",
          "forbidden_table", "mixed_sources", "table_function", "unknown_function", "unknown_column")
@@ -170,14 +172,14 @@ class Resolver:
 def validate(sql: str, resolver: Resolver) -> ValidatedQuery:
     if not isinstance(sql, str) or not sql.strip():
         raise Rejected("parse_error", "the query is empty", fragment="")
-    tree, dialect, table_nodes = _parse_for_tables(sql, resolver)
+    tree, parsed_as, table_nodes = _parse_for_tables(sql, resolver)
     uses = _resolve_tables(table_nodes, resolver)
     source = _one_source(uses)
     dialect = resolver.dialect_of(source)
-    tree = _parse(sql, dialect)  # the source's own dialect decides how the text reads
-    _check_nodes(tree, dialect)
-    table_nodes = _table_nodes(tree, dialect)
-    uses = _resolve_tables(table_nodes, resolver)
+    if dialect != parsed_as:  # the source's own dialect decides how the text reads
+        tree = _parse(sql, dialect)
+        _check_nodes(tree, dialect)
+        uses = _resolve_tables(_table_nodes(tree, dialect), resolver)
     _check_columns_and_collect(tree, uses, dialect, resolver)
     normalised = render(tree, dialect)
     physical = _rewrite(tree.copy(), uses, dialect, resolver)
@@ -205,14 +207,19 @@ def _parse(sql: str, dialect: str) -> exp.Query:
         raise Rejected("multi_statement", f"the query has {len(statements)} statements; send exactly one SELECT",
                        fragment=_short(render(statements[1], dialect)))
     tree = statements[0]
-    for node in tree.walk():
-        if isinstance(node, WRITE_NODES):
-            raise Rejected("ddl_or_dml", f"{type(node).__name__.upper()} is not allowed: scans only read",
-                           fragment=_short(_safe_sql(node, dialect)))
+    node = first_write(tree)
+    if node is not None:
+        raise Rejected("ddl_or_dml", f"{type(node).__name__.upper()} is not allowed: scans only read",
+                       fragment=_short(_safe_sql(node, dialect)))
     if not isinstance(tree, exp.Query):
         raise Rejected("disallowed_node", f"only SELECT queries are allowed, not {type(tree).__name__.upper()}",
                        fragment=_short(_safe_sql(tree, dialect)))
     return tree
+
+
+def first_write(tree: exp.Expr) -> exp.Expr | None:
+    """The first node anywhere in ``tree`` that writes or changes state, or None."""
+    return next((n for n in tree.walk() if isinstance(n, WRITE_NODES)), None)
 
 
 def _parse_for_tables(sql: str, resolver: Resolver) -> tuple[exp.Query, str, list[exp.Table]]:

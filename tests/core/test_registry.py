@@ -44,6 +44,9 @@ def test_register_table_validates_ids_and_names(core: AgnesCore, demo_lake: Path
         ({"id": "ok", "source": "demo", "source_table": "orders", "schedule": "sometimes"}, "schedule"),
         ({"id": "ok", "source": "demo", "source_table": "orders", "sql": "SELECT 1"}, "sql"),
         ({"id": "ok", "source": "demo", "query_mode": "materialized"}, "sql"),
+        ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "DELETE FROM orders"}, "sql"),
+        ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "SELECT 1 INTO copy"}, "sql"),
+        ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "SELECT 1; SELECT 2"}, "sql"),
         ({"id": "ok", "source": "demo", "source_table": "orders", "surprise": 1}, "surprise"),
         ({"id": "x" * 65, "source": "demo", "source_table": "orders"}, "id"),
     ]

@@ -176,13 +176,6 @@ def rej(sql: str, kind: str, fragment: str | None, *, id: str,
     return pytest.param(sql, kind, fragment, id=id, marks=marks)
 
 
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"validator bug: {reason}")
-
-
-CTE_SHADOW = "a CTE defined in an inner scope hides a same-named table read in an outer scope (_cte_names is global)"
-LATERAL_NAME = "LATERAL <name> parses as Lateral(Identifier), which is neither checked nor rewritten"
-
 CORPUS: list[ParameterSet] = [
     # -- accepted -----------------------------------------------------------------------------
     ok("SELECT country, amount FROM events", "events", id="ok-plain-select"),
