@@ -300,7 +300,6 @@ def _stream_to_parquet(body: dict[str, Any], target: Path, confirm: bool, desc: 
             bar.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
-    record["estimate"] = estimate_hint
     return dict(record)
 
 
@@ -328,8 +327,8 @@ def snapshot(expr_or_sql: Any, name: str, confirm: bool = False, force: bool = F
 
 def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool, progress: bool) -> dict[str, Any]:
     target = ws.snapshot_path(name)
-    est = _client().post("scans/estimate", body)
     record = _stream_to_parquet(body, target, confirm, f"snapshot {name}", progress)
+    est = record["estimate"]  # what the gate admitted the scan on (no second estimate)
     rows, content = _content_hash(target)
     meta = {
         "name": name, "request": body, "sql": est["sql"], "dialect": est["dialect"], "source": est["source"],

@@ -201,6 +201,7 @@ MIGRATIONS: list[Migration] = [
                 sql_hash VARCHAR NOT NULL,
                 status VARCHAR NOT NULL,
                 estimated_bytes BIGINT,
+                estimate VARCHAR NOT NULL,
                 scanned_bytes BIGINT,
                 scanned_bytes_origin VARCHAR,
                 rows BIGINT,

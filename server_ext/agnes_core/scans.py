@@ -32,7 +32,7 @@ from .limits import TIB, Limits
 from .metadata import MetadataCache
 from .registry import Registry, Table
 from .sqlsafe import render
-from .store import StateStore, iso, utcnow
+from .store import StateStore, dumps, iso, loads, utcnow
 from .validator import Rejected, Resolver, ValidatedQuery, validate
 
 if TYPE_CHECKING:
@@ -344,9 +344,9 @@ class ScanService:
                     self._charge(cur, username, est.scan_bytes, scans=1)
                     cur.execute(
                         "INSERT INTO scans (scan_id, username, source, tables, sql, sql_hash, status, estimated_bytes,"
-                        " started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                        " estimate, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                         [scan_id, username, p.query.source, ",".join(sorted(p.query.tables)), p.query.sql,
-                         p.query.sql_hash, est.scan_bytes, utcnow()])
+                         p.query.sql_hash, est.scan_bytes, dumps(p.to_json()), utcnow()])
             except BaseException:
                 running.discard(scan_id)
                 raise
@@ -379,7 +379,7 @@ class ScanService:
             raise NotFound(f"no scan {scan_id!r}", hint="Scan ids come from the X-Agnes-Scan-Id header of POST scans.")
         return {**row, "tables": row["tables"].split(",") if row["tables"] else [],
                 "started_at": iso(row["started_at"]), "finished_at": iso(row["finished_at"]),
-                "truncated": bool(row["truncated"])}
+                "truncated": bool(row["truncated"]), "estimate": loads(row["estimate"], {})}
 
 
 class ScanRun:

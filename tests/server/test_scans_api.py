@@ -80,6 +80,7 @@ async def test_scan_streams_arrow_and_records_it(api, jp_serverapp, jp_fetch) ->
     assert_matches_openapi("/scans/{scan_id}", "GET", status, record)
     assert (record["status"], record["rows"], record["truncated"]) == ("succeeded", 500, False)
     assert record["scanned_bytes"] == record["estimated_bytes"] > 0
+    assert (record["estimate"]["scan_bytes"], record["estimate"]["verdict"]) == (record["estimated_bytes"], "ok")
     entry = agnes_app(jp_serverapp).core.audit.entries(resource=f"scan/{record['scan_id']}")[0]
     assert (entry["action"], entry["outcome"], entry["details"]["rows"]) == ("scan.run", "succeeded", 500)
 
