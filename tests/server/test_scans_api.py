@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from agnes_core.limits import Limits
 
@@ -133,3 +134,28 @@ async def test_result_cap_truncates_and_says_so(api, jp_serverapp, jp_fetch) -> 
     _, record, _ = await api("GET", f"scans/{response.headers['X-Agnes-Scan-Id']}")
     assert (record["truncated"], record["rows"]) == (True, 1_234)
     assert "max_result_rows" in record["truncated_reason"]
+
+
+async def test_a_source_failing_mid_stream_cuts_the_stream_and_records_the_failure(
+        api, jp_serverapp, jp_fetch, monkeypatch) -> None:
+    from agnes_core.connectors.lake import LakeConnector
+    from agnes_core.errors import SourceError
+
+    real_scan = LakeConnector.scan
+
+    def failing_scan(self, sql, batch_size=65_536, tables=()):
+        batches = real_scan(self, sql, batch_size=10, tables=tables)
+        yield next(iter(batches))
+        raise SourceError("the lake went away")
+
+    monkeypatch.setattr(LakeConnector, "scan", failing_scan)
+    from tornado.simple_httpclient import HTTPStreamClosedError
+
+    with pytest.raises(HTTPStreamClosedError):  # cut before the end of the body: no end-of-stream marker
+        await jp_fetch("agnes", "v1", "scans", method="POST", body=json.dumps({"sql": ONE_DAY}))
+    core = agnes_app(jp_serverapp).core
+    record = core.store.row("SELECT scan_id FROM scans ORDER BY started_at DESC LIMIT 1")
+    status, body, _ = await api("GET", f"scans/{record['scan_id']}")
+    assert (body["status"], body["error"], body["truncated"]) == ("failed", "the lake went away", False)
+    assert body["rows"] == 10
+    assert core.scans.usage("owner")["scanned_bytes"] == body["estimated_bytes"]  # it did read: charged
