@@ -156,6 +156,7 @@ async def test_a_source_failing_mid_stream_cuts_the_stream_and_records_the_failu
     core = agnes_app(jp_serverapp).core
     record = core.store.row("SELECT scan_id FROM scans ORDER BY started_at DESC LIMIT 1")
     status, body, _ = await api("GET", f"scans/{record['scan_id']}")
+    assert status == 200
     assert (body["status"], body["error"], body["truncated"]) == ("failed", "the lake went away", False)
     assert body["rows"] == 10
     assert core.scans.usage("owner")["scanned_bytes"] == body["estimated_bytes"]  # it did read: charged
