@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 import agnes_jupyter as agnes
 from tests._live import LiveServer
@@ -26,3 +27,12 @@ def connected(live_server: LiveServer, clean_env: None, monkeypatch: pytest.Monk
     agnes.connect()
     yield live_server
     monkeypatch.setattr(agnes, "_default", None)
+
+
+@pytest.fixture
+def shell(connected: LiveServer) -> Iterator[InteractiveShell]:
+    """An IPython shell with the %agnes magics loaded, connected to the live server."""
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "agnes_jupyter")
+    yield ip
+    InteractiveShell.clear_instance()

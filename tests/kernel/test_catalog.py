@@ -45,14 +45,6 @@ def test_server_errors_raise_the_matching_exception(connected: LiveServer) -> No
         "\x1b[0;31mNotFound\x1b[0m: no table 'nope'", "hint: agnes.catalog() lists the tables you may use."]
 
 
-@pytest.fixture
-def shell(connected: LiveServer):
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "agnes_jupyter")
-    yield ip
-    InteractiveShell.clear_instance()
-
-
 def test_magic_prints_the_catalog(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
     shell.run_line_magic("agnes", "catalog")
     out = capsys.readouterr().out

@@ -59,14 +59,6 @@ def test_catalog_display_shows_freshness_badges(connected: LiveServer) -> None:
     assert "agnes-badge" in html
 
 
-@pytest.fixture
-def shell(connected: LiveServer):
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "agnes_jupyter")
-    yield ip
-    InteractiveShell.clear_instance()
-
-
 def test_schema_describe_and_freshness_magics(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
     shell.run_line_magic("agnes", "schema events")
     assert "events: 7 columns" in capsys.readouterr().out

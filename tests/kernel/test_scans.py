@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,40 +122,33 @@ def test_disk_info_warns_over_the_cap(ws: Path) -> None:
     assert not agnes.disk_info().over
 
 
-def test_magics_estimate_snapshot_and_cell(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    try:
-        shell.run_line_magic("load_ext", "agnes_jupyter")
-        shell.run_line_magic("agnes", "estimate events --select country,amount --where \"country = 'CZ'\"")
-        assert "Estimate: scans" in capsys.readouterr().out
-        shell.run_line_magic("agnes", "snapshot create events --select country,amount --where \"country = 'SK'\" "
-                                      "--limit 100 --as sk")
-        assert "snapshot 'sk': 100 rows" in capsys.readouterr().out
-        shell.run_line_magic("agnes", "snapshot create events --select country --as sk")
-        err = capsys.readouterr().err.strip().splitlines()
-        assert err[0].startswith("SnapshotExists: snapshot 'sk' already exists (")
-        assert err[0].endswith(" old, 100 rows)")
-        assert err[1] == "hint: pass force=True (--force) or agnes.refresh_snapshot('sk')"
-        shell.run_line_magic("agnes", "snapshot create events --as everything")
-        err = capsys.readouterr().err.strip().splitlines()
-        assert err[0].startswith("ConfirmationRequired: this scan would read ")
-        assert err[1].startswith("hint: Repeat with confirm=True")
-        local = shell.run_cell_magic("agnes", "", "SELECT count(*) AS n FROM sk")
-        assert local.to_pyarrow().column("n")[0].as_py() == 100
-        remote = shell.run_cell_magic("agnes", "--remote --as de_top",
-                                      "SELECT amount FROM events WHERE country = 'DE' ORDER BY amount DESC LIMIT 3")
-        assert remote.count().to_pyarrow().as_py() == 3
-        shell.run_line_magic("agnes", "snapshot list")
-        out = capsys.readouterr().out
-        assert "de_top" in out
-        assert "sk" in out
-        shell.run_line_magic("agnes", "snapshot prune")
-        assert capsys.readouterr().err.startswith("ValidationError: prune_snapshots needs")
-        shell.run_line_magic("agnes", "snapshot drop sk")
-        assert agnes.snapshots().names == ["de_top"]
-        shell.run_line_magic("agnes", "disk-info")
-        assert "of 10.0 GiB" in capsys.readouterr().out
-    finally:
-        InteractiveShell.clear_instance()
+def test_magics_estimate_snapshot_and_cell(ws: Path, shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("agnes", "estimate events --select country,amount --where \"country = 'CZ'\"")
+    assert "Estimate: scans" in capsys.readouterr().out
+    shell.run_line_magic("agnes", "snapshot create events --select country,amount --where \"country = 'SK'\" "
+                                  "--limit 100 --as sk")
+    assert "snapshot 'sk': 100 rows" in capsys.readouterr().out
+    shell.run_line_magic("agnes", "snapshot create events --select country --as sk")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("SnapshotExists: snapshot 'sk' already exists (")
+    assert err[0].endswith(" old, 100 rows)")
+    assert err[1] == "hint: pass force=True (--force) or agnes.refresh_snapshot('sk')"
+    shell.run_line_magic("agnes", "snapshot create events --as everything")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("ConfirmationRequired: this scan would read ")
+    assert err[1].startswith("hint: Repeat with confirm=True")
+    local = shell.run_cell_magic("agnes", "", "SELECT count(*) AS n FROM sk")
+    assert local.to_pyarrow().column("n")[0].as_py() == 100
+    remote = shell.run_cell_magic("agnes", "--remote --as de_top",
+                                  "SELECT amount FROM events WHERE country = 'DE' ORDER BY amount DESC LIMIT 3")
+    assert remote.count().to_pyarrow().as_py() == 3
+    shell.run_line_magic("agnes", "snapshot list")
+    out = capsys.readouterr().out
+    assert "de_top" in out
+    assert "sk" in out
+    shell.run_line_magic("agnes", "snapshot prune")
+    assert capsys.readouterr().err.startswith("ValidationError: prune_snapshots needs")
+    shell.run_line_magic("agnes", "snapshot drop sk")
+    assert agnes.snapshots().names == ["de_top"]
+    shell.run_line_magic("agnes", "disk-info")
+    assert "of 10.0 GiB" in capsys.readouterr().out
