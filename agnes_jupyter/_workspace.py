@@ -9,7 +9,8 @@ Layout (under ``$AGNES_WORKSPACE``, else ``<user data dir>/agnes/workspace``)::
 
 Every file appears by atomic rename. Each kernel queries through its own in-memory DuckDB whose
 views are kept in step with the files, so several kernels (and the DuckDB CLI) never fight over
-a database lock; ``workspace.duckdb`` is rebuilt beside and renamed into place when views change.
+a database lock; ``workspace.duckdb`` is rebuilt beside and renamed into place when views change
+(in a background thread: ``Workspace.wait_catalog_file()`` waits for it).
 """
 
 from __future__ import annotations
@@ -85,6 +86,13 @@ class Workspace:
         self._con: ibis.BaseBackend | None = None
         self._views: dict[str, tuple[str, int]] = {}
         self._lock = threading.RLock()
+        # workspace.duckdb is written by one background thread (a snapshot does not wait for it;
+        # the executor's thread is joined at interpreter exit, so the file is never left behind).
+        self._catalog_views: list[tuple[str, str]] | None = None
+        self._catalog_pending: list[tuple[str, str]] | None = None
+        self._catalog_lock = threading.Lock()
+        self._catalog_writer: Any = None
+        self._catalog_future: Any = None
 
     # -- files --------------------------------------------------------------------------------
 
@@ -156,7 +164,31 @@ class Workspace:
             self._write_catalog_file(wanted)
 
     def _write_catalog_file(self, wanted: dict[str, tuple[str, int]]) -> None:
-        """``workspace.duckdb`` for other tools: built beside, then renamed into place."""
+        """Have ``workspace.duckdb`` rewritten in the background when its views change (a view
+        names a file, so a snapshot refreshed in place changes nothing there)."""
+        views = sorted((name, path) for name, (path, _) in wanted.items())
+        if views == self._catalog_views:
+            return
+        self._catalog_views = views
+        with self._catalog_lock:
+            self._catalog_pending = views
+            if self._catalog_writer is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._catalog_writer = ThreadPoolExecutor(1, thread_name_prefix="agnes-workspace-file")
+            self._catalog_future = self._catalog_writer.submit(self._write_latest_catalog)
+
+    def wait_catalog_file(self) -> None:
+        """Wait until ``workspace.duckdb`` holds the current views."""
+        future = self._catalog_future
+        if future is not None:
+            future.result()
+
+    def _write_latest_catalog(self) -> None:
+        with self._catalog_lock:
+            views, self._catalog_pending = self._catalog_pending, None
+        if views is None:
+            return  # a later request already wrote the newest set
         import duckdb
 
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".workspace.", suffix=".duckdb")
@@ -165,7 +197,7 @@ class Workspace:
         try:
             con = duckdb.connect(tmp)
             try:
-                for name, (path, _) in sorted(wanted.items()):
+                for name, path in views:
                     con.execute(f"CREATE VIEW {_quote(name)} AS SELECT * FROM read_parquet({_literal(path)})")
             finally:
                 con.close()

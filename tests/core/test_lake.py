@@ -86,3 +86,45 @@ def test_metadata_never_raises(tmp_path: Path) -> None:
     meta = LakeConnector("gone", {"path": str(tmp_path / "missing")}).metadata(TableRef(None, "x"))
     assert meta is not None
     assert "does not exist" in (meta.error or "")
+
+
+def _scratch_catalogs() -> set[str]:
+    from agnes_core.connectors.lake import connector as lake_module
+
+    names: set[str] = set()
+    for db in lake_module._SHARED.values():
+        cur = db.cursor()
+        try:
+            names |= {r[0] for r in cur.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+                      if r[0].startswith("agnes_scan_")}
+        finally:
+            cur.close()
+    return names
+
+
+def test_scans_of_two_lakes_sharing_a_duckdb_see_their_own_tables(tmp_path: Path) -> None:
+    """Two sources with a table of the same physical name (main.events) scanned at once, batches
+    drawn alternately: each scan reads its own lake, and no scratch catalog outlives its scan."""
+    lakes = []
+    for n, rows in ((1, 3), (2, 5)):
+        folder = tmp_path / f"lake{n}" / "events"
+        folder.mkdir(parents=True)
+        con = duckdb.connect()
+        con.execute(f"COPY (SELECT {n} AS lake, i FROM range({rows}) t(i)) "
+                    f"TO '{folder / 'part.parquet'}' (FORMAT parquet)")
+        con.close()
+        lakes.append(LakeConnector(f"lake{n}", {"path": str(tmp_path / f"lake{n}")}))
+    ref = TableRef(None, "events")
+    one = iter(lakes[0].scan("SELECT lake, i FROM main.events ORDER BY i", batch_size=1, tables=[ref]))
+    two = iter(lakes[1].scan("SELECT lake, i FROM main.events ORDER BY i", batch_size=1, tables=[ref]))
+    first_one, first_two = next(one), next(two)  # both open at once
+    got_one = [first_one, *one]
+    got_two = [first_two, *two]
+    assert pa.Table.from_batches(got_one).to_pydict() == {"lake": [1] * 3, "i": [0, 1, 2]}
+    assert pa.Table.from_batches(got_two).to_pydict() == {"lake": [2] * 5, "i": [0, 1, 2, 3, 4]}
+    assert _scratch_catalogs() == set()
+
+    cancelled = lakes[1].scan("SELECT i FROM main.events", batch_size=1, tables=[ref])
+    next(iter(cancelled))
+    cancelled.close()  # a scan stopped early (client gone) releases its catalog too
+    assert _scratch_catalogs() == set()

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 import agnes_jupyter as agnes
+from agnes_jupyter._workspace import workspace
 from tests._live import DEMO_ROWS, LiveServer
 
 
@@ -73,7 +75,9 @@ def test_confirmation_then_snapshot_join_and_refresh(ws: Path, capsys: pytest.Ca
     assert report.identical
     assert "identical content" in repr(report)
     assert [s["name"] for s in agnes.snapshots()] == ["cz_events"]
-    assert (ws / "workspace.duckdb").exists()
+    workspace().wait_catalog_file()  # written in the background; other tools read it
+    with duckdb.connect(str(ws / "workspace.duckdb"), read_only=True) as other_tool:
+        assert other_tool.execute("SELECT count(*) FROM cz_events").fetchone() == (rows,)
 
 
 def test_snapshot_of_the_structured_form_and_prune(ws: Path) -> None:

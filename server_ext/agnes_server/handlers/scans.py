@@ -88,13 +88,17 @@ class ScansHandler(AgnesHandler):
             writer = pa.ipc.new_stream(sink, schema)
             self.write(sink.take())
             await self.flush()
-            while True:
-                batch = await self.blocking(run.next_batch)
+
+            def next_chunk() -> bytes | None:  # in a worker thread: the batch and its IPC bytes
+                batch = run.next_batch()
                 if batch is None:
-                    break
+                    return None
                 writer.write_batch(batch)
-                self.write(sink.take())
-                await self.flush()  # waits for the socket: memory stays bounded by one batch
+                return sink.take()
+
+            while (chunk := await self.blocking(next_chunk)) is not None:
+                self.write(chunk)
+                await self.flush()  # waits for the socket: memory stays bounded by a few batches
             writer.close()
             status = "succeeded"
             # Recorded before the end-of-stream marker goes out: a client that reads the marker

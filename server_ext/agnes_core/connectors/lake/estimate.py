@@ -48,6 +48,15 @@ def footer(path: Path) -> Any:
     return md
 
 
+def uniform_schema(files: list[Path]) -> bool:
+    """Whether every file has the same Parquet schema (False when a footer cannot be read)."""
+    try:
+        first = footer(files[0]).schema
+        return all(footer(f).schema.equals(first) for f in files[1:])
+    except (OSError, ValueError, IndexError):
+        return False
+
+
 @dataclass
 class _Stats:
     lo: Any
