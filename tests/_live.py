@@ -75,7 +75,7 @@ class LiveServer:
         env.pop("AGNES_TOKEN", None)
         return env
 
-    def start(self) -> LiveServer:
+    def start(self, write_demo: bool = True) -> LiveServer:
         for sub in ("notebooks", "runtime", "config", "workspace"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # No "get Jupyter news?" prompt over the UI in tests.
@@ -83,7 +83,7 @@ class LiveServer:
         settings.mkdir(parents=True, exist_ok=True)
         (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
         env = self.env()
-        if self.demo:
+        if self.demo and write_demo:
             demo = subprocess.run(
                 jupyter_command("agnes", "demo", "--rows", str(DEMO_ROWS), "--days", str(DEMO_DAYS)),
                 env=env, capture_output=True, text=True, timeout=300,
@@ -159,6 +159,11 @@ class LiveServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def restart(self) -> LiveServer:
+        """Stop the server and start it again on the same port and data dir (the demo is kept)."""
+        self.stop()
+        return self.start(write_demo=False)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

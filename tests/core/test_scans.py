@@ -117,3 +117,25 @@ def test_lake_estimate_never_undercounts_the_row_groups_that_match(tmp_path: Pat
         assert est["detail"][0]["row_groups"] >= matching > 0
     finally:
         core.close()
+
+
+def test_a_query_the_source_cannot_estimate_always_needs_confirmation(tmp_path: Path, demo_lake: Path) -> None:
+    """A materialized table is inlined as its SQL, which the lake cannot estimate from footers:
+    the gate does not guess 0 bytes and let it through — it asks for confirmation."""
+    from agnes_core.scans import ConfirmationRequired
+
+    core = open_core(tmp_path / "data", demo_lake)
+    try:
+        sql = (f"SELECT country, count(*) AS events FROM read_parquet('{demo_lake}/events/**/*.parquet') "
+               "GROUP BY country")
+        core.registry.register_table({"id": "events_by_country", "source": "demo", "query_mode": "materialized",
+                                      "sql": sql})
+        body = {"sql": "SELECT country, events FROM events_by_country WHERE events > 0"}
+        estimate = core.scans.estimate(ANN, body)
+        assert estimate["verdict"] == "needs_confirmation"
+        assert estimate["method"].startswith("unavailable")
+        with pytest.raises(ConfirmationRequired):
+            core.scans.start(ANN, body)
+        assert run_to_end(core, {**body, "confirm": True}) == 20  # 20 countries, inlined and run
+    finally:
+        core.close()
