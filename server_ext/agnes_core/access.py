@@ -1,9 +1,11 @@
 """Who may use what: users, groups, members, grants, and the admin role.
 
 A table is readable by a user when the user is an admin, or when a grant gives the
-table to one of the user's groups (every user is in ``Everyone``). Grants are held in
-an in-memory index rebuilt on every change, so a revoked grant takes effect on the
-very next request.
+table to one of the user's groups (every user is in ``Everyone``) — directly, or through a
+granted data package (a live ``prod`` or ``poc`` package grants its tables with the
+package's requirement). Packages and recipes are granted the same way. Grants are held in an
+in-memory index rebuilt on every change, so a revoked grant takes effect on the very next
+request.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import Any
 from .errors import AlreadyExists, Conflict, Forbidden, NotFound, ValidationError
 from .events import Change, ChangeHub
 from .ids import GROUP_RE, USERNAME_RE, check
-from .store import StateStore, iso, utcnow
+from .store import StateStore, iso, loads, utcnow
 
 EVERYONE = "Everyone"
 ADMIN_GROUP = "Admin"
 BUILTIN_GROUPS = {EVERYONE: "Every user (membership is implicit)", ADMIN_GROUP: "Agnes admins"}
 REQUIREMENTS = ("required", "available")
-RESOURCE_TYPES = ("table",)
+RESOURCE_TYPES = ("table", "package", "recipe")
+#: Package lifecycles whose grants give their tables (``coming-soon`` and ``draft`` give none).
+GRANTING_LIFECYCLES = ("prod", "poc")
 
 
 @dataclass(frozen=True)
@@ -51,16 +55,17 @@ class Access:
         self.hub = hub
         self.admin_users = frozenset(admin_users)
         self._known_users: set[str] = set()
+        self._owners: set[str] = set()  # the personal server's owner(s) seen since start
         self._lock = threading.Lock()
-        # group -> {table_id: requirement}; rebuilt lazily after any change. The generation
+        # kind -> group -> {id: requirement}; rebuilt lazily after any change. The generation
         # counter stops a build that overlapped an invalidation from storing stale grants.
-        self._grants: dict[str, dict[str, str]] | None = None
+        self._grants: dict[str, dict[str, dict[str, str]]] | None = None
         self._generation = 0
         self._ensure_builtin_groups()
         hub.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
-        if change.kind in ("grant", "group", "table"):
+        if change.kind in ("grant", "group", "table", "package", "recipe"):
             self._invalidate_grants()
         if change.kind == "user":
             self._known_users.clear()
@@ -139,8 +144,17 @@ class Access:
         """Build the principal for a request. ``owner``: the personal server's owner (always admin)."""
         self.ensure_user(username, display_name)
         groups = self.groups_of(username)
+        if owner:
+            self._owners.add(username)
         is_admin = owner or username in self.admin_users or ADMIN_GROUP in groups
         return Principal(username, display_name or username, groups, is_admin, self.is_active(username))
+
+    def is_admin_username(self, username: str) -> bool:
+        """Whether ``username`` is an admin now (configured, in the Admin group, or the owner)."""
+        if username in self.admin_users or username in self._owners:
+            return True
+        return self.store.row("SELECT 1 AS x FROM group_members WHERE group_name = ? AND username = ?",
+                              [ADMIN_GROUP, username]) is not None
 
     # -- groups and members -------------------------------------------------------------
 
@@ -234,7 +248,7 @@ class Access:
                                     hint="Delete it first to change the requirement.", details={"id": existing[0]})
             cur.execute("INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [grant_id, group, rtype, rid, requirement, actor, utcnow()])
-        self.hub.publish(Change("grant", "create", frozenset({rid}) if rtype == "table" else frozenset()))
+        self.hub.publish(Change("grant", "create", self._tables_of(rtype, rid)))
         return self.get_grant(grant_id)
 
     def list_grants(self, *, group: str | None = None, resource_type: str | None = None,
@@ -257,9 +271,17 @@ class Access:
         grant = self.get_grant(grant_id)
         with self.store.write() as cur:
             cur.execute("DELETE FROM grants WHERE id = ?", [grant_id])
-        ids = frozenset({grant["resource_id"]}) if grant["resource_type"] == "table" else frozenset()
-        self.hub.publish(Change("grant", "delete", ids))
+        self.hub.publish(Change("grant", "delete", self._tables_of(grant["resource_type"], grant["resource_id"])))
         return grant
+
+    def _tables_of(self, kind: str, rid: str) -> frozenset[str]:
+        """The tables a grant on (kind, rid) reaches: caches of these are invalidated."""
+        if kind == "table":
+            return frozenset({rid})
+        if kind == "package":
+            row = self.store.row("SELECT tables FROM packages WHERE slug = ?", [rid])
+            return frozenset(loads(row["tables"], [])) if row else frozenset()
+        return frozenset()
 
     def delete_grants_for(self, resource_type: str, resource_id: str) -> None:
         with self.store.write() as cur:
@@ -276,31 +298,57 @@ class Access:
             self._generation += 1
             self._grants = None
 
-    def _grant_index(self) -> dict[str, dict[str, str]]:
+    def _grant_index(self) -> dict[str, dict[str, dict[str, str]]]:
         index = self._grants
         if index is not None:
             return index
         generation = self._generation
-        index = {}
-        for r in self.store.rows("SELECT group_name, resource_id, requirement FROM grants "
-                                 "WHERE resource_type = 'table'"):
-            index.setdefault(r["group_name"], {})[r["resource_id"]] = r["requirement"]
+        index = {kind: {} for kind in RESOURCE_TYPES}
+
+        def put(kind: str, group: str, rid: str, requirement: str) -> None:
+            held = index[kind].setdefault(group, {})
+            if held.get(rid) != "required":
+                held[rid] = requirement
+
+        packages = {r["slug"]: (r["lifecycle"], loads(r["tables"], []))
+                    for r in self.store.rows("SELECT slug, lifecycle, tables FROM packages WHERE deleted_at IS NULL")}
+        recipes = {r["slug"] for r in self.store.rows("SELECT slug FROM recipes WHERE deleted_at IS NULL")}
+        for r in self.store.rows("SELECT group_name, resource_type, resource_id, requirement FROM grants"):
+            group, kind, rid, requirement = r["group_name"], r["resource_type"], r["resource_id"], r["requirement"]
+            if kind == "package":
+                if rid not in packages:
+                    continue  # soft-deleted: its grants wait for a restore
+                put("package", group, rid, requirement)
+                lifecycle, tables = packages[rid]
+                if lifecycle in GRANTING_LIFECYCLES:
+                    for table_id in tables:
+                        put("table", group, table_id, requirement)
+            elif kind == "recipe":
+                if rid in recipes:
+                    put("recipe", group, rid, requirement)
+            else:
+                put("table", group, rid, requirement)
         with self._lock:
             if generation == self._generation:
                 self._grants = index
         return index
 
+    def granted(self, principal: Principal, kind: str) -> dict[str, str]:
+        """Id -> requirement of what the principal's groups are granted of ``kind`` (``table``,
+        ``package``, ``recipe``), admins included (their My Stack starts from their grants)."""
+        index = self._grant_index()[kind]
+        out: dict[str, str] = {}
+        for group in principal.groups:
+            for rid, requirement in index.get(group, {}).items():
+                if out.get(rid) != "required":
+                    out[rid] = requirement
+        return out
+
     def readable_tables(self, principal: Principal) -> dict[str, str] | None:
         """Table id -> requirement for the principal's grants; None means every table (admins)."""
         if principal.is_admin:
             return None
-        index = self._grant_index()
-        out: dict[str, str] = {}
-        for group in principal.groups:
-            for table_id, requirement in index.get(group, {}).items():
-                if out.get(table_id) != "required":
-                    out[table_id] = requirement
-        return out
+        return self.granted(principal, "table")
 
     def can_read(self, principal: Principal, table_id: str) -> bool:
         readable = self.readable_tables(principal)

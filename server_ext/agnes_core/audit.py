@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
 from .store import StateStore, dumps, iso, loads, utcnow
@@ -23,8 +24,17 @@ class Audit:
                         [uuid.uuid4().hex, utcnow(), actor, action, resource, outcome, dumps(details)])
 
     def entries(self, *, resource: str | None = None, user: str | None = None, limit: int = 100,
-                action: str | None = None) -> list[dict[str, Any]]:
-        where, params = [], []
+                action: str | None = None, since: datetime | None = None,
+                until: datetime | None = None) -> list[dict[str, Any]]:
+        """Newest first. ``resource`` is a prefix; ``since`` inclusive, ``until`` exclusive (UTC)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("occurred_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("occurred_at < ?")
+            params.append(until)
         if resource:
             where.append("starts_with(resource, ?)")
             params.append(resource)

@@ -18,6 +18,8 @@ from .events import Change, ChangeHub
 from .extract import ExtractRuntime
 from .limits import Limits
 from .metadata import MetadataCache, fresh_threshold
+from .packages import Packages
+from .recipes import Recipes
 from .refresh import MetadataRefresher
 from .registry import Registry, Table
 from .scans import ScanService
@@ -70,7 +72,19 @@ class AgnesCore:
         self.scans = ScanService(self.store, self.registry, self.access, self.metadata, self.audit, self.connector,
                                  self._columns_of, lambda: self.settings.limits,
                                  lambda: self.settings.fresh_threshold_s)
+        self.packages = Packages(self.store, self.registry, self.access, self.hub, self._sync_infos)
+        self.recipes = Recipes(self.store, self.registry, self.access, self.hub)
         self.hub.subscribe(self._on_change)
+
+    def _sync_infos(self) -> dict[str, dict[str, Any]]:
+        """What the sync manifest says of every extracted table (md5 computed once per extract)."""
+        from .store import iso
+
+        types = {s.name: s.type for s in self.registry.list_sources()}
+        return {r["table_id"]: {"md5": r["md5"], "size_bytes": r["size_bytes"], "rows": r["rows"],
+                                "updated": iso(r["extracted_at"]), "source_type": types.get(r["source"])}
+                for r in self.store.rows(
+                    "SELECT table_id, source, md5, size_bytes, rows, extracted_at FROM sync_state")}
 
     def _columns_of(self, table: Table) -> list[tuple[str, str]]:
         return [(c["name"], c["type"]) for c in self.discovery.schema(table)["columns"]]

@@ -223,4 +223,51 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        5,
+        "data packages, recipes and stack subscriptions",
+        (
+            """CREATE TABLE packages (
+                slug VARCHAR PRIMARY KEY,
+                title VARCHAR NOT NULL,
+                description VARCHAR NOT NULL DEFAULT '',
+                cover_image_url VARCHAR,
+                lifecycle VARCHAR NOT NULL,
+                category VARCHAR,
+                owner_name VARCHAR,
+                owner_team VARCHAR,
+                tags VARCHAR NOT NULL DEFAULT '[]',
+                long_description VARCHAR NOT NULL DEFAULT '',
+                when_to_use VARCHAR NOT NULL DEFAULT '[]',
+                when_not_to_use VARCHAR NOT NULL DEFAULT '[]',
+                example_questions VARCHAR NOT NULL DEFAULT '[]',
+                tables VARCHAR NOT NULL DEFAULT '[]',
+                created_by VARCHAR,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                deleted_at TIMESTAMP,
+                deleted_by VARCHAR
+            )""",
+            """CREATE TABLE recipes (
+                slug VARCHAR PRIMARY KEY,
+                title VARCHAR NOT NULL,
+                description VARCHAR NOT NULL DEFAULT '',
+                sql VARCHAR NOT NULL,
+                parameters VARCHAR NOT NULL DEFAULT '[]',
+                tables VARCHAR NOT NULL DEFAULT '[]',
+                created_by VARCHAR,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                deleted_at TIMESTAMP,
+                deleted_by VARCHAR
+            )""",
+            """CREATE TABLE subscriptions (
+                username VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                resource_id VARCHAR NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (username, kind, resource_id)
+            )""",
+        ),
+    ),
 ]

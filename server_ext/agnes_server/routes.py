@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .handlers import admin_access, admin_metadata, admin_registry, catalog, meta, scans, sync, tokens
+from .handlers import admin_access, admin_metadata, admin_registry, catalog, meta, packages, scans, sync, tokens
 
 API = "agnes/v1"
 _ID = r"([^/]+)"
@@ -20,7 +20,15 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/scans/estimate", scans.ScanEstimateHandler),
     (rf"{API}/scans", scans.ScansHandler),
     (rf"{API}/scans/{_ID}", scans.ScanHandler),
+    (rf"{API}/sync/manifest", packages.ManifestHandler),
     (rf"{API}/sync/tables/{_ID}/data", sync.TableDataHandler),
+    (rf"{API}/packages", packages.PackagesHandler),
+    (rf"{API}/packages/{_ID}", packages.PackageHandler),
+    (rf"{API}/stack", packages.StackHandler),
+    (rf"{API}/stack/{_ID}/{_ID}", packages.StackItemHandler),
+    (rf"{API}/recipes", packages.RecipesHandler),
+    (rf"{API}/recipes/{_ID}", packages.RecipeHandler),
+    (rf"{API}/recipes/{_ID}/render", packages.RecipeRenderHandler),
     (rf"{API}/tokens", tokens.TokensHandler),
     (rf"{API}/tokens/{_ID}", tokens.TokenHandler),
     # admin: registry and extracts
@@ -51,6 +59,13 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/admin/grants", admin_access.GrantsHandler),
     (rf"{API}/admin/grants/{_ID}", admin_access.GrantHandler),
     (rf"{API}/admin/audit", admin_access.AuditHandler),
+    # admin: data packages and recipes (soft delete, restore)
+    (rf"{API}/admin/packages", packages.AdminPackagesHandler),
+    (rf"{API}/admin/packages/{_ID}", packages.AdminPackageHandler),
+    (rf"{API}/admin/packages/{_ID}/restore", packages.AdminPackageRestoreHandler),
+    (rf"{API}/admin/recipes", packages.AdminRecipesHandler),
+    (rf"{API}/admin/recipes/{_ID}", packages.AdminRecipeHandler),
+    (rf"{API}/admin/recipes/{_ID}/restore", packages.AdminRecipeRestoreHandler),
     # Last: anything else under agnes/v1 gets the JSON 404 envelope.
     (rf"{API}/(.*)", meta.NotFoundHandler),
 ]

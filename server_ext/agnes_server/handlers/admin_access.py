@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -181,7 +182,11 @@ class GrantsHandler(AdminHandler):
         body, actor = self.json_body(), self.principal.username
 
         def exists(rtype: str, rid: str) -> bool:
-            return rtype == "table" and self.core.registry.find_table(rid) is not None
+            if rtype == "table":
+                return self.core.registry.find_table(rid) is not None
+            table = "packages" if rtype == "package" else "recipes"
+            return self.core.store.row(f"SELECT 1 AS x FROM {table} WHERE slug = ? AND deleted_at IS NULL",
+                                       [rid]) is not None
 
         grant = await self.blocking(lambda: self.core.access.create_grant(body, actor, resource_exists=exists))
         self.set_header("Location", f"{self.request.path.rstrip('/')}/{grant['id']}")
@@ -214,6 +219,21 @@ class AuditHandler(AdminHandler):
                 raise ValidationError("limit", "limit must be from 1 to 1000")
             return {"entries": self.core.audit.entries(
                 resource=self.get_query_argument("resource", None), user=self.get_query_argument("user", None),
-                action=self.get_query_argument("action", None), limit=limit)}
+                action=self.get_query_argument("action", None), limit=limit,
+                since=_time_arg(self, "since"), until=_time_arg(self, "until"))}
 
         self.write_json(await self.blocking(entries))
+
+
+def _time_arg(handler: AdminHandler, name: str) -> datetime | None:
+    """An ISO 8601 query argument as naive UTC (the store's convention), or a 400 naming it."""
+    raw = handler.get_query_argument(name, None)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(name, f"{name} must be an ISO 8601 time like 2026-11-22T08:00:00Z; got {raw!r}") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value

@@ -38,6 +38,7 @@ class TableDataHandler(AgnesHandler):
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("X-Agnes-Rows", str(state["rows"]))
         if etag in [t.strip() for t in (self.request.headers.get("If-None-Match") or "").split(",")]:
+            self._audit(table_id, "not_modified", 0)
             self.set_status(304)
             self.finish()
             return
@@ -72,5 +73,15 @@ class TableDataHandler(AgnesHandler):
                     self.write(chunk)
                     await self.flush()
             except StreamClosedError:
+                self._audit(table_id, "cancelled", end - start + 1 - remaining)
                 return
+        self._audit(table_id, "ok", end - start + 1)
         self.finish()
+
+    def _audit(self, table_id: str, outcome: str, sent: int) -> None:
+        """Every download of synced data (whole, a range, or not modified) goes to the audit log."""
+        try:
+            self.core.audit.record(self.principal.username, "sync.download", f"table/{table_id}", outcome,
+                                   bytes=sent, range=self.request.headers.get("Range"))
+        except Exception:
+            self.log.exception("agnes: could not write the audit log")
