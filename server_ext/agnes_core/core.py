@@ -65,7 +65,8 @@ class AgnesCore:
         self.discovery = Discovery(self.registry, self.metadata, self.hub, self.connector, self._extracted_path,
                                    ttl_s=self.settings.cache_ttl_s)
         self.catalog = CatalogIndex(self.registry, self.access, self.metadata, self.hub, self._extract_stats,
-                                    lambda: self.settings.metadata_refresh_interval_s)
+                                    lambda: self.settings.metadata_refresh_interval_s,
+                                    packages_of=lambda: self.packages.packages_of())
         self.refresher = MetadataRefresher(self.store, self.registry, self.metadata, self.discovery, self.hub,
                                            self.connector, concurrency=self.settings.metadata_concurrency,
                                            timeout_s=self.settings.metadata_timeout_s)

@@ -226,6 +226,15 @@ class Packages:
             "deleted_at": iso(row["deleted_at"]), "deleted_by": row["deleted_by"],
         }
 
+    def packages_of(self) -> dict[str, list[str]]:
+        """Table id -> slugs of the published (not draft, not deleted) packages holding it."""
+        out: dict[str, list[str]] = {}
+        for r in self.store.rows("SELECT slug, tables FROM packages WHERE deleted_at IS NULL AND lifecycle <> 'draft' "
+                                 "ORDER BY slug"):
+            for table_id in loads(r["tables"], []):
+                out.setdefault(table_id, []).append(r["slug"])
+        return out
+
     # -- Browse and My Stack --------------------------------------------------------------------
 
     def _subscriptions(self, username: str, kind: str) -> set[str]:
