@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._client import Client
     from ._discovery import Description, FreshnessReport, Sample, Schema
+    from ._packages import PackageList, Recipe, RecipeList, Stack
     from ._scans import DiskInfo, Estimate, PruneReport, RefreshReport, SnapshotList
+    from ._sync import SyncReport
 
 __all__ = [
     "AgnesError",
@@ -43,9 +45,11 @@ __all__ = [
     "ServerNotFound",
     "SnapshotExists",
     "SourceError",
+    "SyncReport",
     "Unauthorized",
     "ValidationError",
     "__version__",
+    "add_to_stack",
     "admin",
     "catalog",
     "client",
@@ -56,13 +60,20 @@ __all__ = [
     "estimate",
     "freshness",
     "me",
+    "package",
+    "packages",
     "prune_snapshots",
+    "recipe",
+    "recipes",
     "refresh_snapshot",
+    "remove_from_stack",
     "sample",
     "schema",
     "snapshot",
     "snapshots",
     "sql",
+    "stack",
+    "sync",
     "table",
 ]
 
@@ -74,6 +85,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module(".admin", __name__)
+    if name == "SyncReport":
+        from ._sync import SyncReport
+
+        return SyncReport
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
@@ -222,6 +237,63 @@ def sql(query: str) -> Any:
     from ._scans import sql as _sql
 
     return _sql(query)
+
+
+def packages() -> PackageList:
+    """Browse: the data packages you may see, as cards (lifecycle, tags, tables, why to use)."""
+    from ._packages import packages as _packages
+
+    return _packages()
+
+
+def package(slug: str) -> dict[str, Any]:
+    """One data package you may see, with its tables and long description."""
+    from ._packages import package as _package
+
+    return _package(slug)
+
+
+def stack() -> Stack:
+    """My Stack: your subscriptions plus everything granted to you as required."""
+    from ._packages import stack as _stack
+
+    return _stack()
+
+
+def add_to_stack(item: str, kind: str = "package") -> Stack:
+    """Subscribe to a package (or ``kind='recipe'``/``'table'``) granted to you; the next sync brings it."""
+    from ._packages import add_to_stack as _add
+
+    return _add(item, kind)
+
+
+def remove_from_stack(item: str, kind: str = "package") -> None:
+    """Unsubscribe; what is granted to you as required stays (the error says why)."""
+    from ._packages import remove_from_stack as _remove
+
+    _remove(item, kind)
+
+
+def recipes() -> RecipeList:
+    """The recipes (parameterised SQL) you may use."""
+    from ._packages import recipes as _recipes
+
+    return _recipes()
+
+
+def recipe(slug: str) -> Recipe:
+    """One recipe: ``.render(**params)`` gives its SQL, ``.insert(**params)`` adds a cell that runs it."""
+    from ._packages import recipe as _recipe
+
+    return _recipe(slug)
+
+
+def sync(dry_run: bool = False, progress: bool = True, workers: int = 4) -> SyncReport:
+    """Download the tables of My Stack into ``data/`` (changed ones only, resumable, md5-verified),
+    link them into their package folders and remove what left the stack; ``dry_run`` only reports."""
+    from ._sync import sync as _sync
+
+    return _sync(dry_run=dry_run, progress=progress, workers=workers)
 
 
 def load_ipython_extension(ipython: Any) -> None:

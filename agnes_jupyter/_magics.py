@@ -62,6 +62,8 @@ def _parser() -> _Parser:
     prune.add_argument("--dry-run", action="store_true")
     disk = sub.add_parser("disk-info", help="workspace disk use", add_help=False)
     disk.add_argument("--cap", default=None)
+    sync = sub.add_parser("sync", help="download the tables of My Stack into data/", add_help=False)
+    sync.add_argument("--dry-run", action="store_true", help="only say what would change")
     sub.add_parser("help", add_help=False)
     return parser
 
@@ -158,6 +160,12 @@ def _disk_info(args: argparse.Namespace) -> None:
     _display(agnes.disk_info(args.cap))
 
 
+def _sync(args: argparse.Namespace) -> None:
+    import agnes_jupyter as agnes
+
+    _display(agnes.sync(dry_run=args.dry_run))
+
+
 HELP = """%agnes — Agnes for Jupyter
   %agnes catalog [--search S] [--mode local|remote|materialized] [--source S] [--package P] [--json]
   %agnes schema ID
@@ -169,13 +177,14 @@ HELP = """%agnes — Agnes for Jupyter
   %agnes snapshot list | refresh NAME [--confirm] | drop NAME
   %agnes snapshot prune [--older-than 7d] [--larger-than 1g] [--dry-run]
   %agnes disk-info [--cap 10g]
+  %agnes sync [--dry-run]        (download the tables of My Stack into data/; --dry-run only reports)
   %%agnes [--remote] [--as NAME] [--confirm]   (cell: SQL on the local DuckDB; --remote scans it
                                                  through the gate and keeps it as snapshot NAME)
 Python API: import agnes_jupyter as agnes; agnes.catalog(), agnes.schema(id), agnes.sample(id), agnes.describe(id)"""
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "catalog": _catalog, "schema": _schema, "describe": _describe, "freshness": _freshness,
-    "estimate": _estimate, "snapshot": _snapshot, "disk-info": _disk_info,
+    "estimate": _estimate, "snapshot": _snapshot, "disk-info": _disk_info, "sync": _sync,
 }
 
 

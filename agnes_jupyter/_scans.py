@@ -103,17 +103,46 @@ def ensure_local(table_id: str, ws: Workspace) -> Path:
         response.close()
         if os.path.exists(tmp):
             os.unlink(tmp)
-    tables = state.setdefault("tables", {})
-    tables[table_id] = {"md5": md5, "size_bytes": path.stat().st_size,
-                        "rows": int(response.headers.get("X-Agnes-Rows") or 0),
-                        "downloaded_at": datetime.now(timezone.utc).isoformat()}
-    ws.save_sync_state(state)
+    from ._sync import update_state
+
+    fresh = {"md5": md5, "size_bytes": path.stat().st_size, "rows": int(response.headers.get("X-Agnes-Rows") or 0),
+             "downloaded_at": datetime.now(timezone.utc).isoformat()}
+
+    def record(tables: dict[str, Any]) -> None:
+        # A table sync put here stays sync's; one fetched only on demand is kept by sync while it is readable.
+        known = tables.get(table_id) or {}
+        tables[table_id] = {**known, **fresh, "origin": known.get("origin", "on_demand")}
+
+    update_state(ws, record)
     return path
 
 
 def sql(query: str) -> ir.Table:
-    """Run SQL on the workspace DuckDB (synced tables and snapshots by name); an ibis table."""
-    return workspace().con.sql(query)
+    """Run SQL on the workspace DuckDB (synced tables and snapshots by name); an ibis table.
+    Local tables it names that are not in the workspace yet are downloaded first."""
+    ws = workspace()
+    _ensure_tables_of(query, ws)
+    return ws.con.sql(query)
+
+
+def _ensure_tables_of(query: str, ws: Workspace) -> None:
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(query, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return  # DuckDB says what is wrong with it
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    present = set(ws.shared_tables()) | set(ws.snapshot_names())
+    for name in sorted({t.name for t in tree.find_all(exp.Table)
+                        if t.name and not t.db and t.name not in ctes and t.name not in present}):
+        try:
+            entry = _catalog_entry(name)
+        except NotFound:
+            continue  # not an Agnes table: DuckDB reports it if it is missing
+        if entry["query_mode"] != "remote":
+            ensure_local(name, ws)
 
 
 # -- scan requests ---------------------------------------------------------------------------------

@@ -208,8 +208,15 @@ class Workspace:
                     os.unlink(leftover)
 
     def usage_bytes(self) -> dict[str, int]:
+        """Bytes on disk; a file hard-linked into several package folders counts once."""
+
         def size(folder: Path) -> int:
-            return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+            seen: dict[tuple[int, int], int] = {}
+            for p in folder.rglob("*"):
+                if p.is_file():
+                    st = p.stat()
+                    seen[(st.st_dev, st.st_ino)] = st.st_size
+            return sum(seen.values())
 
         return {"snapshots": size(self.snapshots), "data": size(self.root / "data")}
 

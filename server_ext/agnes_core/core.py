@@ -87,6 +87,16 @@ class AgnesCore:
                 for r in self.store.rows(
                     "SELECT table_id, source, md5, size_bytes, rows, extracted_at FROM sync_state")}
 
+    def resource_exists(self, kind: str, rid: str) -> bool:
+        """Whether a grantable resource exists (packages and recipes: not deleted)."""
+        if kind == "table":
+            return self.registry.find_table(rid) is not None
+        if kind in ("package", "recipe"):
+            table = "packages" if kind == "package" else "recipes"
+            found = self.store.row(f"SELECT 1 AS x FROM {table} WHERE slug = ? AND deleted_at IS NULL", [rid])
+            return found is not None
+        return False
+
     def _columns_of(self, table: Table) -> list[tuple[str, str]]:
         return [(c["name"], c["type"]) for c in self.discovery.schema(table)["columns"]]
 

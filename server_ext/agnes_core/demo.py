@@ -167,3 +167,49 @@ def demo_tables() -> list[dict[str, Any]]:
          "folder": "Product", "description": "Product events (web, iOS, Android), Hive-partitioned by "
          "event_date and sorted by country; large, so it stays in the lake and is scanned through the gate."},
     ]
+
+
+def demo_packages() -> list[dict[str, Any]]:
+    """Two data packages over the demo tables, so Browse and My Stack have something to show."""
+    return [
+        {"slug": "sales", "title": "Sales", "lifecycle": "prod", "category": "Commerce",
+         "description": "Orders and the customers who place them.", "owner_name": "Demo Data Team",
+         "owner_team": "Analytics", "tags": ["orders", "revenue", "customers"],
+         "long_description": "Every order with its customer, date, status and amount in EUR, and every "
+                             "customer with country, segment and signup date. Synced to your workspace.",
+         "when_to_use": ["Revenue and order volume by country, segment or month", "Customer counts and cohorts"],
+         "when_not_to_use": ["Product usage: see the Product analytics package"],
+         "example_questions": ["Which country spends most per customer?", "How many orders were returned?"],
+         "tables": ["orders", "customers"]},
+        {"slug": "product-analytics", "title": "Product analytics", "lifecycle": "poc", "category": "Product",
+         "description": "Product events from web, iOS and Android.", "owner_name": "Demo Data Team",
+         "owner_team": "Product", "tags": ["events", "usage"],
+         "long_description": "Large and Hive-partitioned by day: it stays in the lake. Filter it, see the "
+                             "estimate, and snapshot what you need.",
+         "when_to_use": ["Usage by platform or country over a few days"],
+         "when_not_to_use": ["Full-history scans without a filter"],
+         "example_questions": ["How many events came from Czechia last week?"], "tables": ["events"]},
+    ]
+
+
+def demo_recipes() -> list[dict[str, Any]]:
+    return [
+        {"slug": "top-customers", "title": "Top customers of a country",
+         "description": "The biggest spenders in one country since a date.",
+         "sql": "SELECT c.customer_id, c.name, c.segment, sum(o.amount) AS spent, count(*) AS orders "
+                "FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
+                "WHERE c.country = :country AND o.order_date >= :since "
+                "GROUP BY ALL ORDER BY spent DESC LIMIT :n",
+         "parameters": [{"name": "country", "type": "string", "default": "CZ", "description": "ISO country code"},
+                        {"name": "since", "type": "date", "default": "2024-01-01"},
+                        {"name": "n", "type": "integer", "default": 10, "description": "how many customers"}]},
+        {"slug": "daily-events", "title": "Events of one day by platform",
+         "description": "One day of product events, counted by platform (a gated scan of the lake).",
+         "sql": "SELECT platform, count(*) AS events FROM events WHERE event_date = :day GROUP BY platform",
+         "parameters": [{"name": "day", "type": "date", "description": "the day to count"}]},
+    ]
+
+
+#: (kind, id, requirement) granted to Everyone by the demo command.
+DEMO_GRANTS = [("package", "sales", "required"), ("package", "product-analytics", "available"),
+               ("recipe", "top-customers", "available"), ("recipe", "daily-events", "available")]

@@ -146,11 +146,25 @@ class LocalBackend(Backend):
         return self.core.access.list_grants()
 
     def add_grant(self, body: dict[str, Any]) -> dict[str, Any]:
-        def exists(rtype: str, rid: str) -> bool:
-            return rtype == "table" and self.core.registry.find_table(rid) is not None
-
         return self._audit("grant.create", "grant", lambda: self.core.access.create_grant(
-            body, self.actor, resource_exists=exists))
+            body, self.actor, resource_exists=self.core.resource_exists))
+
+    # packages and recipes
+    def add_package(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._audit("package.create", f"package/{body.get('slug')}",
+                           lambda: self.core.packages.create(body, self.actor))
+
+    def update_package(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._audit("package.update", f"package/{slug}",
+                           lambda: self.core.packages.update(slug, body, partial=True))
+
+    def add_recipe(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._audit("recipe.create", f"recipe/{body.get('slug')}",
+                           lambda: self.core.recipes.create(body, self.actor))
+
+    def update_recipe(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._audit("recipe.update", f"recipe/{slug}",
+                           lambda: self.core.recipes.update(slug, body, partial=True))
 
     def delete_grant(self, grant_id: str) -> None:
         self._audit("grant.delete", f"grant/{grant_id}", lambda: self.core.access.delete_grant(grant_id))
@@ -280,6 +294,18 @@ class ApiBackend(Backend):
     def add_grant(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self._call("POST", "admin/grants", body))
 
+    def add_package(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "admin/packages", body))
+
+    def update_package(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("PATCH", f"admin/packages/{_q(slug)}", body))
+
+    def add_recipe(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "admin/recipes", body))
+
+    def update_recipe(self, slug: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("PATCH", f"admin/recipes/{_q(slug)}", body))
+
     def delete_grant(self, grant_id: str) -> None:
         self._call("DELETE", f"admin/grants/{_q(grant_id)}")
 
@@ -313,6 +339,20 @@ def upsert_table(backend: AnyBackend, body: dict[str, Any]) -> dict[str, Any]:
         return backend.register_table(body)
     except AlreadyExists:
         return backend.update_table(body["id"], {k: v for k, v in body.items() if k != "id"})
+
+
+def upsert_package(backend: AnyBackend, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return backend.add_package(body)
+    except AlreadyExists:
+        return backend.update_package(body["slug"], {k: v for k, v in body.items() if k != "slug"})
+
+
+def upsert_recipe(backend: AnyBackend, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return backend.add_recipe(body)
+    except AlreadyExists:
+        return backend.update_recipe(body["slug"], {k: v for k, v in body.items() if k != "slug"})
 
 
 def ensure_grant(backend: AnyBackend, body: dict[str, Any]) -> None:

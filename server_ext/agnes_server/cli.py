@@ -19,7 +19,16 @@ from typing import Any
 from agnes_core.errors import AgnesError, ValidationError
 
 from . import __version__
-from .backends import AnyBackend, ApiBackend, LocalBackend, ensure_grant, upsert_source, upsert_table
+from .backends import (
+    AnyBackend,
+    ApiBackend,
+    LocalBackend,
+    ensure_grant,
+    upsert_package,
+    upsert_recipe,
+    upsert_source,
+    upsert_table,
+)
 from .paths import resolve_data_dir, running_server
 
 
@@ -109,7 +118,7 @@ def cmd_status(backend: AnyBackend, args: argparse.Namespace) -> None:
 
 
 def cmd_demo(backend: AnyBackend, args: argparse.Namespace) -> None:
-    from agnes_core.demo import demo_source, demo_tables, write_demo_lake
+    from agnes_core.demo import DEMO_GRANTS, demo_packages, demo_recipes, demo_source, demo_tables, write_demo_lake
 
     path = Path(args.path).expanduser().resolve() if args.path else backend.data_dir / "demo-lake"
     started = time.monotonic()
@@ -129,12 +138,22 @@ def cmd_demo(backend: AnyBackend, args: argparse.Namespace) -> None:
     for table_id in registered:  # a team server's analysts see the demo too
         ensure_grant(backend, {"group": "Everyone", "resource_type": "table", "resource_id": table_id,
                                "requirement": "available"})
+    for package in demo_packages():
+        upsert_package(backend, package)
+    for recipe in demo_recipes():
+        upsert_recipe(backend, recipe)
+    for kind, rid, requirement in DEMO_GRANTS:
+        ensure_grant(backend, {"group": "Everyone", "resource_type": kind, "resource_id": rid,
+                               "requirement": requirement})
     elapsed = time.monotonic() - started
     result = {"path": str(lake.path), "rows": lake.rows, "days": lake.days, "source": source["name"],
-              "tables": registered, "via": backend.describe(), "seconds": round(elapsed, 1)}
+              "tables": registered, "packages": [p["slug"] for p in demo_packages()],
+              "recipes": [r["slug"] for r in demo_recipes()], "via": backend.describe(),
+              "seconds": round(elapsed, 1)}
     _print(args, result, lambda r: (
         f"Demo lake ready in {r['seconds']} s: source '{r['source']}' with tables "
-        f"{', '.join(r['tables'])} (registered {r['via']})."))
+        f"{', '.join(r['tables'])}, packages {', '.join(r['packages'])} and recipes "
+        f"{', '.join(r['recipes'])} (registered {r['via']})."))
 
 
 def cmd_sources(backend: AnyBackend, args: argparse.Namespace) -> None:

@@ -27,11 +27,16 @@ def test_demo_then_status_and_listing(data: Path, tmp_path: Path, capsys: pytest
                          "--path", str(tmp_path / "lake"))
     assert code == 0, err
     assert "source 'demo' with tables orders, customers, events" in out
+    assert "packages sales, product-analytics and recipes top-customers, daily-events" in out
     code, out, _ = run(capsys, "--data-dir", str(data), "--json", "status")
     status = json.loads(out)
     assert (status["server"], status["sources"], status["tables"]) == ("not running", 1, 3)
     code, out, _ = run(capsys, "--data-dir", str(data), "--json", "grants", "list")
-    assert {g["resource_id"] for g in json.loads(out)} == {"orders", "customers", "events"}
+    grants = {(g["resource_type"], g["resource_id"], g["requirement"]) for g in json.loads(out)}
+    assert grants == {("table", "orders", "available"), ("table", "customers", "available"),
+                      ("table", "events", "available"), ("package", "sales", "required"),
+                      ("package", "product-analytics", "available"), ("recipe", "top-customers", "available"),
+                      ("recipe", "daily-events", "available")}
     # idempotent: running it again updates rather than failing
     code, _, err = run(capsys, "--data-dir", str(data), "demo", "--rows", "6000", "--days", "60",
                        "--path", str(tmp_path / "lake"))

@@ -180,15 +180,8 @@ class GrantsHandler(AdminHandler):
     @authorized
     async def post(self) -> None:
         body, actor = self.json_body(), self.principal.username
-
-        def exists(rtype: str, rid: str) -> bool:
-            if rtype == "table":
-                return self.core.registry.find_table(rid) is not None
-            table = "packages" if rtype == "package" else "recipes"
-            return self.core.store.row(f"SELECT 1 AS x FROM {table} WHERE slug = ? AND deleted_at IS NULL",
-                                       [rid]) is not None
-
-        grant = await self.blocking(lambda: self.core.access.create_grant(body, actor, resource_exists=exists))
+        grant = await self.blocking(lambda: self.core.access.create_grant(
+            body, actor, resource_exists=self.core.resource_exists))
         self.set_header("Location", f"{self.request.path.rstrip('/')}/{grant['id']}")
         self.write_json(grant, status=201)
 
