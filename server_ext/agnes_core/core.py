@@ -73,6 +73,8 @@ class AgnesCore:
         self.scans = ScanService(self.store, self.registry, self.access, self.metadata, self.audit, self.connector,
                                  self._columns_of, lambda: self.settings.limits,
                                  lambda: self.settings.fresh_threshold_s)
+        self._configured_limits = self.settings.limits
+        self._apply_stored_settings()
         self.packages = Packages(self.store, self.registry, self.access, self.hub, self._sync_infos)
         self.recipes = Recipes(self.store, self.registry, self.access, self.hub)
         self.hub.subscribe(self._on_change)
@@ -86,6 +88,48 @@ class AgnesCore:
                                 "updated": iso(r["extracted_at"]), "source_type": types.get(r["source"])}
                 for r in self.store.rows(
                     "SELECT table_id, source, md5, size_bytes, rows, extracted_at FROM sync_state")}
+
+    # -- run-time settings (gate limits): stored overrides of the configured AgnesApp traits --
+
+    def _apply_stored_settings(self) -> None:
+        import dataclasses
+
+        from .store import loads
+
+        row = self.store.row("SELECT value FROM settings WHERE key = 'limits'")
+        overrides = loads(row["value"], {}) if row else {}
+        self.settings.limits = dataclasses.replace(self._configured_limits, **overrides)
+
+    def gate_settings(self) -> dict[str, Any]:
+        from .store import iso, loads
+
+        row = self.store.row("SELECT * FROM settings WHERE key = 'limits'")
+        return {"limits": self.settings.limits.to_json(), "configured": self._configured_limits.to_json(),
+                "overrides": loads(row["value"], {}) if row else {},
+                "updated_by": row["updated_by"] if row else None,
+                "updated_at": iso(row["updated_at"]) if row else None}
+
+    def update_gate_settings(self, body: dict[str, Any], actor: str | None) -> dict[str, Any]:
+        """``{"limits": {name: value or null}}``: values replace the configured limits (null goes
+        back to them); kept in the store, so they survive a restart."""
+        from .limits import validate_limit_overrides
+        from .packages import check_unknown
+        from .store import dumps, utcnow
+
+        check_unknown(body, ("limits",))
+        changes = validate_limit_overrides(body.get("limits", {}))
+        overrides = dict(self.gate_settings()["overrides"])
+        for key, value in changes.items():
+            if value is None:
+                overrides.pop(key, None)
+            else:
+                overrides[key] = value
+        with self.store.write() as cur:
+            cur.execute("INSERT INTO settings VALUES ('limits', ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                        "value = excluded.value, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                        [dumps(overrides), actor, utcnow()])
+        self._apply_stored_settings()
+        return self.gate_settings()
 
     def resource_exists(self, kind: str, rid: str) -> bool:
         """Whether a grantable resource exists (packages and recipes: not deleted)."""

@@ -50,3 +50,18 @@ def validate_source_limits(value: Any) -> dict[str, int]:
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise ValidationError(f"options.limits.{key}", f"limits.{key} must be a positive whole number")
     return dict(value)
+
+
+def validate_limit_overrides(value: Any) -> dict[str, int | None]:
+    """``limits`` of ``PATCH admin/settings``: known names, positive whole numbers, or null to go
+    back to the configured value."""
+    if not isinstance(value, dict):
+        raise ValidationError("limits", "limits must be an object of limit names to numbers (or null)",
+                              hint=f"names: {', '.join(LIMIT_NAMES)}")
+    for key, v in value.items():
+        if key not in LIMIT_NAMES:
+            raise ValidationError(f"limits.{key}", f"unknown limit {key!r}", hint=f"names: {', '.join(LIMIT_NAMES)}")
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+            raise ValidationError(f"limits.{key}", f"limits.{key} must be a positive whole number, or null "
+                                                   "for the configured value")
+    return dict(value)

@@ -270,4 +270,16 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        6,
+        "settings an admin changes at run time (gate limits)",
+        (
+            """CREATE TABLE settings (
+                key VARCHAR PRIMARY KEY,
+                value VARCHAR NOT NULL,
+                updated_by VARCHAR,
+                updated_at TIMESTAMP NOT NULL
+            )""",
+        ),
+    ),
 ]

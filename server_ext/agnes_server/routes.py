@@ -59,6 +59,7 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/admin/grants", admin_access.GrantsHandler),
     (rf"{API}/admin/grants/{_ID}", admin_access.GrantHandler),
     (rf"{API}/admin/audit", admin_access.AuditHandler),
+    (rf"{API}/admin/settings", admin_access.SettingsHandler),
     # admin: data packages and recipes (soft delete, restore)
     (rf"{API}/admin/packages", packages.AdminPackagesHandler),
     (rf"{API}/admin/packages/{_ID}", packages.AdminPackageHandler),

@@ -139,3 +139,19 @@ def test_a_query_the_source_cannot_estimate_always_needs_confirmation(tmp_path: 
         assert run_to_end(core, {**body, "confirm": True}) == 20  # 20 countries, inlined and run
     finally:
         core.close()
+
+
+def test_limits_an_admin_sets_at_run_time_survive_a_restart(tmp_path: Path, demo_lake: Path) -> None:
+    core = open_core(tmp_path / "data", demo_lake)
+    core.update_gate_settings({"limits": {"daily_scan_bytes_per_user": 777}}, "ann")
+    assert core.settings.limits.daily_scan_bytes_per_user == 777
+    core.close()
+
+    restarted = AgnesCore(tmp_path / "data")
+    try:
+        assert restarted.settings.limits.daily_scan_bytes_per_user == 777
+        assert restarted.gate_settings()["overrides"] == {"daily_scan_bytes_per_user": 777}
+        restarted.update_gate_settings({"limits": {"daily_scan_bytes_per_user": None}}, "ann")
+        assert restarted.settings.limits.daily_scan_bytes_per_user == Limits().daily_scan_bytes_per_user
+    finally:
+        restarted.close()

@@ -219,7 +219,7 @@ def test_a_second_sync_is_a_no_op_that_reads_no_file(analyst: Analyst, own: Simp
     assert tree(ws / "data") == before
 
 
-def test_unchanged_check_of_1000_tables_takes_under_a_second_without_hashing(
+def test_1000_unchanged_tables_are_planned_without_hashing_or_catalog_lookups(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "data"
     shared = data / "_shared"
@@ -235,13 +235,11 @@ def test_unchanged_check_of_1000_tables_takes_under_a_second_without_hashing(
     assert _sync._sync_links(data, wanted) == {}
     monkeypatch.setattr(_sync, "hashlib", None)  # any hashing would raise
 
-    started = time.perf_counter()
     plan = _sync.plan(tables, records, shared, readable=lambda: pytest.fail("no catalog lookup needed"))
-    assert _sync._sync_links(data, wanted) == {}
-    elapsed = time.perf_counter() - started
+    assert _sync._sync_links(data, wanted) == {}  # links already right: nothing rewritten
     assert len(plan.unchanged) == 1000
     assert (plan.download, plan.remove) == ([], {})
-    assert elapsed < 1.0
+    # (its speed is measured, not asserted: benchmarks/sync.py, no-op sync of 1,000 tables)
 
 
 def test_revoking_the_grant_removes_files_links_and_views_on_the_next_sync(

@@ -203,3 +203,25 @@ async def test_audit_records_admin_changes_sync_and_stack_filtered_by_time(api) 
     assert body["entries"] == []
     status, body, _ = await api("GET", "admin/audit", token=ALICE, params={"since": "yesterday"})
     assert (status, body["details"]["field"]) == (400, "since")
+
+
+async def test_settings_override_the_gate_limits_at_once_and_are_audited(api) -> None:
+    status, body, _ = await api("GET", "admin/settings", token=BOB)
+    assert status == 403
+    status, before, _ = await api("GET", "admin/settings", token=ALICE)
+    assert_matches_openapi("/admin/settings", "GET", status, before)
+    assert before["overrides"] == {}
+    status, body, _ = await api("PATCH", "admin/settings", {"limits": {"scan_confirm_bytes": 0}}, token=ALICE)
+    assert (status, body["details"]["field"]) == (400, "limits.scan_confirm_bytes")
+    status, after, _ = await api("PATCH", "admin/settings", {"limits": {"scan_confirm_bytes": 12345}}, token=ALICE)
+    assert_matches_openapi("/admin/settings", "PATCH", status, after)
+    assert (after["limits"]["scan_confirm_bytes"], after["updated_by"]) == (12345, "alice")
+    assert after["configured"]["scan_confirm_bytes"] == before["configured"]["scan_confirm_bytes"]
+    status, estimate, _ = await api("POST", "scans/estimate", {"sql": "SELECT amount FROM events"}, token=ALICE)
+    assert estimate["limits"]["scan_confirm_bytes"] == 12345  # in effect at once
+    status, audit, _ = await api("GET", "admin/audit", token=ALICE, params={"resource": "settings"})
+    assert [(e["action"], e["outcome"]) for e in audit["entries"]] == [("settings.update", "ok"),
+                                                                       ("settings.update", "error")]
+
+    status, back, _ = await api("PATCH", "admin/settings", {"limits": {"scan_confirm_bytes": None}}, token=ALICE)
+    assert (back["overrides"], back["limits"]["scan_confirm_bytes"]) == ({}, before["limits"]["scan_confirm_bytes"])

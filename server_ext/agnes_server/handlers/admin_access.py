@@ -230,3 +230,20 @@ def _time_arg(handler: AdminHandler, name: str) -> datetime | None:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
+
+
+class SettingsHandler(AdminHandler):
+    """Gate limits at run time: configured (AgnesApp traits), stored overrides, and in effect."""
+
+    audit_kind = "settings"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.blocking(self.core.gate_settings))
+
+    @web.authenticated
+    @authorized
+    async def patch(self) -> None:
+        body = self.json_body()
+        self.write_json(await self.blocking(self.core.update_gate_settings, body, self.principal.username))
