@@ -43,29 +43,35 @@ def main(lake, data_dir, big, rows_per_big, small):
     from pathlib import Path
     from agnes_core.core import AgnesCore
     big, rows_per_big, small = int(big), int(rows_per_big), int(small)
-    con = duckdb.connect()
-    (Path(lake) / "big").mkdir(parents=True)
-    (Path(lake) / "small").mkdir(parents=True)
-    for i in range(big):
-        con.execute(f"COPY (SELECT i AS id, random() AS a, random() AS b, random() AS c, random() AS d "
-                    f"FROM range({rows_per_big}) t(i)) TO '{lake}/big/t{i:03d}.parquet' (FORMAT parquet)")
-    for i in range(small):
-        con.execute(f"COPY (SELECT i AS id, 'row ' || i AS label FROM range(10) t(i)) "
-                    f"TO '{lake}/small/s{i:03d}.parquet' (FORMAT parquet)")
-    core = AgnesCore(data_dir)
-    core.registry.add_source({"name": "bench", "type": "lake", "options": {"path": lake}})
     ids = [f"t{i:03d}" for i in range(big)] + [f"s{i:03d}" for i in range(small)]
+    # 100 tables per source: each extract rewrites its source's extract.duckdb (a view per table)
+    source_of = {tid: f"src{n // 100}" for n, tid in enumerate(ids)}
+    con = duckdb.connect()
+    for tid in ids:
+        folder = Path(lake) / source_of[tid]
+        folder.mkdir(parents=True, exist_ok=True)
+        if tid[0] == "t":
+            sql = (f"SELECT i AS id, random() AS a, random() AS b, random() AS c, random() AS d "
+                   f"FROM range({rows_per_big}) t(i)")
+        else:
+            sql = "SELECT i AS id, 'row ' || i AS label FROM range(10) t(i)"
+        con.execute(f"COPY ({sql}) TO '{folder}/{tid}.parquet' (FORMAT parquet)")
+    core = AgnesCore(data_dir)
+    for name in sorted(set(source_of.values())):
+        core.registry.add_source({"name": name, "type": "lake", "options": {"path": f"{lake}/{name}"}})
     start = time.perf_counter()
     size = 0
     for tid in ids:
-        core.registry.register_table({"id": tid, "name": tid, "source": "bench", "bucket": "big" if tid[0] == "t"
-                                      else "small", "source_table": tid, "query_mode": "local"})
+        core.registry.register_table({"id": tid, "name": tid, "source": source_of[tid], "source_table": tid,
+                                      "query_mode": "local"})
         run = core.extracts.run(tid)
         assert run["status"] == "succeeded", run
         if tid[0] == "t":
             size += run["size_bytes"]
     core.packages.create({"slug": "big", "title": "Big", "lifecycle": "prod", "tables": ids[:big]}, "bench")
-    core.packages.create({"slug": "many", "title": "Many", "lifecycle": "prod", "tables": ids[big:]}, "bench")
+    for n in range(0, small, 400):  # a package holds at most 500 tables
+        core.packages.create({"slug": f"many-{n // 400}", "title": "Many", "lifecycle": "prod",
+                              "tables": ids[big + n:big + n + 400]}, "bench")
     core.close()
     return {"seconds": time.perf_counter() - start, "big_bytes": size}
 """
@@ -173,8 +179,9 @@ def main() -> None:
         prep = run_measured(PREPARE, str(root / "lake"), str(root / "data"), str(args.tables), str(rows),
                             str(args.small))
         total = args.tables + args.small
-        print(f"prepared {total:,} tables ({args.tables} big: {prep['big_bytes'] / 1e9:.2f} GB of extracts; "
-              f"{args.small} small), registered and extracted in {prep['seconds']:.0f} s")
+        print(f"prepared {total:,} tables in {(total + 99) // 100} lake sources ({args.tables} big: "
+              f"{prep['big_bytes'] / 1e9:.2f} GB of extracts; {args.small} small), registered and extracted "
+              f"in {prep['seconds']:.0f} s")
         server = Server(root, root / "data")
         big_grant = server.call("POST", "admin/grants", {"group": "Everyone", "resource_type": "package",
                                                          "resource_id": "big", "requirement": "required"})
@@ -202,7 +209,7 @@ def main() -> None:
 
         # 2. no-op sync of 1,000 tables
         server.call("DELETE", f"admin/grants/{big_grant['id']}")
-        for slug in ("big", "many"):
+        for slug in ["big", *(f"many-{n // 400}" for n in range(0, args.small, 400))]:
             server.call("POST", "admin/grants", {"group": "Everyone", "resource_type": "package",
                                                  "resource_id": slug, "requirement": "required"})
         runs = run_measured(KERNEL, server.url, TOKEN, json.dumps(["first", "no-op", "no-op again"]),
