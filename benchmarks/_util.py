@@ -1,14 +1,20 @@
-"""Shared helpers for the benchmark scripts: peak RSS of a child process and a target line."""
+"""Shared helpers for the benchmark scripts: peak RSS of a child process, a target line, and a
+real Jupyter server with the extension on a data dir."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,3 +46,54 @@ def verdict(ok: bool) -> str:
 
 def temp_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+class Server:
+    """``jupyter server`` with the extension on ``data_dir`` (token auth, scheduler as ``traits`` say),
+    ready when ``GET agnes/v1/version`` answers; ``call`` speaks JSON to ``agnes/v1/``."""
+
+    def __init__(self, root: Path, data_dir: Path, token: str, traits: list[str], port_offset: int) -> None:
+        self.root = root
+        self.token = token
+        self.port = 18000 + os.getpid() % 1000 + port_offset
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = root / "server.log"
+        env = {**os.environ, "AGNES_DATA_DIR": str(data_dir), "AGNES_WORKSPACE": str(root / "workspace"),
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "server_ext"), str(ROOT)]),
+               "JUPYTER_RUNTIME_DIR": str(root / "runtime"), "JUPYTER_CONFIG_DIR": str(root / "config")}
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
+                 f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+                 "--ServerApp.log_level=WARN", *traits],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.call("GET", "version")
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start:\n{self.log.read_text()[-3000:]}") from None
+                time.sleep(0.2)  # polling for readiness with a deadline
+
+    def call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
+        req = urllib.request.Request(self.url + "agnes/v1/" + route, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"token {self.token}",
+                                              "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} {route}: {exc.code} {exc.read().decode()[:500]}") from None
+        return json.loads(raw) if raw else None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)

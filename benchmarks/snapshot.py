@@ -23,14 +23,11 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server_ext"))
 
-from _util import ROOT, run_measured, temp_dir, verdict
+from _util import ROOT, Server, run_measured, temp_dir, verdict
 
 SERVER_TOKEN = "bench-snapshot-token"
 GIB = 1024**3
@@ -103,56 +100,6 @@ PREDICATES = [
     "event_date < DATE '2026-01-10' AND country IN ('AT', 'US')",
     "amount < 200",  # not a partition or sort column: nothing can be pruned (control)
 ]
-
-
-# -- server ------------------------------------------------------------------------------------------
-
-
-class Server:
-    def __init__(self, root: Path, data_dir: Path, traits: list[str]) -> None:
-        self.root = root
-        self.port = 18000 + os.getpid() % 1000 + 500
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = root / "server.log"
-        env = {**os.environ, "AGNES_DATA_DIR": str(data_dir), "AGNES_WORKSPACE": str(root / "workspace"),
-               "PYTHONPATH": os.pathsep.join([str(ROOT / "server_ext"), str(ROOT)]),
-               "JUPYTER_RUNTIME_DIR": str(root / "runtime"), "JUPYTER_CONFIG_DIR": str(root / "config")}
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
-                 f"--ServerApp.token={SERVER_TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
-                 "--ServerApp.log_level=WARN", *traits],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.call("GET", "version")
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start:\n{self.log.read_text()[-3000:]}") from None
-                time.sleep(0.2)
-
-    def call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
-        req = urllib.request.Request(self.url + "agnes/v1/" + route, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"token {SERVER_TOKEN}",
-                                              "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {route}: {exc.code} {exc.read().decode()[:500]}") from None
-        return json.loads(raw) if raw else None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
 
 
 class RssPoller:
@@ -383,7 +330,7 @@ def main() -> None:
         traits = [f"--AgnesApp.scan_max_bytes={64 * GIB}", f"--AgnesApp.max_result_bytes={64 * GIB}",
                   f"--AgnesApp.max_result_rows={10**9}", f"--AgnesApp.daily_scan_bytes_per_user={1024**5}",
                   "--AgnesApp.scheduler_interval_seconds=0"]  # no background extracts of orders/customers
-        server = Server(root, root / "data", traits)
+        server = Server(root, root / "data", SERVER_TOKEN, traits, port_offset=500)
         bench_speed(server, lake, root, args.runs)
         bench_estimates(server, lake, "events", f"demo lake ({args.rows:,} rows, source 'demo')")
         if not args.skip_big:

@@ -19,21 +19,16 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server_ext"))
 
-from _util import ROOT, run_measured, temp_dir, verdict
+from _util import Server, run_measured, temp_dir, verdict
 
 TOKEN = "bench-sync-token"
 
@@ -121,51 +116,6 @@ def main(url, token, ids_json, out_dir):
 """
 
 
-class Server:
-    def __init__(self, root: Path, data_dir: Path) -> None:
-        self.port = 18000 + os.getpid() % 1000 + 700
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = root / "server.log"
-        env = {**os.environ, "AGNES_DATA_DIR": str(data_dir), "PYTHONPATH": os.pathsep.join([str(ROOT / "server_ext"),
-                                                                                          str(ROOT)]),
-               "JUPYTER_RUNTIME_DIR": str(root / "runtime"), "JUPYTER_CONFIG_DIR": str(root / "config")}
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
-                 f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
-                 "--ServerApp.log_level=WARN", "--AgnesApp.scheduler_interval_seconds=0"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.call("GET", "version")
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start:\n{self.log.read_text()[-3000:]}") from None
-                time.sleep(0.2)  # polling for readiness with a deadline
-
-    def call(self, method: str, route: str, body: dict[str, Any] | None = None) -> Any:
-        req = urllib.request.Request(self.url + "agnes/v1/" + route, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"{method} {route}: {exc.code} {exc.read().decode()[:500]}") from None
-        return json.loads(raw) if raw else None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tables", type=int, default=200)
@@ -184,7 +134,7 @@ def main() -> None:
         print(f"prepared {total:,} tables in {(total + 99) // 100} lake sources ({args.tables} big: "
               f"{prep['big_bytes'] / 1e9:.2f} GB of extracts; {args.small} small), registered and extracted "
               f"in {prep['seconds']:.0f} s")
-        server = Server(root, root / "data")
+        server = Server(root, root / "data", TOKEN, ["--AgnesApp.scheduler_interval_seconds=0"], port_offset=700)
         big_grant = server.call("POST", "admin/grants", {"group": "Everyone", "resource_type": "package",
                                                          "resource_id": "big", "requirement": "required"})
         ids = [f"t{i:03d}" for i in range(args.tables)]
