@@ -280,9 +280,7 @@ class Packages:
         recipes the user may see (with ``in_stack``), from the recipes service."""
         packages = [p for p in self.browse(principal) if p["in_stack"]]
         direct = self._subscriptions(principal.username, "tables")
-        required = {r["resource_id"] for r in self.store.rows(
-            "SELECT group_name, resource_id FROM grants WHERE resource_type = 'table' AND requirement = 'required'")
-            if r["group_name"] in principal.groups}
+        required = self._required_tables(principal)
         tables = []
         for table_id in sorted(required | direct):
             table = self.registry.find_table(table_id)
@@ -294,10 +292,11 @@ class Packages:
     def _readable(self, principal: Principal, table_id: str) -> bool:
         return self.registry.find_table(table_id) is not None and self.access.can_read(principal, table_id)
 
-    def _directly_granted(self, principal: Principal, table_id: str) -> bool:
-        rows = self.store.rows("SELECT group_name FROM grants WHERE resource_type = 'table' AND resource_id = ? "
-                               "AND requirement = 'required'", [table_id])
-        return any(r["group_name"] in principal.groups for r in rows)
+    def _required_tables(self, principal: Principal) -> set[str]:
+        """Tables granted directly (not through a package) to one of the user's groups as required."""
+        return {r["resource_id"] for r in self.store.rows(
+            "SELECT group_name, resource_id FROM grants WHERE resource_type = 'table' AND requirement = 'required'")
+            if r["group_name"] in principal.groups}
 
     def subscribe(self, principal: Principal, kind: str, rid: str, *,
                   visible_recipe: Callable[[str], str | None]) -> None:
@@ -352,7 +351,7 @@ class Packages:
             return self.access.granted(principal, "package").get(rid)
         if kind == "recipes":
             return self.access.granted(principal, "recipe").get(rid)
-        return "required" if self._directly_granted(principal, rid) else None
+        return "required" if rid in self._required_tables(principal) else None
 
     def _required_by(self, principal: Principal, kind: str, rid: str) -> list[str]:
         rtype = {"packages": "package", "recipes": "recipe", "tables": "table"}[kind]

@@ -225,3 +225,28 @@ async def test_settings_override_the_gate_limits_at_once_and_are_audited(api) ->
 
     status, back, _ = await api("PATCH", "admin/settings", {"limits": {"scan_confirm_bytes": None}}, token=ALICE)
     assert (back["overrides"], back["limits"]["scan_confirm_bytes"]) == ({}, before["limits"]["scan_confirm_bytes"])
+
+
+async def test_a_coming_soon_package_is_shown_but_cannot_be_added_and_grants_no_tables(api) -> None:
+    await api("POST", "admin/packages", {**SALES, "slug": "soon", "lifecycle": "coming-soon"}, token=ALICE)
+    await grant(api, "package", "soon")
+    status, browse, _ = await api("GET", "packages", token=BOB)
+    assert [p["slug"] for p in browse["packages"]] == ["soon"]
+    status, body, _ = await api("PUT", "stack/packages/soon", token=BOB)
+    assert (status, body["error"], body["details"]["lifecycle"]) == (400, "not_available", "coming-soon")
+    status, body, _ = await api("GET", "catalog", token=BOB)
+    assert "orders" not in {t["id"] for t in body["tables"]}
+
+
+async def test_a_table_granted_available_can_be_added_to_the_stack_directly(api) -> None:
+    status, body, _ = await api("PUT", "stack/tables/orders", token=BOB)
+    assert (status, body["error"]) == (403, "forbidden")
+    await grant(api, "table", "orders", "available")
+    status, stack, _ = await api("PUT", "stack/tables/orders", token=BOB)
+    assert [(t["id"], t["subscribed"], t["required"]) for t in stack["tables"]] == [("orders", True, False)]
+    status, manifest, _ = await api("GET", "sync/manifest", token=BOB)
+    assert [(t["id"], t["required"]) for t in manifest["tables"]] == [("orders", False)]
+    status, _, _ = await api("DELETE", "stack/tables/orders", token=BOB)
+    assert status == 204
+    status, manifest, _ = await api("GET", "sync/manifest", token=BOB)
+    assert manifest["tables"] == []
