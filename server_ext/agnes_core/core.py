@@ -23,6 +23,7 @@ from .recipes import Recipes
 from .refresh import MetadataRefresher
 from .registry import Registry, Table
 from .scans import ScanService
+from .sqlbounds import SqlLimits
 from .sqltypes import sql_type
 from .store import StateStore
 from .tokens import Tokens
@@ -41,6 +42,10 @@ class CoreSettings:
     metadata_timeout_s: float = 30.0
     cache_ttl_s: float = 3600.0
     limits: Limits = field(default_factory=Limits)
+    #: Scans the whole server runs at once (each holds a worker thread and a source session).
+    max_concurrent_scans: int = 8
+    #: What a scan's SQL may cost to check (size, nesting) and may build (value sizes).
+    sql_limits: SqlLimits = field(default_factory=SqlLimits)
 
     @property
     def fresh_threshold_s(self) -> float:
@@ -72,7 +77,9 @@ class AgnesCore:
                                            timeout_s=self.settings.metadata_timeout_s)
         self.scans = ScanService(self.store, self.registry, self.access, self.metadata, self.audit, self.connector,
                                  self._columns_of, lambda: self.settings.limits,
-                                 lambda: self.settings.fresh_threshold_s)
+                                 lambda: self.settings.fresh_threshold_s,
+                                 sql_limits=lambda: self.settings.sql_limits,
+                                 max_concurrent_scans=lambda: self.settings.max_concurrent_scans)
         self._configured_limits = self.settings.limits
         self._apply_stored_settings()
         self.packages = Packages(self.store, self.registry, self.access, self.hub, self._sync_infos)

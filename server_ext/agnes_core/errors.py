@@ -28,6 +28,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_exists": 409,
     "already_running": 409,
     "confirmation_required": 409,
+    "scan_timeout": 400,
+    "value_too_large": 400,
+    "scan_cancelled": 409,
     "range_not_satisfiable": 416,
     "quota_exceeded": 429,
     "internal": 500,
@@ -125,6 +128,24 @@ class SourceError(AgnesError):
 
 class SourceTimeout(SourceError):
     code = "source_timeout"
+
+
+class ScanTimeout(AgnesError):
+    """A scan ran past its time limit and was stopped in the source."""
+
+    code = "scan_timeout"
+
+
+class ValueTooLarge(AgnesError):
+    """A scan would have built or sent a value (or row) above the server's limit."""
+
+    code = "value_too_large"
+
+
+class ScanCancelled(AgnesError):
+    """A scan was stopped before it finished (the server is stopping, or the scan was cancelled)."""
+
+    code = "scan_cancelled"
 
 
 class StoreVersionError(AgnesError):

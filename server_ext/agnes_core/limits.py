@@ -20,6 +20,8 @@ class Limits:
     max_concurrent_scans_per_user: int = 5
     max_result_rows: int = 10_000_000
     max_result_bytes: int = 2 * GIB
+    #: Wall time a scan may run, from admission to its last batch; then it is stopped in the source.
+    scan_timeout_seconds: int = 300
 
     def lowered_by(self, overrides: Mapping[str, Any] | None) -> Limits:
         """The smaller of each limit and the source's own (a source can only tighten)."""

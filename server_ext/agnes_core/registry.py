@@ -213,6 +213,11 @@ class Registry:
     def find_table(self, table_id_: str) -> Table | None:
         return self._load()[1].get(table_id_)
 
+    def find_table_any_case(self, name: str) -> Table | None:
+        """The one table whose id equals ``name`` ignoring case (None when none or several do)."""
+        found = [t for tid, t in self._load()[1].items() if tid.lower() == name.lower()]
+        return found[0] if len(found) == 1 else None
+
     def _validate_table(self, body: dict[str, Any]) -> dict[str, Any]:
         _reject_unknown(body, _TABLE_FIELDS)
         tid = table_id(body.get("id"))

@@ -25,13 +25,14 @@ from sqlglot import exp
 
 from .access import Access, Principal
 from .audit import Audit
-from .connectors import Capability, Connector, ScanEstimate, TableRead, TableRef
-from .errors import AgnesError, NotFound, ValidationError
+from .connectors import Capability, Connector, ScanEstimate, ScanGuard, TableRead, TableRef
+from .errors import AgnesError, NotFound, ScanCancelled, ScanTimeout, ValidationError, ValueTooLarge
 from .ids import TABLE_ID_RE
 from .limits import TIB, Limits
 from .metadata import MetadataCache
 from .prefetch import Prefetch
 from .registry import Registry, Table
+from .sqlbounds import DEFAULT_LIMITS, GUARD_MARK, SqlLimits
 from .sqlsafe import render
 from .store import StateStore, dumps, iso, loads, utcnow
 from .validator import Rejected, Resolver, ValidatedQuery, validate
@@ -101,7 +102,9 @@ class ScanService:
     def __init__(self, store: StateStore, registry: Registry, access: Access, metadata: MetadataCache,
                  audit: Audit, connector_for: Callable[[str], Connector],
                  columns_of: Callable[[Table], list[tuple[str, str]]], limits: Callable[[], Limits],
-                 fresh_threshold_s: Callable[[], float]) -> None:
+                 fresh_threshold_s: Callable[[], float], *,
+                 sql_limits: Callable[[], SqlLimits] = lambda: DEFAULT_LIMITS,
+                 max_concurrent_scans: Callable[[], int] = lambda: 8) -> None:
         self.store = store
         self.registry = registry
         self.access = access
@@ -111,8 +114,11 @@ class ScanService:
         self.columns_of = columns_of
         self.limits = limits
         self.fresh_threshold_s = fresh_threshold_s
+        self.sql_limits = sql_limits
+        self.max_concurrent_scans = max_concurrent_scans
         self._lock = threading.Lock()
         self._running: dict[str, set[str]] = {}  # username -> running scan ids (this process)
+        self._runs: dict[str, ScanRun] = {}  # every running scan of this process, by id
         self._mark_interrupted()
 
     def _mark_interrupted(self) -> None:
@@ -196,9 +202,15 @@ class ScanService:
                 return sqlglot.parse_one(table.sql, read=cls.dialect)
             return exp.table_(table.source_table, db=table.bucket or cls.default_schema, quoted=True)
 
+        def default_schema(source_name: str) -> str | None:
+            source = self.registry.sources_by_name().get(source_name)
+            return connector_class(source.type).default_schema if source else None
+
         dialects = tuple(dict.fromkeys(["duckdb", *(self._dialect(s.name) for s in self.registry.list_sources())]))
         return Resolver(find=self.registry.find_table, can_read=lambda tid: self.access.can_read(principal, tid),
-                        dialect_of=self._dialect, columns=self.columns_of, physical=physical, dialects=dialects)
+                        dialect_of=self._dialect, columns=self.columns_of, physical=physical, dialects=dialects,
+                        find_any_case=self.registry.find_table_any_case, default_schema=default_schema,
+                        limits=self.sql_limits())
 
     def prepare(self, principal: Principal, body: Mapping[str, Any]) -> Prepared:
         started = time.perf_counter()
@@ -338,6 +350,13 @@ class ScanService:
                     hint="Wait for one to finish.",
                     details={"kind": "concurrent_scans", "current": len(running),
                              "limit": limits.max_concurrent_scans_per_user, "retry_after_seconds": 5})
+            everyone = len(self._runs)
+            if everyone >= self.max_concurrent_scans():
+                raise QuotaExceeded(
+                    f"the server already runs {everyone} scans, the most it runs at once",
+                    hint="Try again in a few seconds.",
+                    details={"kind": "server_scans", "current": everyone, "limit": self.max_concurrent_scans(),
+                             "retry_after_seconds": 5})
             scan_id = uuid.uuid4().hex[:16]
             running.add(scan_id)
             try:
@@ -351,14 +370,30 @@ class ScanService:
             except BaseException:
                 running.discard(scan_id)
                 raise
-        refs = [TableRef(u.table.bucket, u.table.source_table) for u in p.query.tables.values()
-                if u.table.query_mode != "materialized"]
-        return ScanRun(self, scan_id, username, p, refs)
+            refs = [TableRef(u.table.bucket, u.table.source_table) for u in p.query.tables.values()
+                    if u.table.query_mode != "materialized"]
+            run = ScanRun(self, scan_id, username, p, refs)
+            self._runs[scan_id] = run
+        run.start_clock()
+        return run
+
+    def cancel_all(self, reason: str) -> int:
+        """Stop every running scan of this process (``reason``: ``shutdown``, ``client``...)."""
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            run.cancel(reason)
+        return len(runs)
+
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._runs)
 
     def _finish(self, run: ScanRun, status: str, error: str | None) -> None:
         duration = int((time.perf_counter() - run.started) * 1000)
         with self._lock:
             self._running.get(run.username, set()).discard(run.scan_id)
+            self._runs.pop(run.scan_id, None)
         refund = run.prepared.estimate.scan_bytes if status == "failed" and run.batches_read == 0 else 0
         with self.store.write() as cur:
             if refund:
@@ -385,11 +420,22 @@ class ScanService:
 
 #: Batches a scan reads ahead of the one being sent (memory: about this many plus two batches).
 PREFETCH_BATCHES = 2
+#: Rows per batch aim at this many bytes (the estimate's row width decides), so one batch of wide
+#: rows never becomes a large allocation before the result caps can look at it.
+TARGET_BATCH_BYTES = 16 * 1024 * 1024
+MAX_BATCH_ROWS = 65_536
+MIN_BATCH_ROWS = 256
+#: The largest result row a source may send, where it can check (PostgreSQL does, before sending).
+MAX_ROW_BYTES = 64 * 1024 * 1024
+#: While a cancelled scan has not ended, the source is asked to stop again this often (a request
+#: that arrives just before the query starts would otherwise be lost).
+CANCEL_RETRY_S = 0.5
 
 
 class ScanRun:
-    """A scan in flight: batches from the source, cut at the result caps. Not thread-safe:
-    one consumer pulls batches in order (from worker threads, one call at a time)."""
+    """A scan in flight: batches from the source, cut at the result caps, stopped at its time
+    limit. One consumer pulls batches in order (from worker threads, one call at a time);
+    :meth:`cancel` may be called from any thread."""
 
     def __init__(self, service: ScanService, scan_id: str, username: str, prepared: Prepared,
                  refs: list[TableRef]) -> None:
@@ -404,15 +450,77 @@ class ScanRun:
         self.batches_read = 0
         self.truncated_reason: str | None = None
         self.schema: pa.Schema | None = None
+        self.timeout_s = float(prepared.limits.scan_timeout_seconds)
+        self.batch_rows = _batch_rows(prepared)
+        #: Why the scan was stopped early (``timeout``, ``client``, ``shutdown``), or None.
+        self.cancelled: str | None = None
+        self._ended = threading.Event()
+        self._timer: threading.Timer | None = None
         self._batches: Iterator[pa.RecordBatch] | None = None
         self._pending: pa.RecordBatch | None = None
         self._done = False
 
+    def start_clock(self) -> None:
+        """Stop the scan in the source when its time limit passes."""
+        self._timer = threading.Timer(self.timeout_s, self.cancel, args=("timeout",))
+        self._timer.daemon = True
+        self._timer.name = f"agnes-scan-clock-{self.scan_id}"
+        self._timer.start()
+
+    def cancel(self, reason: str) -> None:
+        """Stop the scan as soon as the source allows; the consumer's next call raises."""
+        if self._ended.is_set() or self.cancelled is not None:
+            return
+        self.cancelled = reason
+        log.info("agnes: stopping scan %s (%s)", self.scan_id, reason)
+        threading.Thread(target=self._keep_interrupting, name=f"agnes-scan-cancel-{self.scan_id}",
+                         daemon=True).start()
+
+    def _keep_interrupting(self) -> None:
+        deadline = time.monotonic() + 120
+        while not self._ended.is_set() and time.monotonic() < deadline:
+            try:
+                self.prepared.connector.interrupt()
+            except Exception:
+                log.exception("agnes: interrupting scan %s failed", self.scan_id)
+            self._ended.wait(CANCEL_RETRY_S)
+
+    def _stopped_error(self, exc: BaseException | None = None) -> BaseException | None:
+        """The error to raise for a scan that was stopped or failed in a known way, else None."""
+        if self.cancelled == "timeout":
+            return ScanTimeout(
+                f"the scan ran longer than its {self.timeout_s:g} s limit and was stopped",
+                hint="Narrow it (a filter on a partition or sort column, fewer joins), or ask an admin about "
+                "the limit (scan_timeout_seconds).",
+                details={"limit_seconds": self.timeout_s, "scan_id": self.scan_id})
+        if self.cancelled is not None:
+            return ScanCancelled(f"the scan was stopped ({self.cancelled})", details={"scan_id": self.scan_id})
+        message = exc.message if isinstance(exc, AgnesError) else str(exc or "")
+        if GUARD_MARK in message:
+            what = message[message.index(GUARD_MARK) + len(GUARD_MARK):].split('"')[0].strip().rstrip(".")
+            return ValueTooLarge(f"the scan was stopped: {what}",
+                                 hint="Select fewer or narrower columns, or build smaller values.",
+                                 details={"scan_id": self.scan_id})
+        if "statement timeout" in message:
+            return ScanTimeout("the source stopped the scan at its time limit",
+                               hint="Narrow it, or ask an admin about the limit.", details={"scan_id": self.scan_id})
+        return None
+
     def open(self) -> pa.Schema:
         """Start the query in the source; return the result's schema (first batch buffered)."""
-        batches = iter(self.prepared.connector.scan(self.prepared.query.physical_sql, tables=self.refs))
-        self._batches = batches
-        first = next(batches, None)
+        guard = ScanGuard(self.scan_id, self.timeout_s, min(MAX_ROW_BYTES, self.prepared.limits.max_result_bytes))
+        try:
+            if self.cancelled is not None:
+                raise ScanCancelled("the scan was stopped before it started")
+            batches = iter(self.prepared.connector.scan(self.prepared.query.physical_sql, batch_size=self.batch_rows,
+                                                        tables=self.refs, guard=guard))
+            self._batches = batches
+            first = next(batches, None)
+        except Exception as exc:
+            stopped = self._stopped_error(exc)
+            if stopped is not None:
+                raise stopped from None
+            raise
         self._pending = first
         if first is None:
             raise AgnesError("the source returned no result schema", code="source_error")
@@ -426,7 +534,15 @@ class ScanRun:
         """The next batch (cut at the caps), or None when the result is complete or truncated."""
         if self._done or self._batches is None:
             return None
-        batch = self._pending if self._pending is not None else next(self._batches, None)
+        try:
+            batch = self._pending if self._pending is not None else next(self._batches, None)
+        except Exception as exc:
+            stopped = self._stopped_error(exc)
+            if stopped is not None:
+                raise stopped from None
+            raise
+        if self.cancelled is not None:
+            raise self._stopped_error() or ScanCancelled("the scan was stopped")
         self._pending = None
         if batch is None:
             self._done = True
@@ -452,16 +568,38 @@ class ScanRun:
                 return None
         return batch
 
+    def end_status(self, status: str) -> str:
+        """The status to record: a stopped scan says why, whatever the caller saw."""
+        if status == "succeeded" or self.cancelled is None:
+            return status
+        return "timed_out" if self.cancelled == "timeout" else "cancelled"
+
     def finish(self, status: str, error: str | None = None) -> None:
         self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+        status = self.end_status(status)
         try:
             if isinstance(self._batches, Prefetch):
                 self._batches.close(timeout=30)  # waits for the source to be closed in its thread
             elif self._batches is not None and hasattr(self._batches, "close"):
                 self._batches.close()
         finally:
+            self._ended.set()
             self.prepared.connector.close()
             self.service._finish(self, status, error)
+
+
+def _batch_rows(p: Prepared) -> int:
+    """Rows per batch for about ``TARGET_BATCH_BYTES`` per batch, from the estimate's row width."""
+    est = p.estimate
+    if p.result_rows and p.result_bytes:
+        width = p.result_bytes / p.result_rows
+    elif est.rows_read and est.scan_bytes:
+        width = est.scan_bytes / est.rows_read
+    else:
+        return MAX_BATCH_ROWS
+    return int(min(MAX_BATCH_ROWS, max(MIN_BATCH_ROWS, TARGET_BATCH_BYTES // max(width, 1))))
 
 
 def _verdict(est: ScanEstimate, limits: Limits, used: int, *, unknown: bool) -> str:

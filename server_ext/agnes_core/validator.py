@@ -1,32 +1,41 @@
 """The scan validator: user SQL is parsed into a sqlglot AST and accepted only when it is
 exactly one read-only query over registered tables the user may read, from one source,
-calling only allow-listed functions on columns that exist.
+calling only allow-listed functions on columns that exist, within bounded size and shape.
 
-Nothing is ever assembled from the user's text: the accepted tree is rewritten (table ids
-to the source's physical names) and re-rendered, which also drops every comment.
+Names are resolved as the source's engine resolves them (:mod:`.sqlnames`); the accepted tree
+is rewritten — every relation to its qualified physical name, every CTE to a generated name —
+re-rendered (which drops every comment), and the SQL that will run is parsed once more and
+refused unless everything it reads is what the user may read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.optimizer.scope import traverse_scope
 
+from . import sqlbounds
 from .errors import AgnesError
+from .sqlbounds import DEFAULT_LIMITS, SqlLimits, TooComplex
+from .sqlnames import classify, normalized, rename_ctes, unverified_relations
 from .sqlsafe import SCALAR_FUNCTIONS, render
 
 if TYPE_CHECKING:
     from .registry import Table
 
+log = logging.getLogger(__name__)
+
 KINDS = ("parse_error", "multi_statement", "ddl_or_dml", "disallowed_node", "unregistered_table",
-         "forbidden_table", "mixed_sources", "table_function", "unknown_function", "unknown_column")
+         "mixed_sources", "table_function", "unknown_function", "unknown_column", "query_too_long",
+         "query_too_complex", "value_too_large")
 
 #: Statements that write or change anything (checked anywhere in the tree, not only at the root).
 WRITE_NODES: tuple[type[exp.Expr], ...] = (
@@ -75,6 +84,17 @@ MORE_SCALARS = frozenset({
     "Ascii", "Sin", "Cos", "Tan", "Atan", "Atan2", "Pi", "Radians", "Degrees", "Lambda", "Transform",
     "SafeDivide", "Int64", "BitwiseCount", "Length", "Normalize", "UnixSeconds", "UnixMillis", "Time",
     "Timestamp", "Datetime", "TimeFromParts", "MakeInterval", "IsNan", "IsInf", "Nvl2", "Uuid",
+    # Parsed into typed expressions by sqlglot (analysts write dayname, last_day, btrim, date_bin...).
+    "Dayname", "Monthname", "LastDay", "DayOfWeekIso", "JustifyDays", "JustifyHours", "WidthBucket", "DateBin",
+    "Unicode", "Sign", "Factorial", "Gcd", "Lcm", "Translate", "StrToUnix", "UnixToStr",
+    "StringToArray", "ArrayToString", "ArrayConcat", "ArrayDistinct", "ArraySort", "ArrayReverse", "ArraySlice",
+    "ArrayFirst", "ArrayLast", "ArrayIntersect", "ArrayPosition", "ArraysOverlap", "ArrayContainsAll", "ToArray",
+    "RegexpCount", "RegexpILike", "RegexpExtractAll", "Split", "SplitPart", "Soundex", "JSONArrayContains",
+    "JSONBContains", "JSONBExists", "JSONExists", "JSONFormat", "ParseJSON", "Quantiles", "ApproxQuantiles",
+    "ApproximateCountDistinct", "CountDistinct", "Skewness", "Kurtosis", "RegrSlope", "RegrIntercept",
+    "Date", "ToDays", "Epoch", "EpochMs", "DayOfWeek", "YearOfWeek", "YearOfWeekIso",
+    "Quarter", "MonthsBetween", "AddMonths", "NextDay", "CurrentTime", "Localtime",
+    "Localtimestamp", "Bin", "Sinh", "Cosh", "Tanh", "Asin", "Acos", "Cot", "Log2", "Log10", "Isodow",
 })
 QUERY_FUNCTIONS = SCALAR_FUNCTIONS | AGGREGATES | WINDOW_FUNCTIONS | MORE_SCALARS
 #: Functions sqlglot leaves as ``Anonymous`` that are safe, by dialect (lower-case names).
@@ -82,12 +102,64 @@ ANONYMOUS_FUNCTIONS: dict[str, frozenset[str]] = {
     "duckdb": frozenset({"date_part", "datepart", "epoch", "epoch_ms", "epoch_us", "make_date", "make_timestamp",
                          "make_time", "list_value", "list_contains", "strlen", "strip_accents", "regexp_matches",
                          "array_length", "len", "bit_length", "isodow", "isoyear", "dayofweek", "dayname",
-                         "monthname", "last_day", "age", "to_timestamp", "list_sum", "list_avg", "hash"}),
+                         "monthname", "last_day", "age", "to_timestamp", "list_sum", "list_avg", "hash",
+                         "histogram", "list_sort", "list_reverse_sort", "list_distinct", "list_unique",
+                         "list_min", "list_max", "list_count", "list_extract", "list_slice", "array_to_string",
+                         "string_split", "str_split", "string_split_regex", "regexp_split_to_array", "nfc_normalize",
+                         "strftime", "strptime", "try_strptime", "datediff", "datesub", "date_sub", "time_bucket",
+                         "dayofmonth", "dayofyear", "weekofyear", "yearweek", "era", "millennium", "century",
+                         "decade", "microsecond", "millisecond", "nanosecond", "to_days", "to_hours",
+                         "to_minutes", "to_seconds", "to_weeks", "to_months", "to_years", "gamma", "lgamma",
+                         "even", "bit_count", "fsum", "kahan_sum", "sumkahan", "favg", "entropy", "product",
+                         "mad", "reservoir_quantile", "approx_top_k", "bool_and", "bool_or", "array_has",
+                         "list_has", "list_has_any", "list_has_all", "array_has_any", "array_has_all",
+                         "list_position", "list_indexof", "array_indexof", "array_position", "list_concat",
+                         "list_cat", "array_concat", "array_cat", "flatten", "list_zip", "array_zip",
+                         "contains", "prefix", "suffix", "instr", "position", "format_bytes",
+                         "formatreadablesize", "formatreadabledecimalsize", "jaccard", "jaro_similarity",
+                         "jaro_winkler_similarity", "damerau_levenshtein", "hamming", "mismatches", "editdist3",
+                         "json_array_length", "json_keys", "json_type", "json_valid", "json_extract_string",
+                         "json_extract_path", "json_extract_path_text", "struct_pack", "struct_extract",
+                         "row", "map", "map_keys", "map_values", "map_entries", "map_extract", "cardinality",
+                         "unnest", "generate_subscripts", "isfinite", "isinf", "isnan", "signbit", "nextafter",
+                         "ceiling", "trunc", "round_even", "roundbankers", "log", "ln", "log2", "log10",
+                         "weekday", "quarter"}),
     "postgres": frozenset({"date_part", "to_timestamp", "make_date", "make_timestamp", "age", "array_length",
                            "justify_days", "justify_hours", "initcap", "btrim", "ltrim", "rtrim", "char_length",
                            "octet_length", "jsonb_array_length", "json_array_length", "width_bucket",
-                           "regexp_match", "date_bin", "isfinite"}),
+                           "regexp_match", "date_bin", "isfinite", "justify_interval", "to_char", "to_date",
+                           "to_number", "date_trunc", "make_interval", "array_position",
+                           "array_positions", "array_remove", "array_replace", "array_cat", "array_append",
+                           "array_prepend", "array_dims", "array_lower", "array_upper", "cardinality",
+                           "unnest", "string_to_array", "array_to_string", "regexp_matches", "regexp_split_to_array",
+                           "regexp_split_to_table", "regexp_count", "regexp_instr", "regexp_like", "regexp_substr",
+                           "split_part", "strpos", "starts_with", "left", "right", "reverse", "md5", "sha256",
+                           "quote_literal", "quote_ident", "jsonb_typeof", "json_typeof",
+                           "jsonb_object_keys", "json_object_keys", "jsonb_extract_path", "jsonb_extract_path_text",
+                           "json_extract_path", "json_extract_path_text", "jsonb_build_object",
+                           "json_build_object", "jsonb_build_array", "json_build_array", "to_jsonb", "to_json",
+                           "jsonb_agg", "json_agg", "jsonb_object_agg", "json_object_agg", "row_to_json",
+                           "jsonb_strip_nulls", "jsonb_pretty", "bool_and", "bool_or", "every", "bit_and",
+                           "bit_or", "mode", "percentile_cont", "percentile_disc", "regr_slope", "regr_intercept",
+                           "regr_r2", "regr_count", "trunc", "ceiling", "div", "scale", "log", "log10", "cbrt",
+                           "degrees", "radians", "factorial", "gcd", "lcm", "num_nulls", "num_nonnulls",
+                           "extract", "clock_timestamp", "timeofday", "lower", "upper",
+                           "translate", "chr", "ascii", "concat_ws", "character_length",
+                           "bit_length", "position", "overlay", "host", "family", "masklen"}),
 }
+
+
+#: Types a value may be cast to. Object-identifier types (``regclass``, ``oid``…) are missing on
+#: purpose: ``'hr.salaries'::regclass`` looks a relation up in the catalog, by any name.
+CAST_TYPES = frozenset({
+    "ARRAY", "BIGDECIMAL", "BIGINT", "BIGNUM", "BINARY", "BIT", "BLOB", "BOOLEAN", "BPCHAR", "CHAR", "DATE", "DATE32",
+    "DATETIME", "DATETIME2", "DATETIME64", "DECIMAL", "DECIMAL32", "DECIMAL64", "DECIMAL128", "DECIMAL256", "DOUBLE",
+    "FLOAT", "INT", "INT128", "INT256", "INTERVAL", "JSON", "JSONB", "LIST", "MAP", "MEDIUMINT", "MONEY", "NCHAR",
+    "NVARCHAR", "SMALLINT", "STRUCT", "TEXT", "TIME", "TIMETZ", "TIME_NS", "TIMESTAMP", "TIMESTAMPNTZ",
+    "TIMESTAMPLTZ", "TIMESTAMPTZ", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TINYINT", "UBIGINT", "UINT",
+    "UINT128", "UINT256", "USMALLINT", "UTINYINT", "UUID", "VARBINARY", "VARCHAR", "UDECIMAL", "UDOUBLE", "NULL",
+    "UNKNOWN",
+})
 
 
 class Rejected(AgnesError):
@@ -108,12 +180,14 @@ _HINTS = {
     "multi_statement": "Send one SELECT statement at a time.",
     "ddl_or_dml": "Scans only read: use SELECT (CTEs and subqueries are fine).",
     "disallowed_node": "Scans read registered tables with plain SQL; this construct is not allowed.",
-    "unregistered_table": "Use table ids from agnes.catalog(); a table must be registered by an admin first.",
-    "forbidden_table": "Ask an Agnes admin for a grant of the table.",
+    "unregistered_table": "Use table ids from agnes.catalog(); an admin registers tables and grants them.",
     "mixed_sources": "A scan reads one source; snapshot each part and join the snapshots locally.",
     "table_function": "Scans read registered tables only; files and other databases are not reachable.",
     "unknown_function": "Use standard SQL functions; ask an admin if you need this one allow-listed.",
     "unknown_column": "agnes.schema(id) lists the columns of a table.",
+    "query_too_long": "Send a shorter query: the columns you need, ranges or IN lists in WHERE, or snapshot in steps.",
+    "query_too_complex": "Simplify it: fewer nesting levels, IN (...) instead of long OR chains, CTEs for reuse.",
+    "value_too_large": "Build smaller values: literal counts in repeat()/lpad(), fewer copies concatenated.",
 }
 
 
@@ -142,7 +216,8 @@ class TableUse:
 @dataclass
 class ValidatedQuery:
     """An accepted query: ``sql`` (table ids, normalised, for people and audit) and
-    ``physical_sql`` (rewritten to the source's names, what the source runs)."""
+    ``physical_sql`` (rewritten to the source's names, what the source runs); ``relations``
+    are the physical relations it reads (for the audit; never shown to analysts)."""
 
     sql: str
     physical_sql: str
@@ -151,6 +226,7 @@ class ValidatedQuery:
     tables: dict[str, TableUse]
     tree: exp.Query
     limit: int | None
+    relations: list[str] = field(default_factory=list)
 
     @property
     def sql_hash(self) -> str:
@@ -167,33 +243,77 @@ class Resolver:
     columns: Callable[[Table], list[tuple[str, str]]]  # (name, type in the dialect)
     physical: Callable[[Table], exp.Expr]  # what replaces the table id in FROM
     dialects: Iterable[str] = ("duckdb", "postgres")
+    #: Table ids are case-sensitive; an unquoted name also finds an id spelled in another case.
+    find_any_case: Callable[[str], Table | None] = field(default=lambda name: None)
+    #: The schema a source resolves unqualified names in (for materialized SQL inlined in a scan).
+    default_schema: Callable[[str], str | None] = field(default=lambda source: None)
+    limits: SqlLimits = DEFAULT_LIMITS
 
 
 def validate(sql: str, resolver: Resolver) -> ValidatedQuery:
+    """Accept ``sql`` as a scan, or raise :class:`Rejected` saying why."""
+    try:
+        return _validate(sql, resolver)
+    except TooComplex as exc:
+        raise Rejected(exc.kind, exc.message, fragment=exc.fragment) from None
+    except RecursionError:
+        raise Rejected("query_too_complex", "the query is nested too deeply to be checked") from None
+
+
+def _validate(sql: str, resolver: Resolver) -> ValidatedQuery:
     if not isinstance(sql, str) or not sql.strip():
         raise Rejected("parse_error", "the query is empty", fragment="")
-    tree, parsed_as, table_nodes = _parse_for_tables(sql, resolver)
-    uses = _resolve_tables(table_nodes, resolver)
+    limits = resolver.limits
+    sqlbounds.check_text(sql, limits)
+    dialect, tree = _choose_dialect(sql, resolver)
+    _check_nodes(tree, dialect)
+    names = classify(tree, dialect)
+    uses, refs = _resolve_tables(names.relations, resolver, dialect)
     source = _one_source(uses)
-    dialect = resolver.dialect_of(source)
-    if dialect != parsed_as:  # the source's own dialect decides how the text reads
-        tree = _parse(sql, dialect)
-        _check_nodes(tree, dialect)
-        uses = _resolve_tables(_table_nodes(tree, dialect), resolver)
-    _check_columns_and_collect(tree, uses, dialect, resolver)
-    normalised = render(tree, dialect)
-    physical = _rewrite(tree.copy(), uses, dialect, resolver)
-    limit = _top_limit(tree)
-    return ValidatedQuery(normalised, render(physical, dialect), dialect, source, uses, tree, limit)
+    if resolver.dialect_of(source) != dialect:  # _choose_dialect picked it; belt and braces
+        raise Rejected("parse_error", f"the query must be written in {resolver.dialect_of(source)} SQL")
+    _check_columns_and_collect(tree, uses, refs, dialect, resolver)
+    sqlbounds.value_bounds(tree, limits)
+    normalised = _render(tree, dialect)
+    physical, allowed, inlined = _rewrite(tree, refs, uses, dialect, resolver)
+    physical_sql = _render(physical, dialect)
+    # Defence in depth: what will run is parsed once more and must read nothing else. The SQL of
+    # materialized tables (an admin's, inlined) is set aside first: it may read anything it names.
+    final = _parse(physical_sql, dialect, limits)
+    checked = _without_inlined(final, [_parse(_render(q, dialect), dialect, limits) for q in inlined], allowed)
+    _check_nodes(checked, dialect)
+    problems = unverified_relations(checked, dialect, allowed)
+    if problems:
+        log.warning("agnes: a rewritten scan failed verification (%s): %s", "; ".join(problems), physical_sql)
+        raise Rejected("disallowed_node", "the query could not be verified to read only tables you may read",
+                       hint="Rewrite it with plain table ids and CTEs; an admin can see the details in the "
+                       "server log.")
+    sqlbounds.apply_guards(sqlbounds.value_bounds(final, limits), dialect)
+    relations = sorted({f"{t.db}.{t.name}" for t in final.find_all(exp.Table) if t.args.get("db")})
+    return ValidatedQuery(normalised, _render(final, dialect), dialect, source, uses, tree, _top_limit(tree),
+                          relations)
+
+
+def _render(tree: exp.Expr, dialect: str) -> str:
+    """Render, refusing what the dialect's generator would have to change (sqlglot reports it:
+    DuckDB has no ``TABLESAMPLE BERNOULLI (10)`` and would get reservoir sampling of 10 rows)."""
+    from sqlglot.errors import ErrorLevel, UnsupportedError
+
+    try:
+        return str(tree.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.IMMEDIATE))
+    except UnsupportedError as exc:
+        raise Rejected("disallowed_node", f"this cannot be passed on unchanged in {dialect} SQL: {exc}",
+                       fragment=None) from None
 
 
 # -- parsing --------------------------------------------------------------------------------
 
 
-def _parse(sql: str, dialect: str) -> exp.Query:
+def _parse(sql: str, dialect: str, limits: SqlLimits = DEFAULT_LIMITS) -> exp.Query:
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect)
-                      if s is not None and s.sql(dialect=dialect, comments=False).strip()]
+        tokens = sqlbounds.tokenize(sql, dialect, limits)
+        parsed = Dialect.get_or_raise(dialect).parser().parse(tokens, sql)
+        statements = [s for s in parsed if s is not None and s.sql(dialect=dialect, comments=False).strip()]
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         raise Rejected("parse_error", f"cannot parse the query: {err.get('description', str(exc))}",
@@ -205,7 +325,7 @@ def _parse(sql: str, dialect: str) -> exp.Query:
         raise Rejected("parse_error", "the query has no statement", fragment="")
     if len(statements) > 1:
         raise Rejected("multi_statement", f"the query has {len(statements)} statements; send exactly one SELECT",
-                       fragment=_short(render(statements[1], dialect)))
+                       fragment=_short(_safe_sql(statements[1], dialect)))
     tree = statements[0]
     node = first_write(tree)
     if node is not None:
@@ -214,6 +334,9 @@ def _parse(sql: str, dialect: str) -> exp.Query:
     if not isinstance(tree, exp.Query):
         raise Rejected("disallowed_node", f"only SELECT queries are allowed, not {type(tree).__name__.upper()}",
                        fragment=_short(_safe_sql(tree, dialect)))
+    tree = sqlbounds.balance_chains(tree)
+    sqlbounds.check_shape(tree, limits)
+    assert isinstance(tree, exp.Query)
     return tree
 
 
@@ -222,21 +345,40 @@ def first_write(tree: exp.Expr) -> exp.Expr | None:
     return next((n for n in tree.walk() if isinstance(n, WRITE_NODES)), None)
 
 
-def _parse_for_tables(sql: str, resolver: Resolver) -> tuple[exp.Query, str, list[exp.Table]]:
-    """Parse with each known dialect until one reads the text, to learn which tables (and so
-    which source and dialect) the query is about."""
-    first_error: Rejected | None = None
-    for dialect in resolver.dialects:
+def _choose_dialect(sql: str, resolver: Resolver) -> tuple[str, exp.Query]:
+    """The dialect of the source the query reads, and the query parsed in it.
+
+    The text is parsed in each known dialect until the tables it names belong to a source of
+    that same dialect; only that parse counts (every check runs on it)."""
+    errors: dict[str, Rejected] = {}
+    queue = list(dict.fromkeys(resolver.dialects))
+    tried: list[str] = []
+    while queue:
+        dialect = queue.pop(0)
+        if dialect in tried:
+            continue
+        tried.append(dialect)
         try:
-            tree = _parse(sql, dialect)
-            _check_nodes(tree, dialect)
-            return tree, dialect, _table_nodes(tree, dialect)
+            tree = _parse(sql, dialect, resolver.limits)
         except Rejected as exc:
-            if exc.kind != "parse_error":
-                raise
-            first_error = first_error or exc
-    assert first_error is not None
-    raise first_error
+            errors[dialect] = exc
+            continue
+        dialects = set()
+        for table in classify(tree, dialect).relations:
+            if isinstance(table.this, exp.Identifier) and not table.args.get("db"):
+                found = _lookup(table.this, dialect, resolver)
+                if found is not None:
+                    dialects.add(resolver.dialect_of(found.source))
+        if not dialects or dialect in dialects:
+            return dialect, tree
+        queue[:0] = sorted(d for d in dialects if d not in tried)
+        errors.setdefault(dialect, Rejected("parse_error", f"the query names tables of a {sorted(dialects)[0]} "
+                                                           "source"))
+    # Nothing read consistently: the first error that is more than a parse error, else the first.
+    for dialect in tried:
+        if dialect in errors and errors[dialect].kind != "parse_error":
+            raise errors[dialect]
+    raise errors[tried[0]] if tried[0] in errors else next(iter(errors.values()))
 
 
 def _safe_sql(node: exp.Expr, dialect: str) -> str:
@@ -265,6 +407,12 @@ def _check_nodes(tree: exp.Query, dialect: str) -> None:
         if isinstance(node, DISALLOWED_NODES):
             raise Rejected("disallowed_node", f"{type(node).__name__} is not allowed in a scan",
                            fragment=_short(_safe_sql(node, dialect)))
+        if isinstance(node, (exp.ObjectIdentifier, exp.PseudoType)) or (
+                isinstance(node, exp.DataType) and node.this.name not in CAST_TYPES):
+            shown = node.sql(dialect=dialect) if isinstance(node, exp.DataType) else node.name
+            raise Rejected("disallowed_node", f"the type {shown.upper()} is not allowed in a scan",
+                           fragment=_short(_safe_sql(node.parent or node, dialect)),
+                           hint="Cast to standard types (numbers, text, dates, timestamps, JSON, arrays).")
         if isinstance(node, exp.Lateral) and not isinstance(node.this, (exp.Subquery, exp.Unnest, exp.Explode)):
             raise Rejected("disallowed_node", "LATERAL is only allowed with a subquery or UNNEST",
                            fragment=_short(_safe_sql(node, dialect)))
@@ -284,63 +432,52 @@ def _check_nodes(tree: exp.Query, dialect: str) -> None:
             elif type(node).__name__ not in QUERY_FUNCTIONS:
                 raise Rejected("unknown_function", f"function {name} is not allowed",
                                fragment=_short(_safe_sql(node, dialect)), function=name)
-        if isinstance(node, exp.Table) and not isinstance(node.this, exp.Identifier):
-            raise Rejected("table_function", "a table function is not allowed in FROM",
-                           fragment=_short(_safe_sql(node, dialect)))
-
-
-def _cte_refs(tree: exp.Expr) -> set[int]:
-    """ids of the Table nodes that name a CTE visible where they stand (resolved scope by scope,
-    so an inner CTE never hides an outer table of the same name). If the scopes cannot be
-    worked out, none: every name must then be a registered table."""
-    refs: set[int] = set()
-    try:
-        for scope in traverse_scope(tree):
-            for t in scope.tables:
-                if not t.db and not t.catalog and isinstance(scope.sources.get(t.alias_or_name), Scope):
-                    refs.add(id(t))
-    except Exception:  # noqa: BLE001 - conservative: treat every name as a table
-        return set()
-    return refs
-
-
-def _table_nodes(tree: exp.Query, dialect: str) -> list[exp.Table]:
-    ctes = _cte_refs(tree)
-    out = []
-    for t in tree.find_all(exp.Table):
-        if not isinstance(t.this, exp.Identifier):
-            continue
-        catalog, db, name = t.catalog, t.db, t.name
-        if db.lower() in SYSTEM_SCHEMAS or catalog.lower() in SYSTEM_SCHEMAS or name.lower().startswith(
-                SYSTEM_PREFIXES) or name.lower() in SYSTEM_SCHEMAS:
-            raise Rejected("disallowed_node", f"system catalog {_safe_sql(t, dialect)} is not readable",
-                           fragment=_safe_sql(t, dialect))
-        if id(t) in ctes:
-            continue
-        out.append(t)
-    return out
+        if isinstance(node, exp.Table):
+            if not isinstance(node.this, exp.Identifier):
+                raise Rejected("table_function", "a table function is not allowed in FROM",
+                               fragment=_short(_safe_sql(node, dialect)))
+            parts = [node.args.get("catalog"), node.args.get("db")]
+            if any(p is not None and normalized(p, dialect).lower() in SYSTEM_SCHEMAS for p in parts):
+                shown = _safe_sql(node, dialect)
+                raise Rejected("disallowed_node", f"system catalog {shown} is not readable", fragment=shown)
 
 
 # -- tables -----------------------------------------------------------------------------------
 
 
-def _resolve_tables(nodes: list[exp.Table], resolver: Resolver) -> dict[str, TableUse]:
+def _lookup(ident: exp.Identifier, dialect: str, resolver: Resolver) -> Table | None:
+    """The registered table a name in FROM means: its id as the dialect compares names, or (for
+    an unquoted name) an id spelled in another case."""
+    name = normalized(ident, dialect)
+    found = resolver.find(name)
+    if found is None and (not ident.quoted or name != ident.name):
+        found = resolver.find_any_case(name)
+    return found
+
+
+def _resolve_tables(relations: list[exp.Table], resolver: Resolver,
+                    dialect: str) -> tuple[dict[str, TableUse], dict[int, str]]:
+    """The table uses, and the table id each relation node (by ``id``) reads. A table the user
+    may not read is reported exactly like one that does not exist."""
     uses: dict[str, TableUse] = {}
-    for t in nodes:
-        shown = ".".join(p for p in (t.catalog, t.db, t.name) if p)
-        if t.catalog or t.db:
-            raise Rejected("unregistered_table", f"{shown!r} is not a registered table id (ids have no dots)",
+    refs: dict[int, str] = {}
+    for t in relations:
+        shown = t.sql(dialect=dialect) if not t.alias else exp.table_(t.name, db=t.args.get("db") and t.db,
+                                                                     catalog=t.args.get("catalog") and t.catalog
+                                                                     ).sql(dialect=dialect)
+        if t.args.get("catalog") or t.args.get("db"):
+            raise Rejected("unregistered_table", f"{shown} is not a table id you may read (table ids have no dots)",
                            fragment=shown, table=shown)
-        found = resolver.find(t.name)
-        if found is None:
-            raise Rejected("unregistered_table", f"no registered table {t.name!r}", fragment=shown, table=t.name)
-        if not resolver.can_read(found.id):
-            raise Rejected("forbidden_table", f"you may not read table {t.name!r}", fragment=shown, table=t.name)
+        found = _lookup(t.this, dialect, resolver)
+        if found is None or not resolver.can_read(found.id):
+            raise Rejected("unregistered_table", f"no table {t.name!r} that you may read", fragment=shown,
+                           table=t.name)
         uses.setdefault(found.id, TableUse(found))
+        refs[id(t)] = found.id
     if not uses:
         raise Rejected("unregistered_table", "the query reads no registered table",
                        hint="Name a table id from agnes.catalog() in FROM.", fragment=None)
-    return uses
+    return uses, refs
 
 
 def _one_source(uses: dict[str, TableUse]) -> str:
@@ -351,50 +488,108 @@ def _one_source(uses: dict[str, TableUse]) -> str:
     return sources[0]
 
 
-def _rewrite(tree: exp.Query, uses: dict[str, TableUse], dialect: str, resolver: Resolver) -> exp.Query:
-    ctes = _cte_refs(tree)
-    for t in list(tree.find_all(exp.Table)):
-        if t.catalog or t.db or not isinstance(t.this, exp.Identifier) or id(t) in ctes:
-            continue
-        use = uses.get(t.name)
-        if use is None:
-            continue
-        alias = t.alias or t.name
-        replacement = resolver.physical(use.table).copy()
+def _twin(tree: exp.Expr) -> tuple[exp.Expr, dict[int, exp.Expr]]:
+    """A copy of ``tree`` and, for each of its nodes (by ``id``), the copy's counterpart."""
+    copy = tree.copy()
+    return copy, {id(a): b for a, b in zip(tree.walk(bfs=False), copy.walk(bfs=False), strict=True)}
+
+
+#: What an inlined materialized query is replaced by while the rest is verified.
+_INLINED = ("agnes_inlined", "materialized")
+
+
+def _without_inlined(tree: exp.Query, inlined: list[exp.Expr], allowed: set[tuple[str, str]]) -> exp.Query:
+    """A copy of ``tree`` with each inlined (admin) query replaced by a placeholder relation."""
+    if not inlined:
+        return tree
+    copy = tree.copy()
+    for sub in list(copy.find_all(exp.Subquery)):
+        if any(sub.this == q for q in inlined):
+            sub.set("this", exp.select(exp.Star()).from_(exp.table_(_INLINED[1], db=_INLINED[0], quoted=True)))
+    allowed.add(_INLINED)
+    return copy
+
+
+def _rewrite(tree: exp.Query, refs: dict[int, str], uses: dict[str, TableUse], dialect: str,
+             resolver: Resolver) -> tuple[exp.Query, set[tuple[str, str]], list[exp.Expr]]:
+    """A copy with every relation replaced by its physical name (materialized tables by their SQL)
+    and every CTE renamed; the (schema, name) pairs it may read; the inlined queries."""
+    physical, twin = _twin(tree)
+    allowed: set[tuple[str, str]] = set()
+    inlined: list[exp.Expr] = []
+    next_cte = 0
+    for node_id, table_id in refs.items():
+        t = twin[node_id]
+        assert isinstance(t, exp.Table)
+        table = uses[table_id].table
+        replacement = resolver.physical(table).copy()
         if isinstance(replacement, exp.Table):
-            # In place: the alias (with column names), TABLESAMPLE, PIVOT, ONLY... all stay.
+            # In place: the alias (with column names), TABLESAMPLE, PIVOT, ONLY... all stay. The
+            # user's own spelling becomes the alias, so qualified columns resolve as before.
             if not t.alias:
-                t.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+                t.set("alias", exp.TableAlias(this=t.this.copy()))
             t.set("this", replacement.this)
             t.set("db", replacement.args.get("db"))
             t.set("catalog", replacement.args.get("catalog"))
+            if replacement.args.get("db") is not None:
+                allowed.add((normalized(replacement.args["db"], dialect), normalized(replacement.this, dialect)))
         else:
-            t.replace(exp.Subquery(this=replacement,
-                                   alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
-    return tree
+            next_cte = _prepare_inlined(replacement, table, dialect, resolver, allowed, next_cte)
+            alias = t.args.get("alias") or exp.TableAlias(this=t.this.copy())
+            t.replace(exp.Subquery(this=replacement, alias=alias))
+            inlined.append(replacement)
+    rename_ctes(physical, dialect, start=next_cte)
+    assert isinstance(physical, exp.Query)
+    return physical, allowed, inlined
+
+
+def _prepare_inlined(query: exp.Expr, table: Table, dialect: str, resolver: Resolver,
+                     allowed: set[tuple[str, str]], next_cte: int) -> int:
+    """An admin's materialized SQL, inlined in a scan: its relations qualified with the source's
+    default schema (they are the admin's, so allowed), its CTEs renamed apart from the user's."""
+    schema = resolver.default_schema(table.source)
+    for rel in classify(query, dialect).relations:
+        if not isinstance(rel.this, exp.Identifier):
+            continue
+        if rel.args.get("db") is None and schema:
+            rel.set("db", exp.to_identifier(schema, quoted=True))
+        if rel.args.get("db") is not None and rel.args.get("catalog") is None:
+            allowed.add((normalized(rel.args["db"], dialect), normalized(rel.this, dialect)))
+    return rename_ctes(query, dialect, start=next_cte)
 
 
 # -- columns and what each table occurrence reads ---------------------------------------------
 
 
-def _check_columns_and_collect(tree: exp.Query, uses: dict[str, TableUse], dialect: str,
+def _check_columns_and_collect(tree: exp.Query, uses: dict[str, TableUse], refs: dict[int, str], dialect: str,
                                resolver: Resolver) -> None:
-    schema: dict[str, object] = {}
-    for table_id, use in uses.items():
-        schema[table_id] = {name: _schema_type(typ) for name, typ in resolver.columns(use.table)}
-    qualified = tree.copy()
+    # Relations get plain synthetic names for qualify (ids may need quoting in one dialect and
+    # folding in another); their own spelling stays as the alias, so qualified columns resolve.
+    synthetic = {table_id: f"agnes_rel_{n}" for n, table_id in enumerate(uses)}
+    by_synthetic = {v: k for k, v in synthetic.items()}
+    schema: dict[str, object] = {synthetic[table_id]: {name: _schema_type(typ) for name, typ in
+                                                        resolver.columns(use.table)}
+                                 for table_id, use in uses.items()}
+    qualified, twin = _twin(tree)
+    for node_id, table_id in refs.items():
+        t = twin[node_id]
+        if not t.alias:
+            t.set("alias", exp.TableAlias(this=t.this.copy()))
+        t.set("this", exp.to_identifier(synthetic[table_id]))
     try:
         qualified = qualify(qualified, schema=schema, dialect=dialect, validate_qualify_columns=True,
                             quote_identifiers=False, identify=False, expand_stars=True)
     except OptimizeError as exc:
         raise Rejected("unknown_column", f"{exc}", fragment=_column_fragment(str(exc))) from None
+    except RecursionError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure to resolve names is the query's
         raise Rejected("unknown_column", f"cannot resolve the query's columns: {exc}") from None
     for scope in traverse_scope(qualified):
         for alias, source in scope.sources.items():
-            if not isinstance(source, exp.Table) or source.db:
+            if not isinstance(source, exp.Table) or source.args.get("db"):
                 continue
-            found = uses.get(source.name)
+            found = uses.get(by_synthetic.get(source.name, ""))
             if found is None:
                 continue
             occ = Occurrence()
@@ -433,11 +628,17 @@ def _column_fragment(message: str) -> str | None:
 
 
 def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    return [node]
+    out: list[exp.Expr] = []
+    stack = [node]
+    while stack:  # iterative: AND chains can be long
+        item = stack.pop()
+        while isinstance(item, exp.Paren):
+            item = item.this
+        if isinstance(item, exp.And):
+            stack.extend((item.right, item.left))
+        else:
+            out.append(item)
+    return out
 
 
 def _top_limit(tree: exp.Query) -> int | None:

@@ -16,6 +16,7 @@ from agnes_core.core import AgnesCore, CoreSettings
 from agnes_core.errors import AlreadyRunning
 from agnes_core.events import Change
 from agnes_core.limits import Limits
+from agnes_core.sqlbounds import SqlLimits
 
 from . import __version__
 from .identity import AgnesIdentity, os_display_name, os_username
@@ -91,6 +92,17 @@ class AgnesApp(ExtensionApp):
     max_result_rows = Int(10_000_000, config=True, help="A scan result stops here and is marked truncated.")
     max_result_bytes = Int(2 * 1024**3, config=True,
                            help="A scan result stops at this many (Arrow) bytes and is marked truncated.")
+    scan_timeout_seconds = Int(
+        300, config=True,
+        help="Wall time a scan may run; then it is stopped in the source (DuckDB interrupt, PostgreSQL cancel and "
+        "statement_timeout). A source's options.limits.scan_timeout_seconds can only lower it.")
+    max_concurrent_scans = Int(
+        8, config=True,
+        help="Scans the whole server runs at once (429 quota_exceeded, kind server_scans, above). Scans and "
+        "estimates run on threads of their own, so they never hold up other requests.")
+    max_query_bytes = Int(
+        256 * 1024, config=True,
+        help="The longest scan SQL accepted, in bytes (longer is refused at once, before parsing).")
     publish_kernel_env = Bool(
         True,
         config=True,
@@ -113,9 +125,16 @@ class AgnesApp(ExtensionApp):
                                     scan_confirm_bytes=self.scan_confirm_bytes, scan_max_bytes=self.scan_max_bytes,
                                     daily_scan_bytes_per_user=self.daily_scan_bytes_per_user,
                                     max_concurrent_scans_per_user=self.max_concurrent_scans_per_user,
-                                    max_result_rows=self.max_result_rows, max_result_bytes=self.max_result_bytes))
+                                    max_result_rows=self.max_result_rows, max_result_bytes=self.max_result_bytes,
+                                    scan_timeout_seconds=self.scan_timeout_seconds),
+                                max_concurrent_scans=self.max_concurrent_scans,
+                                sql_limits=SqlLimits(max_bytes=self.max_query_bytes))
         self.core = AgnesCore(resolve_data_dir(self.data_dir), admin_users=self.admin_users, settings=settings)
         self.executor = ThreadPoolExecutor(max_workers=self.worker_threads, thread_name_prefix="agnes")
+        # Scans (validation, estimates, the stream) have threads of their own: slow or hostile
+        # queries fill these, never the pool that catalog, schema and admin requests use.
+        self.scan_executor = ThreadPoolExecutor(max_workers=self.max_concurrent_scans + 4,
+                                                thread_name_prefix="agnes-scan")
         owner = self.username or os_username()
         assert self.serverapp is not None
         self.identity = AgnesIdentity(self.serverapp.identity_provider, owner, os_display_name(owner),
@@ -153,12 +172,16 @@ class AgnesApp(ExtensionApp):
             self._spawn(self._metadata_loop(), "agnes-metadata-refresh")
 
     async def stop_extension(self) -> None:
+        stopped = self.core.scans.cancel_all("shutdown")
+        if stopped:
+            self.log.info("agnes: stopping %d running scans", stopped)
         await self.scheduler.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         remove_marker(self.core.data_dir, os.getpid())
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.scan_executor.shutdown(wait=False, cancel_futures=True)
         self.core.close()
 
     # -- background work ----------------------------------------------------------------

@@ -143,8 +143,8 @@ async def test_a_source_failing_mid_stream_cuts_the_stream_and_records_the_failu
 
     real_scan = LakeConnector.scan
 
-    def failing_scan(self, sql, batch_size=65_536, tables=()):
-        batches = real_scan(self, sql, batch_size=10, tables=tables)
+    def failing_scan(self, sql, batch_size=65_536, tables=(), guard=None):
+        batches = real_scan(self, sql, batch_size=10, tables=tables, guard=guard)
         yield next(iter(batches))
         raise SourceError("the lake went away")
 

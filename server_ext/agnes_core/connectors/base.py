@@ -113,6 +113,17 @@ class ScanEstimate:
     tables: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ScanGuard:
+    """How a gated scan is bounded in the source: ``timeout_s`` of wall time (the server also
+    interrupts it then), ``max_row_bytes`` per result row where the source can check it, and
+    ``scan_id`` to find its sessions (to cancel them)."""
+
+    scan_id: str
+    timeout_s: float
+    max_row_bytes: int = 64 * 1024 * 1024
+
+
 class NotSupported(AgnesError):
     code = "bad_request"
 
@@ -227,11 +238,17 @@ class Connector:
     def read(self, ref: TableRef, options: ReadOptions) -> Iterator[pa.RecordBatch]:
         raise self._unsupported(Capability.READ)
 
-    def scan(self, sql: str, batch_size: int = 65_536,
-             tables: Sequence[TableRef] = ()) -> Iterator[pa.RecordBatch]:
+    def scan(self, sql: str, batch_size: int = 65_536, tables: Sequence[TableRef] = (),
+             guard: ScanGuard | None = None) -> Iterator[pa.RecordBatch]:
         """Run validated SQL in the source. ``tables`` lists the physical tables it names, for
-        connectors that must make them addressable first."""
+        connectors that must make them addressable first. A gated scan passes ``guard``: the
+        connector then runs it in a session that can only read (and, where the source allows,
+        resolves no unqualified name and stops at ``guard.timeout_s``)."""
         raise self._unsupported(Capability.REMOTE)
+
+    def interrupt(self) -> None:
+        """Stop the scan this connector runs, from another thread, as soon as the source allows
+        (the iterator then raises). The default cannot, and does nothing."""
 
     def estimate(self, sql: str, reads: list[TableRead]) -> ScanEstimate:
         """What ``sql`` (validated, physical names) would scan, without reading data."""

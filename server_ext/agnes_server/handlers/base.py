@@ -103,6 +103,10 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         """Run blocking work (DuckDB, source clients) off the event loop."""
         return await IOLoop.current().run_in_executor(self.agnes.executor, functools.partial(fn, *args))
 
+    async def scanning(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run scan work (validation, estimates, reading the source) on the scans' own threads."""
+        return await IOLoop.current().run_in_executor(self.agnes.scan_executor, functools.partial(fn, *args))
+
     # -- the one error mapping ----------------------------------------------------------
 
     def _handle_request_exception(self, e: BaseException) -> None:

@@ -17,6 +17,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from agnes_core.errors import AgnesError
+from agnes_core.scans import ScanRun
 
 from .base import AgnesHandler
 
@@ -58,21 +59,35 @@ class ScanEstimateHandler(AgnesHandler):
     @authorized
     async def post(self) -> None:
         body = self.json_body()
-        self.write_json(await self.blocking(self.core.scans.estimate, self.principal, body))
+        self.write_json(await self.scanning(self.core.scans.estimate, self.principal, body))
 
 
 class ScansHandler(AgnesHandler):
+    _run: ScanRun | None = None
+
+    def on_connection_close(self) -> None:
+        """The client went away: stop its scan in the source, whatever it is waiting for."""
+        run = self._run
+        if run is not None:
+            run.cancel("client")
+        super().on_connection_close()
+
     @web.authenticated
     @authorized
     async def post(self) -> None:
         import pyarrow as pa
 
         body = self.json_body()
-        run = await self.blocking(self.core.scans.start, self.principal, body)
+        run = await self.scanning(self.core.scans.start, self.principal, body)
+        self._run = run
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and stream.closed():  # it went away while the gate ran
+            run.cancel("client")
         try:
-            schema = await self.blocking(run.open)
+            schema = await self.scanning(run.open)
         except BaseException as exc:
-            run.finish("failed", exc.message if isinstance(exc, AgnesError) else type(exc).__name__)
+            await self.scanning(run.finish, "failed", exc.message if isinstance(exc, AgnesError)
+                                else type(exc).__name__)
             raise
         estimate = run.prepared.to_json()
         self.set_status(200)
@@ -96,14 +111,14 @@ class ScansHandler(AgnesHandler):
                 writer.write_batch(batch)
                 return sink.take()
 
-            while (chunk := await self.blocking(next_chunk)) is not None:
+            while (chunk := await self.scanning(next_chunk)) is not None:
                 self.write(chunk)
                 await self.flush()  # waits for the socket: memory stays bounded by a few batches
             writer.close()
             status = "succeeded"
             # Recorded before the end-of-stream marker goes out: a client that reads the marker
             # and then asks GET scans/{id} finds the final record.
-            await self.blocking(run.finish, status, None)
+            await self.scanning(run.finish, status, None)
             recorded = True
             self.write(sink.take())  # the end-of-stream marker: only a complete result gets one
             await self.flush()
@@ -118,7 +133,7 @@ class ScansHandler(AgnesHandler):
             self.log.exception("agnes: scan %s failed mid-stream", run.scan_id)
         finally:
             if not recorded:
-                await self.blocking(run.finish, status, error)
+                await self.scanning(run.finish, status, error)
         if status == "succeeded":
             self.finish()
         else:

@@ -21,6 +21,7 @@ from ..base import (
     DiscoveredTable,
     ReadOptions,
     ScanEstimate,
+    ScanGuard,
     TableMetadata,
     TableRead,
     TableRef,
@@ -240,15 +241,19 @@ class LakeConnector(Connector):
             sql += " WHERE " + " AND ".join(where)
         return self._stream(loc, sql, params, options.batch_size)
 
-    def scan(self, sql: str, batch_size: int = 65_536,
-             tables: Sequence[TableRef] = ()) -> Iterator[pa.RecordBatch]:
+    def scan(self, sql: str, batch_size: int = 65_536, tables: Sequence[TableRef] = (),
+             guard: ScanGuard | None = None) -> Iterator[pa.RecordBatch]:
         """Run a validated query. Each table in ``tables`` is first made addressable by its
-        physical name (``<bucket or main>.<name>``) as a view over its files."""
+        physical name (``<bucket or main>.<name>``) as a view over its files, in a catalog of the
+        scan's own; no other name resolves (Python replacement scans are off). DuckDB has no
+        statement timeout: the server calls :meth:`interrupt` at ``guard.timeout_s``."""
         locs = [self._locate(ref) for ref in dict.fromkeys(tables)]
         shared = all(loc.kind != "duckdb" for loc in locs)
         con = self._shared_cursor() if shared else self.connect()
+        self._scanning = con
         scratch = None
         try:
+            con.execute("SET python_enable_replacements = false")
             if shared:
                 scratch = _scratch(con)
             self._views(con, locs)
@@ -258,8 +263,16 @@ class LakeConnector(Connector):
             raise
         except duckdb.Error as exc:
             _release(con, scratch)
-            raise SourceError(f"lake source {self.name!r}: query failed: {exc}") from exc
+            raise SourceError(f"lake source {self.name!r}: query failed: {_plain_error(exc)}") from exc
         return _drain(con, reader, scratch)
+
+    def interrupt(self) -> None:
+        con = getattr(self, "_scanning", None)
+        if con is not None:
+            try:
+                con.interrupt()
+            except duckdb.Error:
+                pass  # already closed: nothing runs
 
     def _views(self, con: duckdb.DuckDBPyConnection, locs: list[LakeLocation]) -> None:
         for n, loc in enumerate(locs):
@@ -444,6 +457,12 @@ def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
         known_columns=names + [k for k in keys if k not in names],
         examples=examples,
     )
+
+
+def _plain_error(exc: BaseException) -> str:
+    """DuckDB's message without its suggestions and the echoed query (which names files)."""
+    text = str(exc).strip().split("\n\n")[0]
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _quote_any(name: str) -> str:

@@ -27,6 +27,7 @@ from sqlglot import exp
 from ... import duck
 from ...errors import AgnesError, NotFound, SourceError, ValidationError
 from ...ids import PHYSICAL_NAME_RE
+from ...sqlbounds import GUARD_MARK
 from ...sqlsafe import safe_predicate
 from ..base import (
     Capability,
@@ -34,6 +35,7 @@ from ..base import (
     DiscoveredTable,
     ReadOptions,
     ScanEstimate,
+    ScanGuard,
     TableMetadata,
     TableRead,
     TableRef,
@@ -128,6 +130,7 @@ class PostgresConnector(Connector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._guard: ScanGuard | None = None
 
     @classmethod
     def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:
@@ -164,15 +167,22 @@ class PostgresConnector(Connector):
 
     # -- connection -----------------------------------------------------------------------
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, guard: ScanGuard | None = None) -> duckdb.DuckDBPyConnection:
+        """The DuckDB that reads this source (the postgres scanner ATTACHed read-only). For a gated
+        scan (``guard``) every PostgreSQL session it opens resolves no unqualified name
+        (``search_path`` is pinned to ``pg_catalog``), can only read, stops at the scan's time
+        limit, and carries the scan id in ``application_name`` so it can be cancelled."""
         if self._con is not None:
             return self._con
         dsn = self.secret("dsn")
+        if guard is not None:
+            dsn = _scan_session_dsn(dsn, guard, self.options.get("statement_timeout_ms"))
         con = duck.connect(arrow_lossless_conversion=True)
         try:
             con.execute(f"LOAD '{_scanner_path()}'")
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET memory_limit = '{int(self.options.get('memory_limit_mb', 512))}MB'")
+            default_mb = 256 if guard is not None else 512
+            con.execute(f"SET memory_limit = '{int(self.options.get('memory_limit_mb', default_mb))}MB'")
             timeout = self.options.get("statement_timeout_ms")
             if timeout:
                 con.execute(f"SET pg_statement_timeout_millis = {int(timeout)}")
@@ -185,7 +195,29 @@ class PostgresConnector(Connector):
             con.close()
             raise self._error("cannot connect", exc) from None
         self._con = con
+        self._guard = guard
         return con
+
+    def interrupt(self) -> None:
+        """Cancel the scan's PostgreSQL sessions (found by ``application_name``), then DuckDB's
+        side. DuckDB alone cannot: it waits inside libpq for the first row."""
+        guard, con = self._guard, self._con
+        if guard is None:
+            return
+        try:
+            import psycopg
+
+            with psycopg.connect(self.secret("dsn"), connect_timeout=5, autocommit=True) as conn:
+                conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = %s "
+                             "AND pid <> pg_backend_pid()", [_application_name(guard)])
+        except Exception as exc:  # noqa: BLE001 - best effort; the statement timeout still ends it
+            log.info("postgres source %r: cancelling scan %s failed: %s", self.name, guard.scan_id,
+                     self.redact(f"{type(exc).__name__}: {exc}"))
+        if con is not None:
+            try:
+                con.interrupt()
+            except duckdb.Error:
+                pass
 
     def close(self) -> None:
         if self._con is not None:
@@ -292,9 +324,14 @@ class PostgresConnector(Connector):
         schema = pa.schema([c.field for c in columns])
         return pa.Table.from_batches(list(self._stream(outer, [sql], schema, max(1, n))), schema=schema)
 
-    def scan(self, sql: str, batch_size: int = 65_536,
-             tables: Sequence[TableRef] = ()) -> Iterator[pa.RecordBatch]:
-        """Run a (validated) PostgreSQL query in PostgreSQL and stream its result."""
+    def scan(self, sql: str, batch_size: int = 65_536, tables: Sequence[TableRef] = (),
+             guard: ScanGuard | None = None) -> Iterator[pa.RecordBatch]:
+        """Run a (validated) PostgreSQL query in PostgreSQL and stream its result. A gated scan
+        runs in a pinned session (see :meth:`connect`), and PostgreSQL itself refuses a result row
+        above ``guard.max_row_bytes`` before sending it."""
+        if guard is not None:
+            self.connect(guard)
+            sql = _row_size_checked(sql, guard.max_row_bytes)
         return self._stream("SELECT * FROM postgres_query('pg', ?)", [sql], None, batch_size)
 
     def estimate(self, sql: str, reads: list[TableRead]) -> ScanEstimate:
@@ -451,3 +488,43 @@ def _password_forms(dsn: str) -> list[str]:
         value = m.group(1)
         forms |= {value, value.strip("'")}
     return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+def _application_name(guard: ScanGuard) -> str:
+    return f"agnes-scan-{guard.scan_id}"
+
+
+def _scan_session_dsn(dsn: str, guard: ScanGuard, statement_timeout_ms: Any) -> str:
+    """``dsn`` with the options of a gated scan's sessions (libpq ``options``, kept alongside any
+    the DSN already has)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        existing = str(conninfo_to_dict(dsn).get("options") or "")
+    except Exception as exc:
+        raise SourceError("the postgres DSN cannot be read", hint="Check the connection string's syntax.") from exc
+    timeout_ms = max(1, int(guard.timeout_s * 1000))
+    if statement_timeout_ms:
+        timeout_ms = min(timeout_ms, int(statement_timeout_ms))
+    options = " ".join(part for part in (
+        existing, "-c search_path=pg_catalog", "-c default_transaction_read_only=on",
+        f"-c statement_timeout={timeout_ms}", f"-c idle_in_transaction_session_timeout={timeout_ms}",
+        "-c lock_timeout=10000") if part)
+    return str(make_conninfo(dsn, options=options, application_name=_application_name(guard)))
+
+
+def _row_size_checked(sql: str, max_row_bytes: int) -> str:
+    """``sql`` wrapped so PostgreSQL stops with an ``agnes:`` error on a result row above the
+    limit, instead of sending it (the cast wraps the CASE so the planner cannot fold it)."""
+    query = sqlglot.parse_one(sql, read="postgres")
+    alias = "agnes_result"
+    whole_row = exp.Column(this=exp.Star(), table=exp.to_identifier(alias))
+    size = exp.Anonymous(this="pg_column_size", expressions=[whole_row])
+    message = f"{GUARD_MARK}a result row is larger than {max_row_bytes:,} bytes"
+    over = exp.GT(this=size, expression=exp.Literal.number(max_row_bytes))
+    choice = exp.Case(ifs=[exp.If(this=over, true=exp.Literal.string(message))], default=exp.Literal.string("1"))
+    check = exp.Cast(this=choice, to=exp.DataType.build("INT"))
+    derived = exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    outer = exp.select(exp.Star()).from_(derived)
+    outer = outer.where(exp.EQ(this=check, expression=exp.Literal.number(1)))
+    return str(outer.sql(dialect="postgres", comments=False))
