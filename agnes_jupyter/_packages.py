@@ -142,6 +142,14 @@ def remove_from_stack(item: str, kind: str = "package") -> None:
 # -- recipes ---------------------------------------------------------------------------------------
 
 
+def _one_line(text: str) -> str:
+    """``text`` with every line break, control and format character replaced by a space."""
+    import unicodedata
+
+    return "".join(" " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+                   else ch for ch in text)
+
+
 class Recipe:
     """A parameterised SQL template. ``render(**params)`` gives the SQL (the server binds each value
     as a typed literal); ``insert(**params)`` puts a ready-to-run cell after the current one."""
@@ -166,7 +174,8 @@ class Recipe:
         """The text of a notebook cell that runs this recipe with these values."""
         out = self._rendered(params)
         shown = ", ".join(f"{k}={v!r}" for k, v in out["params"].items())
-        header = f"-- recipe {self.slug}: {self.title}" + (f" ({shown})" if shown else "")
+        # One comment line whatever the server sent: a line break in a title must not become code.
+        header = _one_line(f"-- recipe {self.slug}: {self.title}" + (f" ({shown})" if shown else ""))
         if out["mode"] == "remote":
             name = re.sub(r"[^A-Za-z0-9_]", "_", self.slug)
             return f"%%agnes --remote --as {name}\n{header}\n{out['sql']}"

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import ids
 from .errors import AlreadyExists, Conflict, Forbidden, NotFound, ValidationError
 from .events import Change, ChangeHub
-from .ids import GROUP_RE, USERNAME_RE, check
+from .ids import GROUP_RE, check
 from .store import StateStore, iso, loads, utcnow
 
 EVERYONE = "Everyone"
@@ -80,7 +81,7 @@ class Access:
 
     def ensure_user(self, username: str, display_name: str | None = None) -> None:
         """Record a user the first time they are seen (cheap afterwards)."""
-        check(USERNAME_RE, username, "username", "a username without spaces or slashes")
+        ids.username(username)
         if username in self._known_users:
             return
         with self._lock, self.store.write() as cur:
@@ -97,10 +98,8 @@ class Access:
         return bool(row is None or row["is_active"])
 
     def create_user(self, body: dict[str, Any], actor: str | None) -> dict[str, Any]:
-        username = check(USERNAME_RE, body.get("username"), "username", "a username without spaces or slashes")
-        display_name = body.get("display_name") or username
-        if not isinstance(display_name, str) or len(display_name) > 128:
-            raise ValidationError("display_name", "display_name must be a string of at most 128 characters")
+        username = ids.username(body.get("username"))
+        display_name = ids.text(body.get("display_name") or username, "display_name", 128)
         with self.store.write() as cur:
             if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
                 raise AlreadyExists(f"user {username!r} already exists", details={"username": username})
@@ -160,9 +159,7 @@ class Access:
 
     def create_group(self, body: dict[str, Any]) -> dict[str, Any]:
         name = check(GROUP_RE, body.get("name"), "name", "a group name (letters, digits, ' ', '_', '.', '-')")
-        description = body.get("description") or ""
-        if not isinstance(description, str) or len(description) > 1000:
-            raise ValidationError("description", "description must be a string of at most 1000 characters")
+        description = ids.text(body.get("description") or "", "description", 1000, multiline=True)
         with self.store.write() as cur:
             if cur.execute("SELECT 1 FROM groups WHERE name = ?", [name]).fetchone():
                 raise AlreadyExists(f"group {name!r} already exists", details={"group": name})
@@ -199,7 +196,7 @@ class Access:
         self.get_group(group)
         if group == EVERYONE:
             raise ValidationError("group", "every user is in Everyone already; it has no stored members")
-        username = check(USERNAME_RE, body.get("username"), "username", "a username")
+        username = ids.username(body.get("username"))
         self.get_user(username)
         with self.store.write() as cur:
             if cur.execute("SELECT 1 FROM group_members WHERE group_name = ? AND username = ?",

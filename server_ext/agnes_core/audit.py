@@ -12,16 +12,30 @@ from .store import StateStore, dumps, iso, loads, utcnow
 log = logging.getLogger(__name__)
 
 
+def storable(text: str | None) -> str | None:
+    """``text`` with unpaired surrogates escaped (``\\ud800``), so any store and log can hold it."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class Audit:
     def __init__(self, store: StateStore) -> None:
         self.store = store
 
     def record(self, actor: str | None, action: str, resource: str, outcome: str = "ok",
                **details: Any) -> None:
-        """Append one entry. ``resource`` is a path such as ``table/orders`` or ``grant/ab12``."""
+        """Append one entry. ``resource`` is a path such as ``table/orders`` or ``grant/ab12``.
+        Text that is not valid Unicode (an unpaired surrogate from a hostile request) is stored
+        escaped: a refusal is audited whatever its input."""
         with self.store.write() as cur:
             cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [uuid.uuid4().hex, utcnow(), actor, action, resource, outcome, dumps(details)])
+                        [uuid.uuid4().hex, utcnow(), storable(actor), storable(action), storable(resource),
+                         storable(outcome), dumps(details)])
 
     def entries(self, *, resource: str | None = None, user: str | None = None, limit: int = 100,
                 action: str | None = None, since: datetime | None = None,

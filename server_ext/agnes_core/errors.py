@@ -31,6 +31,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "scan_timeout": 400,
     "value_too_large": 400,
     "scan_cancelled": 409,
+    "payload_too_large": 413,
     "range_not_satisfiable": 416,
     "quota_exceeded": 429,
     "internal": 500,

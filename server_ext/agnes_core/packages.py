@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from . import ids
 from .access import GRANTING_LIFECYCLES, Access, Principal
 from .errors import AgnesError, AlreadyExists, BadRequest, Forbidden, NotFound, ValidationError
 from .events import Change, ChangeHub
@@ -53,15 +54,15 @@ def check_slug(value: Any, field: str = "slug") -> str:
     return value
 
 
+#: Fields that may hold line breaks; every other text field is one line.
+MULTILINE_FIELDS = frozenset({"description", "long_description", "sql"})
+
+
 def check_text(body: dict[str, Any], field: str, limit: int) -> str | None:
     value = body.get(field)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise ValidationError(field, f"{field} must be text", limit=limit)
-    if len(value) > limit:
-        raise ValidationError(field, f"{field} may be at most {limit} characters (got {len(value)})", limit=limit)
-    return value
+    return ids.text(value, field, limit, multiline=field in MULTILINE_FIELDS)
 
 
 def check_list(body: dict[str, Any], field: str, max_items: int, max_chars: int) -> list[str]:
@@ -77,6 +78,7 @@ def check_list(body: dict[str, Any], field: str, max_items: int, max_chars: int)
         if len(item) > max_chars:
             raise ValidationError(field, f"{field}[{i}] may be at most {max_chars} characters (got {len(item)})",
                                   limit=max_chars, index=i)
+        ids.text(item, f"{field}[{i}]", max_chars)
         if not item.strip():
             raise ValidationError(field, f"{field}[{i}] is empty", index=i)
     return list(value)

@@ -83,9 +83,12 @@ class Prepared:
     cost_usd: float
     elapsed_ms: float
     table_info: list[dict[str, Any]]
+    #: Admins see the source's own names (schemas, relations, files); analysts see table ids only.
+    for_admin: bool = True
 
     def to_json(self) -> dict[str, Any]:
         e = self.estimate
+        detail = e.tables if self.for_admin else _detail_by_id(e.tables, self.query, self.connector.default_schema)
         return {
             "scan_bytes": e.scan_bytes, "compressed_bytes": e.compressed_bytes, "rows_read": e.rows_read,
             "result_rows": self.result_rows, "result_bytes": self.result_bytes, "cost_usd": self.cost_usd,
@@ -94,8 +97,72 @@ class Prepared:
                                                                              - self.used_today)},
             "sql": self.query.sql, "sql_hash": self.query.sql_hash, "dialect": self.query.dialect,
             "source": self.query.source, "tables": self.table_info, "method": e.method,
-            "detail": e.tables, "estimated_ms": round(self.elapsed_ms, 1),
+            "detail": detail, "estimated_ms": round(self.elapsed_ms, 1),
         }
+
+    def scrub(self, exc: BaseException) -> BaseException:
+        """``exc`` as an analyst may see it (admins see it as it is)."""
+        if self.for_admin or not isinstance(exc, AgnesError):
+            return exc
+        return _rebuilt(exc, analyst_text(exc.message, self.query, self.connector.default_schema))
+
+
+def _rebuilt(exc: AgnesError, message: str) -> AgnesError:
+    """``exc`` with another message (and no source details), of the same class and code."""
+    out = type(exc).__new__(type(exc))
+    AgnesError.__init__(out, message, hint=exc.hint, details={k: v for k, v in exc.details.items()
+                                                              if k not in ("source", "bucket", "source_table", "path")},
+                        code=exc.code)
+    return out
+
+
+def _physical_forms(query: ValidatedQuery, default_schema: str) -> list[tuple[str, str]]:
+    """(how the source names a table, its id), longest first."""
+    forms: dict[str, str] = {}
+    for table_id, use in query.tables.items():
+        t = use.table
+        if t.query_mode == "materialized":
+            continue
+        schema = t.bucket or default_schema
+        forms[f'"{schema}"."{t.source_table}"'] = f'"{table_id}"'
+        forms[f"{schema}.{t.source_table}"] = table_id
+        forms[f'"{t.source_table}"'] = f'"{table_id}"'
+    return sorted(forms.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+
+_PATH_RE = re.compile(r"(?<![\w.:])(?:/[\w.\-=*]+){2,}/?")
+_NAMED_RELATION_RE = re.compile(r'\b(relation|table|view|materialized view|sequence|schema|function|index)\s+"([^"]+)"',
+                                re.I)
+
+
+def analyst_text(text: str, query: ValidatedQuery, default_schema: str) -> str:
+    """A source's message with its own names replaced by table ids, file paths and the names of
+    relations the query does not read taken out."""
+    for form, table_id in _physical_forms(query, default_schema):
+        text = text.replace(form, table_id)
+    text = _PATH_RE.sub("<path>", text)
+    ids = set(query.tables)
+
+    def named(m: re.Match[str]) -> str:
+        return m.group(0) if m.group(2) in ids else f'{m.group(1)} "…"'
+
+    return _NAMED_RELATION_RE.sub(named, text)
+
+
+def _detail_by_id(detail: list[dict[str, Any]], query: ValidatedQuery, default_schema: str) -> list[dict[str, Any]]:
+    """The source's per-relation figures, per table id (relations it does not name are summed as
+    ``other``)."""
+    by_form = {form.strip('"').replace('"."', "."): table_id.strip('"')
+               for form, table_id in _physical_forms(query, default_schema)}
+    out: dict[str, dict[str, Any]] = {}
+    for entry in detail:
+        name = str(entry.get("table") or "")
+        key = by_form.get(name) or by_form.get(name.split(".")[-1] if "." not in name else name) or "other"
+        merged = out.setdefault(key, {"table": key})
+        for field, value in entry.items():
+            if field != "table" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                merged[field] = merged.get(field, 0) + value
+    return list(out.values())
 
 
 class ScanService:
@@ -157,13 +224,22 @@ class ScanService:
             exp.to_table(table_id))
         where = body.get("where")
         if where is not None:
-            if not isinstance(where, str):
-                raise ValidationError("where", "where must be a string predicate")
+            if not isinstance(where, str) or not where.strip():
+                raise ValidationError("where", "where must be a non-empty predicate, like \"amount > 10\"",
+                                      hint="Leave where out to read every row.")
+            if len(where.encode("utf-8", "surrogatepass")) > self.sql_limits().max_bytes:
+                raise Rejected("query_too_long", f"where is longer than {self.sql_limits().max_bytes:,} bytes",
+                               fragment=None)
             try:
                 condition = sqlglot.parse_one(where, read=dialect, into=exp.Condition)
-            except sqlglot.errors.ParseError as exc:
-                raise Rejected("parse_error", f"cannot parse where: {exc.errors[0]['description']}",
+            except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
+                errors = getattr(exc, "errors", None) or [{}]
+                raise Rejected("parse_error", f"cannot parse where: {errors[0].get('description') or exc}",
                                fragment=where[:200]) from None
+            except RecursionError:
+                raise Rejected("query_too_complex", "where nests too deeply to be checked", fragment=None) from None
+            if condition is None:
+                raise ValidationError("where", "where holds no predicate")
             query = query.where(condition)
         order_by = body.get("order_by") or []
         if not isinstance(order_by, list):
@@ -225,8 +301,10 @@ class ScanService:
                 estimate = connector.estimate(query.physical_sql, reads)
             else:
                 estimate = ScanEstimate(scan_bytes=0, method="unavailable: the source cannot estimate this query")
-        except BaseException:
+        except BaseException as exc:
             connector.close()
+            if isinstance(exc, AgnesError) and not principal.is_admin:
+                raise _rebuilt(exc, analyst_text(exc.message, query, connector.default_schema)) from None
             raise
         source = self.registry.get_source(query.source)
         limits = self.limits().lowered_by(source.options.get("limits"))
@@ -236,7 +314,7 @@ class ScanService:
         verdict = _verdict(estimate, limits, used, unknown=estimate.method.startswith("unavailable"))
         return Prepared(query, estimate, limits, verdict, used, connector, result_rows, result_bytes,
                         round(estimate.scan_bytes / TIB * price, 6), (time.perf_counter() - started) * 1000,
-                        self._table_info(query))
+                        self._table_info(query), for_admin=principal.is_admin)
 
     def _table_info(self, query: ValidatedQuery) -> list[dict[str, Any]]:
         now = utcnow()
@@ -254,7 +332,7 @@ class ScanService:
         started = time.perf_counter()
         try:
             prepared = self.prepare(principal, body)
-        except AgnesError as exc:
+        except Exception as exc:
             self._audit_failure(principal, "scan.estimate", body, exc, started)
             raise
         try:
@@ -266,13 +344,19 @@ class ScanService:
                           estimated_bytes=prepared.estimate.scan_bytes, ms=round(prepared.elapsed_ms, 1))
         return payload
 
-    def _audit_failure(self, principal: Principal, action: str, body: Mapping[str, Any], exc: AgnesError,
+    def _audit_failure(self, principal: Principal, action: str, body: Mapping[str, Any], exc: Exception,
                        started: float) -> None:
+        """Every refusal is audited, whatever the input (text that is not valid Unicode included)."""
         text = body.get("sql") if isinstance(body.get("sql"), str) else str(body.get("table"))
-        self.audit.record(principal.username, action, "scan", "rejected" if exc.status < 500 else "error",
-                          error=exc.code, kind=exc.details.get("kind"),
-                          sql_hash=hashlib.sha256(str(text).encode()).hexdigest()[:16],
-                          ms=round((time.perf_counter() - started) * 1000, 1))
+        status = exc.status if isinstance(exc, AgnesError) else 500
+        try:
+            self.audit.record(principal.username, action, "scan", "rejected" if status < 500 else "error",
+                              error=exc.code if isinstance(exc, AgnesError) else "internal",
+                              kind=exc.details.get("kind") if isinstance(exc, AgnesError) else None,
+                              sql_hash=hashlib.sha256(str(text).encode("utf-8", "surrogatepass")).hexdigest()[:16],
+                              ms=round((time.perf_counter() - started) * 1000, 1))
+        except Exception:  # the refusal still goes out; the log says the audit failed
+            log.exception("agnes: could not audit a refused scan")
 
     # -- quota ------------------------------------------------------------------------------
 
@@ -304,7 +388,7 @@ class ScanService:
         started = time.perf_counter()
         try:
             prepared = self.prepare(principal, body)
-        except AgnesError as exc:
+        except Exception as exc:
             self._audit_failure(principal, "scan.run", body, exc, started)
             raise
         try:
@@ -520,6 +604,9 @@ class ScanRun:
             stopped = self._stopped_error(exc)
             if stopped is not None:
                 raise stopped from None
+            scrubbed = self.prepared.scrub(exc)
+            if scrubbed is not exc:
+                raise scrubbed from None
             raise
         self._pending = first
         if first is None:
@@ -540,6 +627,9 @@ class ScanRun:
             stopped = self._stopped_error(exc)
             if stopped is not None:
                 raise stopped from None
+            scrubbed = self.prepared.scrub(exc)
+            if scrubbed is not exc:
+                raise scrubbed from None
             raise
         if self.cancelled is not None:
             raise self._stopped_error() or ScanCancelled("the scan was stopped")

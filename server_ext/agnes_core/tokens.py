@@ -18,6 +18,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from . import ids
 from .audit import Audit
 from .errors import NotFound, Unauthorized, ValidationError
 from .store import StateStore, iso, utcnow
@@ -47,6 +48,7 @@ class Tokens:
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise ValidationError("name", "name is required: up to 100 characters saying what the token is for")
+        ids.text(name, "name", 100)
         days = body.get("expires_in_days", 90)
         if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS):
             raise ValidationError("expires_in_days", f"expires_in_days must be a whole number from 1 to {MAX_DAYS}, "

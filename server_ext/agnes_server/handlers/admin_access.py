@@ -206,10 +206,9 @@ class AuditHandler(AdminHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        limit = self.int_arg("limit", 100, 1, 1000)
+
         def entries() -> dict[str, Any]:
-            limit = int(self.get_query_argument("limit", "100"))
-            if not 1 <= limit <= 1000:
-                raise ValidationError("limit", "limit must be from 1 to 1000")
             return {"entries": self.core.audit.entries(
                 resource=self.get_query_argument("resource", None), user=self.get_query_argument("user", None),
                 action=self.get_query_argument("action", None), limit=limit,

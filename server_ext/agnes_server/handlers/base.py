@@ -16,7 +16,7 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from agnes_core.access import Principal
-from agnes_core.errors import AgnesError, BadRequest, Forbidden
+from agnes_core.errors import AgnesError, BadRequest, Forbidden, ValidationError
 
 if TYPE_CHECKING:
     from agnes_core.core import AgnesCore
@@ -27,8 +27,12 @@ T = TypeVar("T")
 
 _CODE_BY_STATUS = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "bad_request", 416: "range_not_satisfiable", 429: "quota_exceeded",
+    409: "conflict", 413: "payload_too_large", 416: "range_not_satisfiable", 429: "quota_exceeded",
 }
+#: The largest JSON request body any Agnes route reads (a scan's SQL is limited far below this).
+MAX_JSON_BODY_BYTES = 2 * 1024 * 1024
+#: How deeply a JSON request body may nest (no route reads more than a few levels).
+MAX_JSON_DEPTH = 32
 _HINTS = {
     "unauthorized": "Log in to Jupyter, or send 'Authorization: token <token>'.",
     "forbidden": "Ask an Agnes admin for access.",
@@ -81,18 +85,37 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
     # -- request and response helpers ---------------------------------------------------
 
     def json_body(self) -> dict[str, Any]:
-        """The request body as a JSON object, or a 400 ``bad_request`` saying what is wrong."""
+        """The request body as a JSON object, or a 4xx envelope saying what is wrong with it: too
+        large, not JSON, nested too deeply, or holding text that is not valid Unicode."""
         raw = self.request.body
         if not raw:
             return {}
+        if len(raw) > MAX_JSON_BODY_BYTES:
+            raise AgnesError(f"the request body is {len(raw):,} bytes; the limit is {MAX_JSON_BODY_BYTES:,}",
+                             code="payload_too_large", hint="Send less: scan SQL is limited to far less than this.")
         try:
             body = json.loads(raw)
+        except RecursionError:
+            raise BadRequest("the request body nests too deeply to be read",
+                             hint=f"JSON bodies nest at most {MAX_JSON_DEPTH} levels.") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the request body is not valid JSON: {exc}",
                              hint="Send a JSON object with Content-Type: application/json.") from None
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object", hint="Wrap the values in {...}.")
+        check_json_text(body)
         return body
+
+    def int_arg(self, name: str, default: int, lo: int, hi: int) -> int:
+        """A whole-number query argument within [lo, hi], or a 400 naming it."""
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+        if value is None or not lo <= value <= hi:
+            raise ValidationError(name, f"{name} must be a whole number from {lo} to {hi}; got {raw[:40]!r}",
+                                  limit=hi)
+        return value
 
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -140,7 +163,18 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         self.clear_header("Content-Type")
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if status == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
+        if status == 416 and isinstance(envelope.get("details"), dict) and "size" in envelope["details"]:
+            self.set_header("Content-Range", f"bytes */{int(envelope['details']['size'])}")
         self.finish(json.dumps(envelope, default=str))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this route implements (for ``Allow`` on a 405)."""
+        base = web.RequestHandler
+        return [m for m in cls.SUPPORTED_METHODS if m != "OPTIONS"
+                and getattr(cls, m.lower(), None) is not getattr(base, m.lower(), None)]
 
     def _reason_for(self, status: int) -> str:
         from http.client import responses
@@ -160,6 +194,35 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
     def via_access_token(self) -> bool:
         """True when this request authenticated with a personal access token."""
         return getattr(self, "_agnes_token_id", None) is not None
+
+
+def check_json_text(value: Any) -> None:
+    """Refuse JSON nested deeper than ``MAX_JSON_DEPTH`` or holding strings that are not valid
+    text (an unpaired surrogate, which no store or log can hold, or a NUL), naming where."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"the request body nests more than {MAX_JSON_DEPTH} levels deep (at {where or 'top'})",
+                             details={"field": where})
+        if isinstance(item, str):
+            _check_text(item, where)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key, where)
+                stack.append((child, f"{where}.{key}" if where else key, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"{where or 'the request body'} holds an unpaired surrogate at character {exc.start} "
+                         "(not valid Unicode text)", details={"field": where}) from None
+    if "\x00" in text:
+        raise BadRequest(f"{where or 'the request body'} holds a NUL character", details={"field": where})
 
 
 class AdminHandler(AgnesHandler):
@@ -196,12 +259,17 @@ class AdminHandler(AgnesHandler):
 
     def on_finish(self) -> None:
         verb = self.audit_verbs.get(self.request.method or "")
-        if not verb or not self.audit_kind or self.current_user is None:
+        if not verb or not self.audit_kind:
             return
-        status = self.get_status()
         try:
+            # The attribute, not the property: a request refused before authentication finished
+            # has none, and the property would call the deprecated get_current_user().
+            user = getattr(self, "_current_user", None)
+            if user is None:
+                return
+            status = self.get_status()
             self.core.audit.record(
-                self.current_user.username, f"{self.audit_kind}.{verb}", self.audit_resource(),
+                user.username, f"{self.audit_kind}.{verb}", self.audit_resource(),
                 "ok" if status < 400 else "error", status=status, path=self.request.path)
         except Exception:  # auditing must never break the response that already went out
             self.log.exception("agnes: could not write the audit log")

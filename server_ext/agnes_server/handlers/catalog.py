@@ -43,10 +43,8 @@ class TableSampleHandler(AgnesHandler):
     @authorized
     async def get(self, table_id: str) -> None:
         table = self.core.readable_table(self.principal, table_id)
-        raw = self.get_query_argument("n", "5")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_SAMPLE:
-            raise ValidationError("n", f"n must be a whole number from 1 to {MAX_SAMPLE}", limit=MAX_SAMPLE)
-        self.write_json(await self.blocking(self.core.discovery.sample, table, int(raw)))
+        n = self.int_arg("n", 5, 1, MAX_SAMPLE)
+        self.write_json(await self.blocking(self.core.discovery.sample, table, n))
 
 
 class MetadataStatusHandler(AgnesHandler):

@@ -36,7 +36,8 @@ class TokenHandler(AgnesHandler):
         """Revoke one of your tokens (admins may revoke any)."""
         token = await self.blocking(self.core.tokens.get, token_id)
         if token["username"] != self.principal.username and not self.principal.is_admin:
-            raise NotFound(f"no token {token_id!r}")
+            # Exactly what an id that does not exist gets: nothing says the token is someone else's.
+            raise NotFound(f"no token {token_id!r}", details={"token": token_id})
         await self.blocking(self.core.tokens.revoke, token_id, self.principal.username)
         self.set_status(204)
         self.finish()

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+PAGE_BYTES = 8192
 ENTITY = {"r": "table", "v": "view", "m": "materialized_view", "p": "partitioned_table", "f": "external"}
 
 _COLUMNS_SQL = """
@@ -159,7 +160,12 @@ class PostgresConnector(Connector):
         return text
 
     def _error(self, what: str, exc: BaseException, hint: str | None = None) -> SourceError:
-        reason = self.redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        """A SourceError with PostgreSQL's own message (its ``ERROR:`` line, without the query
+        DuckDB echoes around it), secrets redacted."""
+        raw = str(exc).strip()
+        found = re.search(r"ERROR:\s+([^\n]*)", raw)
+        reason = found.group(1).strip() if found else (raw.splitlines()[0] if raw else type(exc).__name__)
+        reason = self.redact(reason)
         return SourceError(f"postgres source {self.name!r}: {what}: {reason}",
                            hint=hint or "Check the server is reachable and the DSN in "
                            f"${self.secrets.get('dsn')} is right (user, password, database).",
@@ -335,15 +341,18 @@ class PostgresConnector(Connector):
         return self._stream("SELECT * FROM postgres_query('pg', ?)", [sql], None, batch_size)
 
     def estimate(self, sql: str, reads: list[TableRead]) -> ScanEstimate:
-        """From the planner: ``EXPLAIN (FORMAT JSON)`` of the validated query (never run). Each
-        scan node reads ``rows × width`` bytes — a sequential scan every row of its relation
-        (reltuples, capped by the relation's size), an index scan the rows the planner expects —
-        so partition pruning and index selectivity count; the top node gives the result size."""
+        """From the planner: ``EXPLAIN (FORMAT JSON)`` of the validated query (never run), in a
+        read-only session that resolves no unqualified name. What each scan node *reads*, in
+        pages: a sequential scan the whole relation (``count(*)`` reads every page though it
+        returns no column), an index or bitmap scan the share of the relation's pages its rows
+        live on (at least ``rows × width``) — so partition pruning and index selectivity count.
+        Partitions are reported under their root table; the top node gives the result size."""
         import psycopg
 
         try:
             with psycopg.connect(self.secret("dsn"), connect_timeout=15, autocommit=True) as conn:
                 conn.execute("SET default_transaction_read_only = on")
+                conn.execute("SET search_path = pg_catalog")
                 timeout = int(self.options.get("statement_timeout_ms") or 30_000)
                 conn.execute(f"SET statement_timeout = {timeout}")
                 row = conn.execute("EXPLAIN (FORMAT JSON) " + sql).fetchone()
@@ -352,7 +361,7 @@ class PostgresConnector(Connector):
                 scans = list(_scan_nodes(plan))
                 names = sorted({(n.get("Schema") or "public", n["Relation Name"]) for n in scans})
                 wanted = {(r.ref.bucket or "public", r.ref.name): sorted(r.columns) for r in reads}
-                sizes: dict[tuple[str, str], tuple[float, int, int | None]] = {}
+                sizes: dict[tuple[str, str], tuple[float, int, int | None, tuple[str, str]]] = {}
                 for schema, rel in names:
                     found = conn.execute(
                         "SELECT greatest(c.reltuples, 0), pg_relation_size(c.oid), rn.nspname, r.relname "
@@ -368,7 +377,7 @@ class PostgresConnector(Connector):
                         w = conn.execute("SELECT sum(avg_width) FROM pg_stats WHERE schemaname = %s AND "
                                          "tablename = %s AND attname = ANY(%s)", [schema, rel, columns]).fetchone()
                         width = int(w[0]) if w and w[0] is not None else None
-                    sizes[(schema, rel)] = (float(found[0]), int(found[1]), width)
+                    sizes[(schema, rel)] = (float(found[0]), int(found[1]), width, (str(found[2]), str(found[3])))
         except AgnesError:
             raise
         except Exception as exc:  # noqa: BLE001 - psycopg errors carry the DSN's parts
@@ -379,22 +388,23 @@ class PostgresConnector(Connector):
         rows_read = 0
         for node in scans:
             key = (node.get("Schema") or "public", node["Relation Name"])
-            reltuples, relsize, stats_width = sizes.get(key, (float(node.get("Plan Rows", 0)), 0, None))
-            width = max(int(node.get("Plan Width", 0)), stats_width or 0)
-            if node["Node Type"] == "Seq Scan":
+            reltuples, relsize, stats_width, root = sizes.get(key, (float(node.get("Plan Rows", 0)), 0, None, key))
+            width = max(int(node.get("Plan Width", 0)), stats_width or 0, 1)
+            if node["Node Type"] in ("Seq Scan", "Sample Scan"):
                 rows = reltuples
-                nbytes = int(rows * width)
-                if relsize:
-                    nbytes = min(nbytes, relsize)
+                nbytes = relsize or int(rows * width)  # every page, whatever the columns
             else:
                 rows = float(node.get("Plan Rows", 0))
-                nbytes = int(rows * width)
+                share = min(1.0, rows / reltuples) if reltuples else 1.0
+                nbytes = max(int(rows * width), int(share * relsize), PAGE_BYTES if relsize else 0)
             total += nbytes
             rows_read += int(rows)
-            entry = per_table.setdefault(".".join(key), {"table": ".".join(key), "scan_bytes": 0, "rows_read": 0,
-                                                          "relation_bytes": relsize, "nodes": []})
+            name = ".".join(root)
+            entry = per_table.setdefault(name, {"table": name, "scan_bytes": 0, "rows_read": 0, "relation_bytes": 0,
+                                                "nodes": []})
             entry["scan_bytes"] += nbytes
             entry["rows_read"] += int(rows)
+            entry["relation_bytes"] += relsize
             entry["nodes"].append(node["Node Type"])
         result_rows = int(plan.get("Plan Rows", 0))
         return ScanEstimate(scan_bytes=total, rows_read=rows_read, result_rows=result_rows,
