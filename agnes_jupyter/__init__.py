@@ -18,12 +18,15 @@ from .errors import (
     Forbidden,
     NotFound,
     QuotaExceeded,
+    ScanCancelled,
+    ScanTimeout,
     ScanTooLarge,
     ServerNotFound,
     SnapshotExists,
     SourceError,
     Unauthorized,
     ValidationError,
+    ValueTooLarge,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +44,8 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "QuotaExceeded",
+    "ScanCancelled",
+    "ScanTimeout",
     "ScanTooLarge",
     "ServerNotFound",
     "SnapshotExists",
@@ -48,6 +53,7 @@ __all__ = [
     "SyncReport",
     "Unauthorized",
     "ValidationError",
+    "ValueTooLarge",
     "__version__",
     "add_to_stack",
     "admin",

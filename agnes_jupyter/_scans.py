@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from ._display import badge, esc, html_table, human_age, human_bytes, human_count, text_table
 from ._workspace import Workspace, atomic_write_json, check_name, workspace
-from .errors import AgnesError, NotFound, SnapshotExists, SourceError, ValidationError
+from .errors import AgnesError, NotFound, ScanTimeout, SnapshotExists, SourceError, ValidationError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -318,6 +318,10 @@ def _stream_to_parquet(body: dict[str, Any], target: Path, confirm: bool, desc: 
         except Exception as exc:  # noqa: BLE001 - a cut stream surfaces here; the record says why
             cut = f"{type(exc).__name__}: {exc}"
         record = client.get(f"scans/{scan_id}")
+        if record["status"] == "timed_out":
+            raise ScanTimeout(str(record.get("error") or "the scan was stopped at the server's time limit"),
+                              hint="Nothing was written. Narrow it (a filter on a partition or sort column), or "
+                                   "ask an admin about scan_timeout_seconds.", details={"scan": record})
         if record["status"] != "succeeded" or cut is not None:
             reason = record.get("error") or cut or record["status"]
             raise SourceError(f"the scan did not complete ({record['status']}): {reason}",

@@ -90,6 +90,28 @@ class SourceError(AgnesError):
     code = "source_error"
 
 
+class ScanTimeout(AgnesError):
+    """The scan ran past the server's time limit and was stopped in the source."""
+
+    code = "scan_timeout"
+
+
+class ValueTooLarge(AgnesError):
+    """The scan would build or send a value (or row) above the server's limit."""
+
+    code = "value_too_large"
+
+
+class ScanCancelled(AgnesError):
+    """The scan was stopped before it finished (the server stopped, or it was cancelled)."""
+
+    code = "scan_cancelled"
+
+
+class PayloadTooLarge(AgnesError):
+    code = "payload_too_large"
+
+
 _BY_CODE: dict[str, type[AgnesError]] = {
     "unauthorized": Unauthorized,
     "forbidden": Forbidden,
@@ -106,6 +128,12 @@ _BY_CODE: dict[str, type[AgnesError]] = {
     "quota_exceeded": QuotaExceeded,
     "source_error": SourceError,
     "source_timeout": SourceError,
+    "scan_timeout": ScanTimeout,
+    "value_too_large": ValueTooLarge,
+    "scan_cancelled": ScanCancelled,
+    "payload_too_large": PayloadTooLarge,
+    "range_not_satisfiable": ValidationError,
+    "method_not_allowed": ValidationError,
 }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import ids
 from .access import GRANTING_LIFECYCLES, Access, Principal
-from .errors import AgnesError, AlreadyExists, BadRequest, Forbidden, NotFound, ValidationError
+from .errors import AgnesError, AlreadyExists, BadRequest, NotFound, ValidationError
 from .events import Change, ChangeHub
 from .registry import Registry
 from .store import StateStore, dumps, iso, loads, utcnow
@@ -302,38 +302,32 @@ class Packages:
 
     def subscribe(self, principal: Principal, kind: str, rid: str, *,
                   visible_recipe: Callable[[str], str | None]) -> None:
-        """Add to My Stack. 403 when the item is not granted to the user; 404 when it does not exist."""
+        """Add to My Stack; 404 when the item does not exist *or is not granted to the user* — the
+        two are answered alike, so nothing tells a user what exists beyond their grants."""
         self._check_kind(kind)
         if kind == "packages":
             row = self.store.row("SELECT lifecycle FROM packages WHERE slug = ? AND deleted_at IS NULL", [rid])
-            if row is None:
-                raise NotFound(f"no package {rid!r}", hint="GET packages lists them.", details={"slug": rid})
-            if not principal.is_admin and rid not in self.access.granted(principal, "package"):
-                raise Forbidden(f"the package {rid!r} is not granted to you",
-                                hint="Ask an Agnes admin to grant it to one of your groups.", details={"slug": rid})
+            if row is None or (not principal.is_admin and (rid not in self.access.granted(principal, "package")
+                                                           or row["lifecycle"] == "draft")):
+                raise self._missing("package", rid)
             if row["lifecycle"] not in GRANTING_LIFECYCLES and not principal.is_admin:
                 raise BadRequest(f"the package {rid!r} is {row['lifecycle']}: it cannot be added yet",
                                  hint="It becomes available when its lifecycle is prod or poc.",
                                  details={"slug": rid, "lifecycle": row["lifecycle"]}, code="not_available")
         elif kind == "recipes":
             if visible_recipe(rid) is None:
-                raise self._not_granted_or_missing("recipe", rid, exists=self.store.row(
-                    "SELECT 1 AS x FROM recipes WHERE slug = ? AND deleted_at IS NULL", [rid]) is not None)
-        else:
-            if self.registry.find_table(rid) is None:
-                raise NotFound(f"no table {rid!r}", hint="agnes.catalog() lists the tables you may use.")
-            if not self.access.can_read(principal, rid):
-                raise Forbidden(f"the table {rid!r} is not granted to you",
-                                hint="Ask an Agnes admin to grant it to one of your groups.")
+                raise self._missing("recipe", rid)
+        elif self.registry.find_table(rid) is None or not self.access.can_read(principal, rid):
+            raise self._missing("table", rid)
         with self.store.write() as cur:
             cur.execute("INSERT INTO subscriptions VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [principal.username, kind, rid, utcnow()])
 
-    def _not_granted_or_missing(self, what: str, rid: str, *, exists: bool) -> AgnesError:
-        if exists:
-            return Forbidden(f"the {what} {rid!r} is not granted to you",
-                             hint="Ask an Agnes admin to grant it to one of your groups.", details={"slug": rid})
-        return NotFound(f"no {what} {rid!r}", hint=f"GET {what}s lists them.", details={"slug": rid})
+    @staticmethod
+    def _missing(what: str, rid: str) -> AgnesError:
+        where = "agnes.catalog()" if what == "table" else f"GET {what}s"
+        return NotFound(f"no {what} {rid!r} that you may use", hint=f"{where} lists the {what}s you may use; an "
+                        "admin grants others.", details={"id": rid})
 
     def unsubscribe(self, principal: Principal, kind: str, rid: str, *, requirement: str | None) -> None:
         """Remove from My Stack; 400 ``required_item`` for what is granted as required."""
