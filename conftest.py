@@ -18,12 +18,16 @@ import pytest
 from tests._live import LiveServer
 from tests._pg import PgCluster, start_cluster
 from tests._pgdata import SCHEMA_SQL
+from tests._pgshop import DBNAME as SHOP_DB
+from tests._pgshop import SCHEMA_SQL as SHOP_SQL
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 _LIVE_KEY = pytest.StashKey[LiveServer]()
 _PG_KEY = pytest.StashKey[PgCluster]()
 PG_DSN_ENV = "AGNES_TEST_PG_DSN"
+SHOP_DSN_ENV = "AGNES_TEST_SHOP_DSN"
+_SHOP_KEY = pytest.StashKey[str]()
 
 
 def _start_pg(config: pytest.Config) -> PgCluster:
@@ -78,6 +82,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pg_cluster(request: pytest.FixtureRequest) -> PgCluster:
     """The session's PostgreSQL cluster; its DSN is in $AGNES_TEST_PG_DSN."""
     return _start_pg(request.config)
+
+
+@pytest.fixture(scope="session")
+def shop_dsn(request: pytest.FixtureRequest) -> str:
+    """The shop database (tests/_pgshop.py) in the session's cluster; its DSN is in
+    $AGNES_TEST_SHOP_DSN (sources name the variable, never the value)."""
+    dsn = request.config.stash.get(_SHOP_KEY, None)
+    if dsn is None:
+        cluster = _start_pg(request.config)
+        cluster.psql(f"CREATE DATABASE {SHOP_DB}", dbname="postgres")
+        cluster.psql(SHOP_SQL, dbname=SHOP_DB)
+        dsn = cluster.dsn.replace(f"dbname={cluster.dbname}", f"dbname={SHOP_DB}")
+        request.config.stash[_SHOP_KEY] = dsn
+        os.environ[SHOP_DSN_ENV] = dsn
+    return dsn
 
 
 @pytest.fixture(scope="session")

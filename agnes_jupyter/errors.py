@@ -102,6 +102,12 @@ class ValueTooLarge(AgnesError):
     code = "value_too_large"
 
 
+class ResourcesExceeded(AgnesError):
+    """The scan needed more memory than the server gives one scan."""
+
+    code = "resources_exceeded"
+
+
 class ScanCancelled(AgnesError):
     """The scan was stopped before it finished (the server stopped, or it was cancelled)."""
 
@@ -130,6 +136,7 @@ _BY_CODE: dict[str, type[AgnesError]] = {
     "source_timeout": SourceError,
     "scan_timeout": ScanTimeout,
     "value_too_large": ValueTooLarge,
+    "resources_exceeded": ResourcesExceeded,
     "scan_cancelled": ScanCancelled,
     "payload_too_large": PayloadTooLarge,
     "range_not_satisfiable": ValidationError,

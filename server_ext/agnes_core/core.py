@@ -13,12 +13,13 @@ from .audit import Audit
 from .catalog import CatalogIndex, ExtractStats, extract_stats_from
 from .connectors import Capability, Connector, TableRef, connector_class
 from .discovery import Discovery
-from .errors import NotFound
+from .errors import AgnesError, NotFound
 from .events import Change, ChangeHub
 from .extract import ExtractRuntime
 from .limits import Limits
 from .metadata import MetadataCache, fresh_threshold
 from .packages import Packages
+from .physical import analyst_text, for_analyst
 from .recipes import Recipes
 from .refresh import MetadataRefresher
 from .registry import Registry, Table
@@ -191,9 +192,22 @@ class AgnesCore:
                 from .metadata import MetaRow
 
                 meta = MetaRow(table.id)
-            rows.append({**meta.to_json(now, threshold), "source": table.source})
+            entry = {**meta.to_json(now, threshold), "source": table.source}
+            if not principal.is_admin and entry.get("error_msg"):
+                entry["error_msg"] = analyst_text(entry["error_msg"], [table], self.default_schema)
+            rows.append(entry)
         return {"interval_seconds": self.settings.metadata_refresh_interval_s,
                 "fresh_threshold_seconds": threshold, "server_time": iso(now), "tables": rows}
+
+    def default_schema(self, table: Table) -> str:
+        """The schema a table without a bucket lives in, in its source."""
+        source = self.registry.sources_by_name().get(table.source)
+        return connector_class(source.type).default_schema if source else "main"
+
+    def for_principal(self, principal: Principal, exc: AgnesError, tables: list[Table]) -> AgnesError:
+        """A source's error as this user may see it: as it is for admins, without the source's own
+        names for analysts."""
+        return exc if principal.is_admin else for_analyst(exc, tables, self.default_schema)
 
     def connector(self, source_name: str) -> Connector:
         source = self.registry.get_source(source_name)

@@ -30,6 +30,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "confirmation_required": 409,
     "scan_timeout": 400,
     "value_too_large": 400,
+    "resources_exceeded": 400,
     "scan_cancelled": 409,
     "payload_too_large": 413,
     "range_not_satisfiable": 416,
@@ -141,6 +142,12 @@ class ValueTooLarge(AgnesError):
     """A scan would have built or sent a value (or row) above the server's limit."""
 
     code = "value_too_large"
+
+
+class ResourcesExceeded(AgnesError):
+    """A scan needed more memory than the server gives one scan; it was stopped."""
+
+    code = "resources_exceeded"
 
 
 class ScanCancelled(AgnesError):

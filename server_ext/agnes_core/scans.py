@@ -26,10 +26,19 @@ from sqlglot import exp
 from .access import Access, Principal
 from .audit import Audit
 from .connectors import Capability, Connector, ScanEstimate, ScanGuard, TableRead, TableRef
-from .errors import AgnesError, NotFound, ScanCancelled, ScanTimeout, ValidationError, ValueTooLarge
+from .errors import (
+    AgnesError,
+    NotFound,
+    ResourcesExceeded,
+    ScanCancelled,
+    ScanTimeout,
+    ValidationError,
+    ValueTooLarge,
+)
 from .ids import TABLE_ID_RE
 from .limits import TIB, Limits
 from .metadata import MetadataCache
+from .physical import for_analyst, physical_forms
 from .prefetch import Prefetch
 from .registry import Registry, Table
 from .sqlbounds import DEFAULT_LIMITS, GUARD_MARK, SqlLimits
@@ -104,56 +113,14 @@ class Prepared:
         """``exc`` as an analyst may see it (admins see it as it is)."""
         if self.for_admin or not isinstance(exc, AgnesError):
             return exc
-        return _rebuilt(exc, analyst_text(exc.message, self.query, self.connector.default_schema))
-
-
-def _rebuilt(exc: AgnesError, message: str) -> AgnesError:
-    """``exc`` with another message (and no source details), of the same class and code."""
-    out = type(exc).__new__(type(exc))
-    AgnesError.__init__(out, message, hint=exc.hint, details={k: v for k, v in exc.details.items()
-                                                              if k not in ("source", "bucket", "source_table", "path")},
-                        code=exc.code)
-    return out
-
-
-def _physical_forms(query: ValidatedQuery, default_schema: str) -> list[tuple[str, str]]:
-    """(how the source names a table, its id), longest first."""
-    forms: dict[str, str] = {}
-    for table_id, use in query.tables.items():
-        t = use.table
-        if t.query_mode == "materialized":
-            continue
-        schema = t.bucket or default_schema
-        forms[f'"{schema}"."{t.source_table}"'] = f'"{table_id}"'
-        forms[f"{schema}.{t.source_table}"] = table_id
-        forms[f'"{t.source_table}"'] = f'"{table_id}"'
-    return sorted(forms.items(), key=lambda kv: len(kv[0]), reverse=True)
-
-
-_PATH_RE = re.compile(r"(?<![\w.:])(?:/[\w.\-=*]+){2,}/?")
-_NAMED_RELATION_RE = re.compile(r'\b(relation|table|view|materialized view|sequence|schema|function|index)\s+"([^"]+)"',
-                                re.I)
-
-
-def analyst_text(text: str, query: ValidatedQuery, default_schema: str) -> str:
-    """A source's message with its own names replaced by table ids, file paths and the names of
-    relations the query does not read taken out."""
-    for form, table_id in _physical_forms(query, default_schema):
-        text = text.replace(form, table_id)
-    text = _PATH_RE.sub("<path>", text)
-    ids = set(query.tables)
-
-    def named(m: re.Match[str]) -> str:
-        return m.group(0) if m.group(2) in ids else f'{m.group(1)} "…"'
-
-    return _NAMED_RELATION_RE.sub(named, text)
+        return for_analyst(exc, [u.table for u in self.query.tables.values()], self.connector.default_schema)
 
 
 def _detail_by_id(detail: list[dict[str, Any]], query: ValidatedQuery, default_schema: str) -> list[dict[str, Any]]:
     """The source's per-relation figures, per table id (relations it does not name are summed as
     ``other``)."""
     by_form = {form.strip('"').replace('"."', "."): table_id.strip('"')
-               for form, table_id in _physical_forms(query, default_schema)}
+               for form, table_id in physical_forms([u.table for u in query.tables.values()], default_schema)}
     out: dict[str, dict[str, Any]] = {}
     for entry in detail:
         name = str(entry.get("table") or "")
@@ -282,9 +249,17 @@ class ScanService:
             source = self.registry.sources_by_name().get(source_name)
             return connector_class(source.type).default_schema if source else None
 
+        def columns(table: Table) -> list[tuple[str, str]]:
+            try:
+                return self.columns_of(table)
+            except AgnesError as exc:
+                if principal.is_admin:
+                    raise
+                raise for_analyst(exc, [table], default_schema(table.source) or "") from None
+
         dialects = tuple(dict.fromkeys(["duckdb", *(self._dialect(s.name) for s in self.registry.list_sources())]))
         return Resolver(find=self.registry.find_table, can_read=lambda tid: self.access.can_read(principal, tid),
-                        dialect_of=self._dialect, columns=self.columns_of, physical=physical, dialects=dialects,
+                        dialect_of=self._dialect, columns=columns, physical=physical, dialects=dialects,
                         find_any_case=self.registry.find_table_any_case, default_schema=default_schema,
                         limits=self.sql_limits())
 
@@ -304,7 +279,7 @@ class ScanService:
         except BaseException as exc:
             connector.close()
             if isinstance(exc, AgnesError) and not principal.is_admin:
-                raise _rebuilt(exc, analyst_text(exc.message, query, connector.default_schema)) from None
+                raise for_analyst(exc, [u.table for u in query.tables.values()], connector.default_schema) from None
             raise
         source = self.registry.get_source(query.source)
         limits = self.limits().lowered_by(source.options.get("limits"))
@@ -340,7 +315,8 @@ class ScanService:
         finally:
             prepared.connector.close()
         self.audit.record(principal.username, "scan.estimate", f"scan/{prepared.query.source}",
-                          prepared.verdict, tables=sorted(prepared.query.tables), sql_hash=prepared.query.sql_hash,
+                          prepared.verdict, tables=sorted(prepared.query.tables), relations=prepared.query.relations,
+                          sql_hash=prepared.query.sql_hash,
                           estimated_bytes=prepared.estimate.scan_bytes, ms=round(prepared.elapsed_ms, 1))
         return payload
 
@@ -488,7 +464,8 @@ class ScanService:
                 [status, 0 if refund else run.prepared.estimate.scan_bytes, "estimate", run.rows, run.bytes,
                  run.truncated_reason is not None, run.truncated_reason, error, utcnow(), duration, run.scan_id])
         self.audit.record(run.username, "scan.run", f"scan/{run.scan_id}", status,
-                          tables=sorted(run.prepared.query.tables), source=run.prepared.query.source,
+                          tables=sorted(run.prepared.query.tables), relations=run.prepared.query.relations,
+                          source=run.prepared.query.source,
                           sql_hash=run.prepared.query.sql_hash, estimated_bytes=run.prepared.estimate.scan_bytes,
                           scanned_bytes=0 if refund else run.prepared.estimate.scan_bytes, rows=run.rows,
                           bytes=run.bytes, truncated=run.truncated_reason is not None, ms=duration, error=error)
@@ -570,8 +547,21 @@ class ScanRun:
             self._ended.wait(CANCEL_RETRY_S)
 
     def _stopped_error(self, exc: BaseException | None = None) -> BaseException | None:
-        """The error to raise for a scan that was stopped or failed in a known way, else None."""
-        if self.cancelled == "timeout":
+        """The error to raise for a scan that was stopped or failed in a known way, else None.
+        What the source said comes first: a scan that hit its memory limit is drained by the
+        postgres scanner until the time limit cancels it, and the memory limit is the cause."""
+        message = exc.message if isinstance(exc, AgnesError) else str(exc or "")
+        if GUARD_MARK in message:
+            what = message[message.index(GUARD_MARK) + len(GUARD_MARK):].split('"')[0].strip().rstrip(".")
+            return ValueTooLarge(f"the scan was stopped: {what}",
+                                 hint="Select fewer or narrower columns, or build smaller values.",
+                                 details={"scan_id": self.scan_id})
+        if "Out of Memory Error" in message or "out of memory" in message:
+            return ResourcesExceeded(
+                "the scan needed more memory than the server gives one scan, and was stopped",
+                hint="Select fewer or narrower columns, aggregate in the query, or add a LIMIT.",
+                details={"scan_id": self.scan_id})
+        if self.cancelled == "timeout" or "statement timeout" in message:
             return ScanTimeout(
                 f"the scan ran longer than its {self.timeout_s:g} s limit and was stopped",
                 hint="Narrow it (a filter on a partition or sort column, fewer joins), or ask an admin about "
@@ -579,15 +569,6 @@ class ScanRun:
                 details={"limit_seconds": self.timeout_s, "scan_id": self.scan_id})
         if self.cancelled is not None:
             return ScanCancelled(f"the scan was stopped ({self.cancelled})", details={"scan_id": self.scan_id})
-        message = exc.message if isinstance(exc, AgnesError) else str(exc or "")
-        if GUARD_MARK in message:
-            what = message[message.index(GUARD_MARK) + len(GUARD_MARK):].split('"')[0].strip().rstrip(".")
-            return ValueTooLarge(f"the scan was stopped: {what}",
-                                 hint="Select fewer or narrower columns, or build smaller values.",
-                                 details={"scan_id": self.scan_id})
-        if "statement timeout" in message:
-            return ScanTimeout("the source stopped the scan at its time limit",
-                               hint="Narrow it, or ask an admin about the limit.", details={"scan_id": self.scan_id})
         return None
 
     def open(self) -> pa.Schema:

@@ -9,7 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from agnes_core.discovery import MAX_SAMPLE
-from agnes_core.errors import ValidationError
+from agnes_core.errors import AgnesError, ValidationError
 
 from .base import AgnesHandler
 
@@ -35,7 +35,11 @@ class TableSchemaHandler(AgnesHandler):
     @authorized
     async def get(self, table_id: str) -> None:
         table = self.core.readable_table(self.principal, table_id)
-        self.write_json(await self.blocking(self.core.discovery.schema, table))
+        try:
+            schema = await self.blocking(self.core.discovery.schema, table)
+        except AgnesError as exc:
+            raise self.core.for_principal(self.principal, exc, [table]) from None
+        self.write_json(schema)
 
 
 class TableSampleHandler(AgnesHandler):
@@ -44,7 +48,11 @@ class TableSampleHandler(AgnesHandler):
     async def get(self, table_id: str) -> None:
         table = self.core.readable_table(self.principal, table_id)
         n = self.int_arg("n", 5, 1, MAX_SAMPLE)
-        self.write_json(await self.blocking(self.core.discovery.sample, table, n))
+        try:
+            sample = await self.blocking(self.core.discovery.sample, table, n)
+        except AgnesError as exc:
+            raise self.core.for_principal(self.principal, exc, [table]) from None
+        self.write_json(sample)
 
 
 class MetadataStatusHandler(AgnesHandler):
