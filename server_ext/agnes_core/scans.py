@@ -320,6 +320,10 @@ class ScanService:
                           estimated_bytes=prepared.estimate.scan_bytes, ms=round(prepared.elapsed_ms, 1))
         return payload
 
+    def audit_refusal(self, principal: Principal, action: str, exc: Exception) -> None:
+        """Audit a scan request refused before its body could be read (not JSON, not valid text)."""
+        self._audit_failure(principal, action, {}, exc, time.perf_counter())
+
     def _audit_failure(self, principal: Principal, action: str, body: Mapping[str, Any], exc: Exception,
                        started: float) -> None:
         """Every refusal is audited, whatever the input (text that is not valid Unicode included)."""

@@ -49,6 +49,13 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
     #: Admin routes set this; the check runs before any work or cache read.
     admin_only = False
 
+    def initialize(self, name: str, *args: Any, **kwargs: Any) -> None:
+        super().initialize(name, *args, **kwargs)
+        # Agnes routes read JSON bodies only. Tornado would parse a form body before authentication
+        # and refuse a malformed one there, unaudited and without a user; skipped, such a body is
+        # refused by json_body() after authentication like any other bad body.
+        self.request._parse_body = _no_form_parsing  # type: ignore[method-assign]
+
     @property
     def agnes(self) -> AgnesApp:
         return self.extensionapp  # type: ignore[return-value]
@@ -194,6 +201,10 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
     def via_access_token(self) -> bool:
         """True when this request authenticated with a personal access token."""
         return getattr(self, "_agnes_token_id", None) is not None
+
+
+def _no_form_parsing() -> None:
+    """Stands in for tornado's form-body parsing on Agnes routes (see ``initialize``)."""
 
 
 def check_json_text(value: Any) -> None:

@@ -54,15 +54,25 @@ class _Chunks:
         return out
 
 
-class ScanEstimateHandler(AgnesHandler):
+class _ScanRoute(AgnesHandler):
+    def scan_body(self, action: str) -> dict[str, Any]:
+        """The request body; a body that cannot be read is refused *and audited*, like any scan."""
+        try:
+            return self.json_body()
+        except AgnesError as exc:
+            self.core.scans.audit_refusal(self.principal, action, exc)
+            raise
+
+
+class ScanEstimateHandler(_ScanRoute):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.json_body()
+        body = self.scan_body("scan.estimate")
         self.write_json(await self.scanning(self.core.scans.estimate, self.principal, body))
 
 
-class ScansHandler(AgnesHandler):
+class ScansHandler(_ScanRoute):
     _run: ScanRun | None = None
 
     def on_connection_close(self) -> None:
@@ -77,7 +87,7 @@ class ScansHandler(AgnesHandler):
     async def post(self) -> None:
         import pyarrow as pa
 
-        body = self.json_body()
+        body = self.scan_body("scan.run")
         run = await self.scanning(self.core.scans.start, self.principal, body)
         self._run = run
         stream = getattr(self.request.connection, "stream", None)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from ...sqlbounds import balance_chains
 from ..base import ScanEstimate, TableRead
 from .layout import HIVE_DIR_RE, LakeLocation
 
@@ -172,7 +173,7 @@ def may_match(node: exp.Expr, stats: dict[str, _Stats], consts: Constants) -> bo
     """False only when no row with these min/max statistics can satisfy ``node``."""
     try:
         return _may(node, stats, consts)
-    except _Unknown:
+    except (_Unknown, RecursionError):
         return True
 
 
@@ -321,7 +322,9 @@ def estimate_parquet(con: Any, loc: LakeLocation, read: TableRead, table: str,
 
 
 def parse_conjunct(text: str) -> exp.Expr:
-    return sqlglot.parse_one(text, read="duckdb")
+    # Rendering flattens the validator's balanced AND/OR chains; balance them again, so pruning
+    # recurses log(n) deep, not once per term.
+    return balance_chains(sqlglot.parse_one(text, read="duckdb"))
 
 
 def estimate_lake(con: Any, parts: list[tuple[LakeLocation, TableRead, dict[str, str]]]) -> ScanEstimate:
