@@ -94,7 +94,7 @@ MORE_SCALARS = frozenset({
     "ApproximateCountDistinct", "CountDistinct", "Skewness", "Kurtosis", "RegrSlope", "RegrIntercept",
     "Date", "ToDays", "Epoch", "EpochMs", "DayOfWeek", "YearOfWeek", "YearOfWeekIso",
     "Quarter", "MonthsBetween", "AddMonths", "NextDay", "CurrentTime", "Localtime",
-    "Localtimestamp", "Bin", "Sinh", "Cosh", "Tanh", "Asin", "Acos", "Cot", "Log2", "Log10", "Isodow",
+    "Localtimestamp", "Bin", "Sinh", "Cosh", "Tanh", "Asin", "Acos", "Cot", "Log2", "Log10", "Isodow", "Grouping",
 })
 QUERY_FUNCTIONS = SCALAR_FUNCTIONS | AGGREGATES | WINDOW_FUNCTIONS | MORE_SCALARS
 #: Functions sqlglot leaves as ``Anonymous`` that are safe, by dialect (lower-case names).

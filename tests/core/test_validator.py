@@ -39,6 +39,7 @@ TABLES: dict[str, Table] = {
     "customers": _table("customers"),
     "orders": _table("orders", source="pg", bucket="public", source_table="orders"),
     "secret": _table("secret"),  # registered, but this user has no grant
+    "pg_secret": _table("pg_secret", source="pg", bucket="public", source_table="salaries"),  # likewise
 }
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "events": [("country", "VARCHAR"), ("user_id", "BIGINT"), ("amount", "DOUBLE"), ("event_date", "DATE"),
@@ -46,9 +47,10 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "customers": [("customer_id", "BIGINT"), ("country", "VARCHAR")],
     "orders": [("id", "BIGINT")],
     "secret": [("x", "INT")],
+    "pg_secret": [("id", "BIGINT"), ("salary", "INT")],
 }
 DIALECTS = {"demo": "duckdb", "pg": "postgres"}
-READABLE = frozenset(t for t in TABLES if t != "secret")
+READABLE = frozenset(t for t in TABLES if t not in ("secret", "pg_secret"))
 
 
 def _physical(table: Table) -> exp.Expr:
@@ -321,6 +323,12 @@ CORPUS: list[ParameterSet] = [
     rej("SELECT * FROM public.orders", "unregistered_table", "public.orders", id="unreg-pg-physical-name"),
     rej("SELECT * FROM main.secret", "unregistered_table", "main.secret", id="unreg-qualified-secret"),
     rej('SELECT * FROM "Orders"', "unregistered_table", "Orders", id="unreg-pg-quoted-case-differs"),
+    rej('WITH "PG_SECRET" AS (SELECT id FROM orders) SELECT * FROM PG_SECRET', "unregistered_table", "PG_SECRET",
+        id="unreg-pg-cte-case-folds-to-an-ungranted-table"),
+    rej('WITH "PG_SECRET" AS (SELECT id FROM orders) SELECT o.id FROM orders o JOIN Pg_Secret s ON true',
+        "unregistered_table", "Pg_Secret", id="unreg-pg-cte-case-folds-in-a-join"),
+    rej("SELECT * FROM events TABLESAMPLE BERNOULLI (10)", "disallowed_node", None,
+        id="node-duckdb-sample-that-would-change-meaning"),
     rej("SELECT * FROM 'data.parquet'", "unregistered_table", "data.parquet", id="unreg-file-literal"),
     rej("SELECT 1", "unregistered_table", None, id="unreg-no-table"),
     rej("SELECT * FROM events e JOIN (WITH c AS (SELECT 1 AS z FROM events) SELECT * FROM c) t ON TRUE, c",
@@ -726,4 +734,33 @@ KNOWN_BYPASS_SLOTS = [
 @settings(FUZZ, max_examples=50, derandomize=True, phases=[Phase.generate])  # a bug found: no shrinking
 @given(_compose(KNOWN_BYPASS_SLOTS, ["secret", "nosuch", "hidden_table"]))
 def test_fuzz_inner_cte_and_lateral_names_never_reach_unregistered_tables(sql: str) -> None:
+    _safe_or_rejected(sql)
+
+
+# -- finding 1's class: CTE names and case, as the engine resolves them ---------------------------
+
+_NAMES = ["pg_secret", "PG_SECRET", "Pg_Secret", "nosuch", "NOSUCH", "orders", "ORDERS", "x", "X", "salaries"]
+_CTE_SLOTS = [
+    "WITH {c} AS (SELECT id FROM orders) SELECT * FROM {r}",
+    "WITH {c} AS (SELECT id FROM orders) SELECT o.id FROM orders o JOIN {r} t ON true",
+    "WITH {c} AS (SELECT id FROM orders) SELECT id FROM orders WHERE EXISTS (SELECT 1 FROM {r})",
+    "SELECT id FROM orders WHERE id IN (WITH {c} AS (SELECT id FROM orders) SELECT id FROM {r})",
+    "WITH RECURSIVE {c} AS (SELECT id FROM orders) SELECT * FROM {r}",
+    "WITH a AS (SELECT id FROM orders), {c} AS (SELECT id FROM a) SELECT * FROM {r}",
+    "SELECT * FROM (WITH {c} AS (SELECT id FROM orders) SELECT * FROM {c}) q, {r}",
+]
+
+
+def _spelled(name: str, quoted: bool) -> str:
+    return f'"{name}"' if quoted else name
+
+
+@FUZZ
+@given(st.sampled_from(_CTE_SLOTS), st.sampled_from(_NAMES), st.booleans(), st.sampled_from(_NAMES), st.booleans())
+def test_fuzz_cte_names_in_any_case_never_reach_an_unreadable_relation(slot: str, cte: str, cte_quoted: bool,
+                                                                       ref: str, ref_quoted: bool) -> None:
+    """PostgreSQL folds unquoted names to lower case: whatever the spelling of a CTE and of the
+    name that reads it, the query is refused or reads only readable physical tables and CTEs that
+    PostgreSQL itself would resolve (checked on the re-parsed physical SQL, with this file's rules)."""
+    sql = slot.format(c=_spelled(cte, cte_quoted), r=_spelled(ref, ref_quoted))
     _safe_or_rejected(sql)
