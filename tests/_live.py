@@ -43,6 +43,7 @@ class LiveServer:
     proc: subprocess.Popen[bytes] | None = None
     #: Write and register the demo lake before starting (False for a server without Agnes).
     demo: bool = True
+    demo_rows: int = DEMO_ROWS
     extra_args: tuple[str, ...] = ()
 
     @property
@@ -85,7 +86,7 @@ class LiveServer:
         env = self.env()
         if self.demo and write_demo:
             demo = subprocess.run(
-                jupyter_command("agnes", "demo", "--rows", str(DEMO_ROWS), "--days", str(DEMO_DAYS)),
+                jupyter_command("agnes", "demo", "--rows", str(self.demo_rows), "--days", str(DEMO_DAYS)),
                 env=env, capture_output=True, text=True, timeout=300,
             )
             if demo.returncode != 0:

@@ -28,6 +28,19 @@ KERNEL_URL_ENV = "AGNES_SERVER_URL"
 KERNEL_TOKEN_ENV = "AGNES_TOKEN"
 
 
+#: How much less CPU scan threads get than the rest of the server when the machine is busy (Linux nice).
+SCAN_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run this (scan) thread, and the threads it starts (DuckDB's workers, read-ahead), at a lower
+    CPU priority: while scans saturate the cores, the event loop still answers at once."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICENESS)
+    except (AttributeError, OSError):
+        pass  # not Linux, or not allowed: scans then run at the server's priority
+
+
 class AgnesApp(ExtensionApp):
     """Agnes for Jupyter: governed data access for analysts.
 
@@ -134,7 +147,7 @@ class AgnesApp(ExtensionApp):
         # Scans (validation, estimates, the stream) have threads of their own: slow or hostile
         # queries fill these, never the pool that catalog, schema and admin requests use.
         self.scan_executor = ThreadPoolExecutor(max_workers=self.max_concurrent_scans + 4,
-                                                thread_name_prefix="agnes-scan")
+                                                thread_name_prefix="agnes-scan", initializer=_lower_priority)
         owner = self.username or os_username()
         assert self.serverapp is not None
         self.identity = AgnesIdentity(self.serverapp.identity_provider, owner, os_display_name(owner),

@@ -1,0 +1,219 @@
+"""One analyst trying to take the server down with scans, measured on a real Jupyter server.
+
+Five repeat()-style scans (values built from literal or data counts, values each within the limits
+but many at once, an aggregate of large values) and five cross-join bombs run at once, on the demo
+lake and — when PostgreSQL's server binaries are installed — on a PostgreSQL shop database.
+
+Printed next to their targets (issue 12):
+* the server's peak RSS during the attack (target <= 1 GB), with its idle RSS as the baseline;
+* for each scan, the time until it is stopped (target <= scan_timeout_seconds + 2 s);
+* GET catalog and GET tables/{id}/schema p50 while the attack runs, against the same measured idle
+  just before (target <= 2x).
+
+    python benchmarks/scan_attacks.py [--rows 3000000] [--timeout 10] [--no-pg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _util import ROOT, Server, temp_dir, verdict
+
+TOKEN = "bench-attack-token"
+
+LAKE_VALUES = [
+    "SELECT repeat('x', 1000000000) AS v FROM events LIMIT 1",
+    "SELECT repeat('x', CAST(amount * 1000000 AS INTEGER)) AS v FROM events",
+    "SELECT lpad(country, CAST(user_id * 100000 AS INTEGER), '*') AS v FROM events",
+    "SELECT rpad(session_id, 4000000) AS v FROM events",
+    "SELECT string_agg(session_id || repeat('x', 10000), ',') AS v FROM events",
+]
+LAKE_BOMBS = [f"SELECT count(*) AS n FROM events a, events b, events c WHERE a.amount > {i}" for i in range(5)]
+PG_VALUES = [
+    "SELECT repeat('x', 1000000000) AS v FROM shop_orders LIMIT 1",
+    "SELECT repeat('x', (amount * 1000000)::int) AS v FROM shop_orders",
+    "SELECT lpad(status, (order_id * 100000)::int, '*') AS v FROM shop_orders",
+    "SELECT rpad(status, 4000000) AS v FROM shop_orders",
+    "SELECT string_agg(status || repeat('x', 10000), ',') AS v FROM shop_orders",
+]
+PG_BOMBS = [f"SELECT count(*) AS n FROM shop_orders a, shop_orders b, shop_orders c WHERE a.amount > {i}"
+            for i in range(5)]
+
+
+def request(server: Server, method: str, route: str, body: Any = None, timeout: float = 600) -> tuple[int, bytes]:
+    req = urllib.request.Request(server.url + "agnes/v1/" + route, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def latencies(server: Server, route: str, n: int, stop: threading.Event | None = None) -> list[float]:
+    out: list[float] = []
+    while len(out) < n and not (stop is not None and stop.is_set()):
+        started = time.perf_counter()
+        status, _ = request(server, "GET", route)
+        out.append((time.perf_counter() - started) * 1000)
+        assert status == 200, (route, status)
+        if stop is not None:
+            time.sleep(0.02)  # paced sampling during the attack, not synchronisation
+    return out
+
+
+def attack(server: Server, label: str, queries: list[str], limit_s: float, schema_route: str) -> None:
+    pid = server.proc.pid
+    idle_rss = rss_mb(pid)
+    idle_catalog = statistics.median(latencies(server, "catalog", 60))
+    idle_schema = statistics.median(latencies(server, schema_route, 60))
+    results: list[dict[str, Any]] = []
+    peak = [idle_rss]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb(pid))
+            time.sleep(0.05)  # sampling the server's RSS
+
+    def one(sql: str) -> None:
+        started = time.perf_counter()
+        status, body = request(server, "POST", "scans", {"sql": sql, "confirm": True})
+        elapsed = time.perf_counter() - started
+        error = "-"
+        if status != 200:
+            try:
+                error = json.loads(body)["error"]
+            except ValueError:
+                error = "?"
+        results.append({"sql": sql, "status": status, "error": error, "s": elapsed})
+
+    during: dict[str, list[float]] = {"catalog": [], schema_route: []}
+
+    def sample(route: str) -> None:
+        during[route] = latencies(server, route, 10_000, stop=done)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    samplers = [threading.Thread(target=sample, args=(r,), daemon=True) for r in during]
+    scans = [threading.Thread(target=one, args=(q,), daemon=True) for q in queries]
+    watcher.start()
+    for t in scans:
+        t.start()
+    for t in samplers:
+        t.start()
+    for t in scans:
+        t.join()
+    done.set()
+    for t in samplers:
+        t.join()
+    watcher.join()
+    peak_rss = max(peak[0], rss_mb(pid))
+
+    print(f"\n{label}: {len(queries)} scans at once, scan_timeout_seconds={limit_s:g}")
+    print(f"   {'scan':<72}{'status':>7} {'error':<20}{'stopped after':>14}  target <= {limit_s + 2:g} s")
+    for r in sorted(results, key=lambda r: queries.index(r["sql"])):
+        shown = r["sql"] if len(r["sql"]) <= 70 else r["sql"][:69] + "…"
+        print(f"   {shown:<72}{r['status']:>7} {r['error']:<20}{r['s']:>12.1f} s  {verdict(r['s'] <= limit_s + 2)}")
+    print(f"   server RSS: idle {idle_rss:.0f} MB, peak during the attack {peak_rss:.0f} MB "
+          f"(target <= 1024 MB)  {verdict(peak_rss <= 1024)}")
+    for route, idle in (("catalog", idle_catalog), (schema_route, idle_schema)):
+        busy = statistics.median(during[route]) if during[route] else float("nan")
+        ratio = busy / idle if idle else float("inf")
+        print(f"   GET {route:<28} p50 idle {idle:6.1f} ms, during {busy:6.1f} ms ({len(during[route])} requests):"
+              f" ratio {ratio:4.2f} (target <= 2.0)  {verdict(ratio <= 2.0)}")
+
+
+def setup_pg(root: Path) -> tuple[Any, str] | None:
+    try:
+        from tests._pg import start_cluster
+        from tests._pgshop import DBNAME, REGISTERED, SCHEMA_SQL
+    except ImportError:
+        return None
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        print(f"(no PostgreSQL round: {exc})")
+        return None
+    cluster.psql(f"CREATE DATABASE {DBNAME}", dbname="postgres")
+    cluster.psql(SCHEMA_SQL, dbname=DBNAME)
+    dsn = cluster.dsn.replace(f"dbname={cluster.dbname}", f"dbname={DBNAME}")
+    os.environ["AGNES_BENCH_SHOP_DSN"] = dsn
+    return cluster, json.dumps(REGISTERED)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=3_000_000, help="events rows of the demo lake")
+    parser.add_argument("--timeout", type=float, default=10.0, help="scan_timeout_seconds of the server")
+    parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL round")
+    args = parser.parse_args()
+    root = temp_dir("agnes-bench-attacks-")
+    server = None
+    pg = None
+    try:
+        env = {**os.environ, "AGNES_DATA_DIR": str(root / "data"),
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "server_ext"), str(ROOT)])}
+        subprocess.run([sys.executable, "-m", "jupyter", "agnes", "demo", "--rows", str(args.rows), "--days", "60",
+                        "--path", str(root / "lake")], env=env, check=True, capture_output=True)
+        if not args.no_pg:
+            pg = setup_pg(root)
+        if pg is not None:
+            from agnes_core.core import AgnesCore
+
+            core = AgnesCore(root / "data")
+            core.registry.add_source({"name": "shop", "type": "postgres",
+                                      "secrets": {"dsn": "AGNES_BENCH_SHOP_DSN"}})
+            for table_id, (schema, name) in json.loads(pg[1]).items():
+                core.registry.register_table({"id": f"shop_{table_id}", "source": "shop", "bucket": schema,
+                                              "source_table": name, "query_mode": "remote"})
+            core.close()
+        traits = [f"--AgnesApp.scan_timeout_seconds={int(args.timeout)}", "--AgnesApp.max_concurrent_scans=12",
+                  "--AgnesApp.max_concurrent_scans_per_user=12", "--AgnesApp.scheduler_interval_seconds=0",
+                  "--AgnesApp.scan_confirm_bytes=1099511627776", "--AgnesApp.scan_max_bytes=1099511627776",
+                  "--AgnesApp.daily_scan_bytes_per_user=1125899906842624"]
+        server = Server(root, root / "data", TOKEN, traits, port_offset=700)
+        # The demo source's own limits (options.limits) would refuse the bombs' estimates first.
+        server.call("PATCH", "admin/sources/demo", {"options": {"path": str(root / "lake")}})
+        request(server, "GET", "tables/events/schema")
+        attack(server, f"demo lake ({args.rows:,} events rows)", LAKE_VALUES + LAKE_BOMBS, args.timeout,
+               "tables/events/schema")
+        if pg is not None:
+            request(server, "GET", "tables/shop_customers/schema")
+            attack(server, "PostgreSQL shop (6,000 orders)", PG_VALUES + PG_BOMBS, args.timeout,
+                   "tables/shop_customers/schema")
+        hwm = rss_mb(server.proc.pid, "VmHWM")
+        print(f"\nserver peak RSS over the whole run (VmHWM, start-up included): {hwm:.0f} MB "
+              f"(target <= 1024 MB)  {verdict(hwm <= 1024)}")
+    finally:
+        if server is not None:
+            server.stop()
+        if pg is not None:
+            pg[0].stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
