@@ -33,14 +33,16 @@ MIB = 1024 * KIB
 class SqlLimits:
     """What a scan's SQL may cost to check and may build (``AgnesApp`` sets the first)."""
 
-    max_bytes: int = 256 * KIB
-    max_tokens: int = 60_000
+    max_bytes: int = 128 * KIB
+    max_tokens: int = 100_000
     #: Parentheses and CASE…END nested in the text (sqlglot's parser recurses on each level;
     #: Python's default recursion limit ends it near 60).
     max_nesting: int = 40
     #: Depth of the tree after long AND/OR chains are balanced.
     max_depth: int = 200
     max_nodes: int = 120_000
+    #: Tables and CTEs a query may name (each costs name resolution and column qualification).
+    max_relations: int = 256
     #: The largest value an expression may build from literal counts and literals.
     max_value_bytes: int = 16 * MIB
     #: How many copies of its inputs one expression may concatenate.
@@ -134,14 +136,20 @@ def _balanced(kind: type[exp.Connector], terms: list[exp.Expr]) -> exp.Expr:
 
 
 def check_shape(tree: exp.Expr, limits: SqlLimits) -> None:
-    """Node count and depth, measured without recursion."""
-    nodes = 0
+    """Node count, depth and the number of relations named, measured without recursion."""
+    nodes = relations = 0
     stack: list[tuple[exp.Expr, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         nodes += 1
         if nodes > limits.max_nodes:
             raise TooComplex("query_too_complex", f"the query has more than {limits.max_nodes:,} syntax nodes")
+        if isinstance(node, (exp.Table, exp.CTE)):
+            relations += 1
+            if relations > limits.max_relations:
+                raise TooComplex("query_too_complex",
+                                 f"the query names more than {limits.max_relations} tables and CTEs",
+                                 fragment=_short(node))
         if depth > limits.max_depth:
             raise TooComplex("query_too_complex",
                              f"the query nests expressions more than {limits.max_depth} levels deep",
@@ -172,6 +180,10 @@ _BOOL_NODES: tuple[type[exp.Expr], ...] = (exp.Predicate, exp.Connector, exp.Not
 _NUMERIC_NODES: tuple[type[exp.Expr], ...] = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod, exp.Neg,
                                               exp.BitwiseAnd, exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot,
                                               exp.BitwiseLeftShift, exp.BitwiseRightShift, exp.Pow)
+#: Clauses and other structure: they hold no value of their own.
+_STRUCTURE_NODES: tuple[type[exp.Expr], ...] = (exp.With, exp.CTE, exp.From, exp.Join, exp.Where, exp.Having,
+                                               exp.Group, exp.Order, exp.Ordered, exp.Limit, exp.Offset, exp.Qualify,
+                                               exp.TableAlias, exp.Table, exp.Lateral, exp.WindowSpec)
 #: Nodes that pick one of their values (CASE, COALESCE…): the largest, not the sum.
 _CHOICE_NODES: tuple[type[exp.Expr], ...] = (exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least)
 
@@ -231,6 +243,8 @@ def _bound(node: exp.Expr, bounds: dict[int, Bound], guards: list[Guard], limits
         return (0, 0)
     if isinstance(node, _INPUT_NODES):
         return _INPUT
+    if isinstance(node, _STRUCTURE_NODES):
+        return (0, 0)
     if isinstance(node, _BOOL_NODES):
         return _BOOL
     if isinstance(node, _NUMERIC_NODES):

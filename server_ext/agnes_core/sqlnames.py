@@ -48,31 +48,45 @@ def _cte_name(cte: exp.CTE, dialect: str) -> str:
     return normalized(ident, dialect) if isinstance(ident, exp.Identifier) else ""
 
 
-def visible_cte(table: exp.Table, dialect: str) -> exp.CTE | None:
+class _Names:
+    """Normalised CTE names per WITH, computed once per tree (a query may hold hundreds)."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self._by_with: dict[int, list[tuple[str, exp.CTE]]] = {}
+
+    def ctes(self, with_: exp.With) -> list[tuple[str, exp.CTE]]:
+        found = self._by_with.get(id(with_))
+        if found is None:
+            found = [(_cte_name(c, self.dialect), c) for c in with_.expressions if isinstance(c, exp.CTE)]
+            self._by_with[id(with_)] = found
+        return found
+
+
+def visible_cte(table: exp.Table, dialect: str, names: _Names | None = None) -> exp.CTE | None:
     """The CTE a bare name in FROM reads, or None when it names a relation.
 
     The nearest enclosing WITH that defines the name wins. Inside a CTE's own body only the
     CTEs before it are visible — all of them (itself included) under WITH RECURSIVE."""
     if table.args.get("db") or table.args.get("catalog") or not isinstance(table.this, exp.Identifier):
         return None
+    names = names or _Names(dialect)
     name = normalized(table.this, dialect)
     child: exp.Expr = table
     parent = table.parent
     while parent is not None:
         with_ = parent.args.get("with_") if isinstance(parent, exp.Expr) else None
         if isinstance(with_, exp.With) and child is not with_:
-            ctes = [c for c in with_.expressions if isinstance(c, exp.CTE)]
-            for cte in reversed(ctes):
-                if _cte_name(cte, dialect) == name:
+            for cte_name, cte in reversed(names.ctes(with_)):
+                if cte_name == name:
                     return cte
         elif isinstance(parent, exp.With):
-            ctes = [c for c in parent.expressions if isinstance(c, exp.CTE)]
-            inside = child if isinstance(child, exp.CTE) else None
-            if inside is not None and inside in ctes:
-                at = ctes.index(inside)
+            ctes = names.ctes(parent)
+            at = next((i for i, (_, c) in enumerate(ctes) if c is child), None)
+            if at is not None:
                 candidates = ctes if parent.args.get("recursive") else ctes[:at]
-                for cte in reversed(candidates):
-                    if _cte_name(cte, dialect) == name:
+                for cte_name, cte in reversed(candidates):
+                    if cte_name == name:
                         return cte
         # (Coming up from a WITH, its query is not checked again: ``child is not with_`` above.)
         child, parent = parent, parent.parent
@@ -83,8 +97,9 @@ def classify(tree: exp.Expr, dialect: str) -> Names:
     """Classify every table node of ``tree`` (nodes with a function instead of a name are
     relations too: the caller refuses them)."""
     names = Names(ctes=[c for c in tree.find_all(exp.CTE)])
+    cache = _Names(dialect)
     for table in tree.find_all(exp.Table):
-        cte = visible_cte(table, dialect)
+        cte = visible_cte(table, dialect, cache)
         if cte is None:
             names.relations.append(table)
         else:
@@ -122,6 +137,7 @@ def unverified_relations(tree: exp.Expr, dialect: str, allowed: set[tuple[str, s
     """What a rewritten query reads that it should not: anything but the ``allowed`` (schema,
     name) pairs and generated CTE names that resolve to their CTE. Empty when all is well."""
     problems = []
+    cache = _Names(dialect)
     for table in tree.find_all(exp.Table):
         shown = table.sql(dialect=dialect)
         if not isinstance(table.this, exp.Identifier):
@@ -135,7 +151,7 @@ def unverified_relations(tree: exp.Expr, dialect: str, allowed: set[tuple[str, s
             if key not in allowed:
                 problems.append(f"a relation not granted for this scan: {shown}")
             continue
-        cte = visible_cte(table, dialect)
+        cte = visible_cte(table, dialect, cache)
         if cte is None or not CTE_NAME_RE.match(table.name) or _cte_name(cte, dialect) != table.name:
             problems.append(f"an unqualified name that is not one of the query's CTEs: {shown}")
     return problems

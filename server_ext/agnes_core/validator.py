@@ -276,7 +276,7 @@ def _validate(sql: str, resolver: Resolver) -> ValidatedQuery:
     sqlbounds.value_bounds(tree, limits)
     normalised = _render(tree, dialect)
     physical, allowed, inlined = _rewrite(tree, refs, uses, dialect, resolver)
-    physical_sql = _render(physical, dialect)
+    physical_sql = _render(physical, dialect, copy=False)
     # Defence in depth: what will run is parsed once more and must read nothing else. The SQL of
     # materialized tables (an admin's, inlined) is set aside first: it may read anything it names.
     final = _parse(physical_sql, dialect, limits)
@@ -290,17 +290,17 @@ def _validate(sql: str, resolver: Resolver) -> ValidatedQuery:
                        "server log.")
     sqlbounds.apply_guards(sqlbounds.value_bounds(final, limits), dialect)
     relations = sorted({f"{t.db}.{t.name}" for t in final.find_all(exp.Table) if t.args.get("db")})
-    return ValidatedQuery(normalised, _render(final, dialect), dialect, source, uses, tree, _top_limit(tree),
-                          relations)
+    return ValidatedQuery(normalised, _render(final, dialect, copy=False), dialect, source, uses, tree,
+                          _top_limit(tree), relations)
 
 
-def _render(tree: exp.Expr, dialect: str) -> str:
+def _render(tree: exp.Expr, dialect: str, *, copy: bool = True) -> str:
     """Render, refusing what the dialect's generator would have to change (sqlglot reports it:
     DuckDB has no ``TABLESAMPLE BERNOULLI (10)`` and would get reservoir sampling of 10 rows)."""
     from sqlglot.errors import ErrorLevel, UnsupportedError
 
     try:
-        return str(tree.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.IMMEDIATE))
+        return str(tree.sql(dialect=dialect, comments=False, unsupported_level=ErrorLevel.IMMEDIATE, copy=copy))
     except UnsupportedError as exc:
         raise Rejected("disallowed_node", f"this cannot be passed on unchanged in {dialect} SQL: {exc}",
                        fragment=None) from None
@@ -313,7 +313,8 @@ def _parse(sql: str, dialect: str, limits: SqlLimits = DEFAULT_LIMITS) -> exp.Qu
     try:
         tokens = sqlbounds.tokenize(sql, dialect, limits)
         parsed = Dialect.get_or_raise(dialect).parser().parse(tokens, sql)
-        statements = [s for s in parsed if s is not None and s.sql(dialect=dialect, comments=False).strip()]
+        # Empty statements (";;") come back as None, a trailing comment as a Semicolon.
+        statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as exc:
         err = exc.errors[0] if exc.errors else {}
         raise Rejected("parse_error", f"cannot parse the query: {err.get('description', str(exc))}",
@@ -570,7 +571,18 @@ def _check_columns_and_collect(tree: exp.Query, uses: dict[str, TableUse], refs:
     schema: dict[str, object] = {synthetic[table_id]: {name: _schema_type(typ) for name, typ in
                                                         resolver.columns(use.table)}
                                  for table_id, use in uses.items()}
-    qualified, twin = _twin(tree)
+    # Long lists of literals name nothing: one item is enough to resolve their columns, and the
+    # copy below need not hold the rest (qualify's cost grows with every node).
+    long_lists = [(node, node.args["expressions"]) for node in tree.find_all(exp.In)
+                  if len(node.args.get("expressions") or []) > 16
+                  and all(isinstance(i, exp.Literal) for i in node.args["expressions"])]
+    for node, items in long_lists:
+        node.set("expressions", items[:1])
+    try:
+        qualified, twin = _twin(tree)
+    finally:
+        for node, items in long_lists:
+            node.set("expressions", items)
     for node_id, table_id in refs.items():
         t = twin[node_id]
         if not t.alias:

@@ -114,7 +114,7 @@ class AgnesApp(ExtensionApp):
         help="Scans the whole server runs at once (429 quota_exceeded, kind server_scans, above). Scans and "
         "estimates run on threads of their own, so they never hold up other requests.")
     max_query_bytes = Int(
-        256 * 1024, config=True,
+        128 * 1024, config=True,
         help="The longest scan SQL accepted, in bytes (longer is refused at once, before parsing).")
     publish_kernel_env = Bool(
         True,
