@@ -20,9 +20,11 @@ from agnes_core.sqlbounds import SqlLimits
 
 from . import __version__
 from .identity import AgnesIdentity, os_display_name, os_username
+from .openapi import openapi_document
 from .paths import remove_marker, resolve_data_dir, write_marker
 from .routes import ROUTES
 from .scheduler import ExtractScheduler
+from .validation import RequestValidator
 
 KERNEL_URL_ENV = "AGNES_SERVER_URL"
 KERNEL_TOKEN_ENV = "AGNES_TOKEN"
@@ -164,6 +166,7 @@ class AgnesApp(ExtensionApp):
                       self.core.store.code_version)
 
     def initialize_handlers(self) -> None:
+        self.requests = RequestValidator(openapi_document("/"))
         self.handlers.extend(ROUTES)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:

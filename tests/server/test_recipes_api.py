@@ -40,7 +40,7 @@ async def create(api, body: dict[str, Any] = TOP) -> dict[str, Any]:
     ({"sql": "SELECT * FROM secret_stuff WHERE a = :country AND :since = :since AND :n = 1"}, "sql", "registered"),
     ({"sql": "SELECT * FROM orders o JOIN events e ON o.customer_id = e.user_id "
              "WHERE :country = '' AND :since = :since AND :n = 1"}, "sql", "not both"),
-    ({"parameters": [{"name": "country", "type": "colour"}]}, "parameters[0]", "type"),
+    ({"parameters": [{"name": "country", "type": "colour"}]}, "parameters", "type"),
     # Text that would break out of the comment line of an inserted cell (finding 11 of the attack run).
     ({"title": "Top\nSELECT * FROM glob('/home/*')"}, "title", "line break"),
     ({"title": "Top\rSELECT 1"}, "title", "line break"),

@@ -55,6 +55,11 @@ class _Chunks:
 
 
 class _ScanRoute(AgnesHandler):
+    audit_action = "scan.run"
+
+    def on_refused(self, exc: AgnesError) -> None:
+        self.core.scans.audit_refusal(self.principal, self.audit_action, exc)
+
     def scan_body(self, action: str) -> dict[str, Any]:
         """The request body; a body that cannot be read is refused *and audited*, like any scan."""
         try:
@@ -65,6 +70,8 @@ class _ScanRoute(AgnesHandler):
 
 
 class ScanEstimateHandler(_ScanRoute):
+    audit_action = "scan.estimate"
+
     @web.authenticated
     @authorized
     async def post(self) -> None:
