@@ -230,8 +230,10 @@ class Access:
         if rtype not in RESOURCE_TYPES:
             raise ValidationError("resource_type", f"resource_type must be one of {', '.join(RESOURCE_TYPES)}")
         rid = body.get("resource_id")
-        if not isinstance(rid, str) or not resource_exists(rtype, rid):
-            raise ValidationError("resource_id", f"no {rtype} {rid!r}", hint="Register it first.")
+        if not isinstance(rid, str):
+            raise ValidationError("resource_id", "resource_id is required")
+        if not resource_exists(rtype, rid):
+            raise NotFound(f"no {rtype} {rid!r}", hint="Register it first.", details={"field": "resource_id"})
         requirement = body.get("requirement", "available")
         if requirement not in REQUIREMENTS:
             raise ValidationError("requirement", f"requirement must be one of {', '.join(REQUIREMENTS)}")

@@ -16,7 +16,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 400,
     "validator_rejected": 400,
     "scan_too_large": 400,
-    "not_remote": 400,
+    "not_remote": 409,
     "required_item": 400,
     "not_available": 400,
     "recipe_parameter": 400,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from . import duck
 from .audit import Audit
 from .connectors import Connector, ReadOptions, TableRef
-from .errors import AgnesError, AlreadyRunning, NotFound, ValidationError
+from .errors import AgnesError, AlreadyRunning, Conflict, NotFound, ValidationError
 from .events import Change, ChangeHub
 from .ids import quote_ident
 from .parquet_sink import WriteResult, diff_schemas, schema_json, write_parquet
@@ -130,8 +130,8 @@ class ExtractRuntime:
         """Claim the table for a run (single-flight) or raise AlreadyRunning."""
         table = self.registry.get_table(table_id)
         if table.query_mode not in EXTRACTABLE:
-            raise ValidationError("query_mode", f"{table_id!r} is a {table.query_mode} table; only local and "
-                                  "materialized tables are extracted")
+            raise Conflict(f"{table_id!r} is a {table.query_mode} table; only local and materialized tables are "
+                           "extracted", hint="Change its query_mode, or scan it.", details={"field": "query_mode"})
         with self._running_lock:
             current = self._running.get(table_id)
             if current is not None:

@@ -28,52 +28,63 @@ def check(regex: re.Pattern[str], value: object, field: str, what: str) -> str:
     return value
 
 
-#: Characters no name or one-line text may hold: controls (C0 and C1), format characters
-#: (bidirectional overrides, zero-width), surrogates, private-use and unassigned code points,
-#: line and paragraph separators.
-_NOT_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-#: Bidirectional embeddings, overrides and isolates: they make text read differently from what it holds.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
-def _first_bad(value: str, *, multiline: bool) -> tuple[int, str] | None:
-    for i, ch in enumerate(value):
-        cat = unicodedata.category(ch)
-        if ch in _BIDI_CONTROLS or cat in ("Cs", "Zl", "Zp") or (cat == "Cc" and not (multiline and ch in "\n\r\t")):
-            return i, ch
-        if not multiline and cat in _NOT_IN_NAMES and ch != "\u200d":  # ZWJ joins emoji
-            return i, ch
-    return None
+#: Characters no name and no one-line text may hold: C0 and C1 controls (line breaks among them),
+#: the soft hyphen, bidirectional marks, embeddings, overrides and isolates (text that reads
+#: differently from what it holds), zero-width characters (ZWJ excepted: it joins emoji), line and
+#: paragraph separators. One class, written once, used by the server's checks and by openapi.yaml
+#: (these patterns are valid in Python and in ECMA-262, JSON Schema's regex dialect).
+INVISIBLE = r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+#: The same, with tab, line feed and carriage return allowed (multi-line text).
+INVISIBLE_BUT_LINES = INVISIBLE.replace(r"\x00-\x1f", r"\x00-\x08\x0b\x0c\x0e-\x1f")
+USERNAME_PATTERN = r"^[^\s/\\" + INVISIBLE + r"]{1,128}$"
+LINE_TEXT_PATTERN = r"^[^" + INVISIBLE + r"]*$"
+TEXT_PATTERN = r"^[^" + INVISIBLE_BUT_LINES + r"]*$"
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+_LINE_TEXT_RE = re.compile(LINE_TEXT_PATTERN)
+_TEXT_RE = re.compile(TEXT_PATTERN)
+_INVISIBLE_RE = re.compile(r"[\s/\\" + INVISIBLE + r"]")
 
 
 def username(value: object, field: str = "username") -> str:
-    """A username: 1-128 printable characters, no whitespace, slashes or invisible characters."""
+    """A username: 1-128 characters, no whitespace, slashes or invisible characters."""
     if not isinstance(value, str) or not 1 <= len(value) <= 128:
         raise ValidationError(field, f"{field} must be 1 to 128 characters", hint="e.g. ann or ann@example.com")
-    for i, ch in enumerate(value):
-        if ch.isspace() or ch in "/\\" or unicodedata.category(ch) in _NOT_IN_NAMES:
-            raise ValidationError(field, f"{field} may not hold {unicodedata.name(ch, hex(ord(ch)))!s} "
-                                  f"(U+{ord(ch):04X}) at character {i}",
-                                  hint="Usernames are printable characters without spaces, slashes or control "
-                                  "characters.")
+    _no_surrogates(value, field)
+    if not USERNAME_RE.match(value):
+        bad = _INVISIBLE_RE.search(value)
+        at = bad.start() if bad else 0
+        ch = value[at]
+        name = unicodedata.name(ch, "a control character").lower()
+        raise ValidationError(field, f"{field} may not hold {name} (U+{ord(ch):04X}) at character {at}",
+                              hint="Usernames are printable characters without spaces, slashes or control "
+                              "characters.")
     return value
 
 
 def text(value: object, field: str, limit: int, *, multiline: bool = False) -> str:
-    """Free text a person wrote (a title, a description): at most ``limit`` characters, no control
-    or bidirectional-override characters; line breaks only where ``multiline``."""
+    """Free text a person wrote (a title, a description): at most ``limit`` characters, no control,
+    bidirectional or zero-width characters; line breaks only where ``multiline``."""
     if not isinstance(value, str):
         raise ValidationError(field, f"{field} must be text", limit=limit)
     if len(value) > limit:
         raise ValidationError(field, f"{field} may be at most {limit} characters (got {len(value)})", limit=limit)
-    bad = _first_bad(value, multiline=multiline)
-    if bad is not None:
-        i, ch = bad
+    _no_surrogates(value, field)
+    if not (_TEXT_RE if multiline else _LINE_TEXT_RE).match(value):
+        allowed = "\t\n\r" if multiline else ""
+        at, ch = next((i, c) for i, c in enumerate(value)
+                      if c not in allowed and re.match(r"[" + INVISIBLE + r"]", c))
         what = "a line break" if ch in "\n\r\u2028\u2029\x85" else f"U+{ord(ch):04X}"
-        raise ValidationError(field, f"{field} may not hold {what} (at character {i})",
+        raise ValidationError(field, f"{field} may not hold {what} (at character {at})",
                               hint="One line of plain text." if not multiline else "Plain text; line breaks "
                               "are fine, control and direction-override characters are not.", limit=limit)
     return value
+
+
+def _no_surrogates(value: str, field: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(field, f"{field} holds an unpaired surrogate at character {exc.start}") from None
 
 
 def table_id(value: object, field: str = "id") -> str:

@@ -137,8 +137,8 @@ class Packages:
                                   limit=MAX_TABLES)
         missing = [t for t in tables if self.registry.find_table(t) is None]
         if missing:
-            raise ValidationError("tables", f"no registered table {missing[0]!r}", hint="Register it first.",
-                                  missing=missing)
+            raise NotFound(f"no registered table {missing[0]!r}", hint="Register it first.",
+                           details={"field": "tables", "missing": missing})
         values["tables"] = list(dict.fromkeys(tables))
         return values
 
@@ -184,7 +184,7 @@ class Packages:
         with self.store.write() as cur:
             cur.execute("UPDATE packages SET deleted_at = ?, deleted_by = ? WHERE slug = ?", [utcnow(), actor, slug])
         self.hub.publish(Change("package", "delete", frozenset(loads(row["tables"], []))))
-        return self.get_admin(slug)
+        return self.get_admin(slug, include_deleted=True)
 
     def restore(self, slug: str) -> dict[str, Any]:
         row = self._row(slug, deleted=True)
@@ -198,10 +198,12 @@ class Packages:
         sql = "SELECT * FROM packages" + ("" if include_deleted else " WHERE deleted_at IS NULL") + " ORDER BY slug"
         return [self._json(r) for r in self.store.rows(sql)]
 
-    def get_admin(self, slug: str) -> dict[str, Any]:
+    def get_admin(self, slug: str, *, include_deleted: bool = False) -> dict[str, Any]:
+        """One package; a soft-deleted one only with ``include_deleted`` (else 404, like a missing one)."""
         row = self.store.row("SELECT * FROM packages WHERE slug = ?", [slug])
-        if row is None:
-            raise NotFound(f"no package {slug!r}", hint="GET admin/packages lists them.", details={"slug": slug})
+        if row is None or (row["deleted_at"] is not None and not include_deleted):
+            raise NotFound(f"no package {slug!r}", details={"slug": slug},
+                           hint="GET admin/packages?include_deleted=true lists deleted ones too.")
         return self._json(row)
 
     def _row(self, slug: str, *, deleted: bool) -> dict[str, Any]:

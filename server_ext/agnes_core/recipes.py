@@ -252,7 +252,7 @@ class Recipes:
         with self.store.write() as cur:
             cur.execute("UPDATE recipes SET deleted_at = ?, deleted_by = ? WHERE slug = ?", [utcnow(), actor, slug])
         self.hub.publish(Change("recipe", "delete"))
-        return self.get_admin(slug)
+        return self.get_admin(slug, include_deleted=True)
 
     def restore(self, slug: str) -> dict[str, Any]:
         self._row(slug, deleted=True)
@@ -266,10 +266,12 @@ class Recipes:
         sql = "SELECT * FROM recipes" + ("" if include_deleted else " WHERE deleted_at IS NULL") + " ORDER BY slug"
         return [self._json(r) for r in self.store.rows(sql)]
 
-    def get_admin(self, slug: str) -> dict[str, Any]:
+    def get_admin(self, slug: str, *, include_deleted: bool = False) -> dict[str, Any]:
+        """One recipe; a soft-deleted one only with ``include_deleted`` (else 404, like a missing one)."""
         row = self.store.row("SELECT * FROM recipes WHERE slug = ?", [slug])
-        if row is None:
-            raise NotFound(f"no recipe {slug!r}", hint="GET admin/recipes lists them.", details={"slug": slug})
+        if row is None or (row["deleted_at"] is not None and not include_deleted):
+            raise NotFound(f"no recipe {slug!r}", hint="GET admin/recipes?include_deleted=true lists deleted ones too.",
+                           details={"slug": slug})
         return self._json(row)
 
     def _row(self, slug: str, *, deleted: bool) -> dict[str, Any]:

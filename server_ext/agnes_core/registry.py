@@ -226,8 +226,8 @@ class Registry:
             raise ValidationError("source", "source is required", hint="GET admin/sources lists them.")
         known = self._load()[0].get(source_name)
         if known is None:
-            raise ValidationError("source", f"unknown source {source_name!r}",
-                                  hint="Create it with POST admin/sources first.")
+            raise NotFound(f"no source {source_name!r}", hint="Create it with POST admin/sources first.",
+                           details={"field": "source"})
         row = {"name": known.name, "type": known.type}
         mode = body.get("query_mode", "local")
         if mode not in QUERY_MODES:

@@ -77,6 +77,9 @@ def seconds_to_utc_midnight(now: datetime) -> int:
 
 
 _ORDER_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(ASC|DESC))?(?:\s+NULLS\s+(FIRST|LAST))?\s*$", re.I)
+#: The same, as openapi.yaml publishes it (JSON Schema patterns have no flags: cases spelled out).
+ORDER_ITEM_PATTERN = (r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s+([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc]))?"
+                      r"(\s+[Nn][Uu][Ll][Ll][Ss]\s+([Ff][Ii][Rr][Ss][Tt]|[Ll][Aa][Ss][Tt]))?\s*$")
 
 
 @dataclass
@@ -163,7 +166,7 @@ class ScanService:
 
     # -- request → SQL --------------------------------------------------------------------
 
-    def request_sql(self, body: Mapping[str, Any]) -> str:
+    def request_sql(self, body: Mapping[str, Any], principal: Principal | None = None) -> str:
         """The SQL of a request: ``sql`` as given, or the structured form built as an AST."""
         unknown = set(body) - {"sql", "table", "select", "where", "order_by", "limit", "confirm"}
         if unknown:
@@ -182,6 +185,9 @@ class ScanService:
             raise ValidationError("table", "send sql, or table with the id of a registered table",
                                   hint='e.g. {"table": "events", "select": ["country"], "where": "amount > 10"}')
         table = self.registry.find_table(table_id)
+        if principal is not None and (table is None or not self.access.can_read(principal, table.id)):
+            raise NotFound(f"no table {table_id!r} that you may read", details={"field": "table"},
+                           hint="agnes.catalog() lists the tables you may use.")
         dialect = self._dialect(table.source) if table else "duckdb"
         select = body.get("select") or []
         if not isinstance(select, list) or not all(isinstance(c, str) and c for c in select):
@@ -265,7 +271,7 @@ class ScanService:
 
     def prepare(self, principal: Principal, body: Mapping[str, Any]) -> Prepared:
         started = time.perf_counter()
-        sql = self.request_sql(body)
+        sql = self.request_sql(body, principal)
         query = validate(sql, self.resolver(principal))
         connector = self.connector_for(query.source)
         try:

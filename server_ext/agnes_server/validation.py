@@ -17,6 +17,7 @@ import jsonschema
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from agnes_core import ids
 from agnes_core.errors import BadRequest, ValidationError
 
 SPEC_URI = "urn:agnes:openapi"
@@ -108,9 +109,28 @@ class RequestValidator:
             return
         if op.body_validator is not None:
             value = body()
-            error = jsonschema.exceptions.best_match(op.body_validator.iter_errors(value))
+            error = _most_specific(list(op.body_validator.iter_errors(value)))
             if error is not None:
                 raise _body_error(error)
+
+
+_COMBINATORS = frozenset({"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref"})
+
+
+def _most_specific(errors: list[jsonschema.exceptions.ValidationError]) -> jsonschema.exceptions.ValidationError | None:
+    """The error that says most precisely what is wrong: the deepest in the instance, from inside
+    allOf/oneOf compositions (whose own errors only say that a branch failed)."""
+    found: list[jsonschema.exceptions.ValidationError] = []
+    stack = list(errors)
+    while stack:
+        error = stack.pop()
+        if error.validator in _COMBINATORS and error.context:
+            stack.extend(error.context)
+        else:
+            found.append(error)
+    if not found:
+        return jsonschema.exceptions.best_match(errors)
+    return max(found, key=lambda e: (len(e.absolute_path), e.validator not in ("required", False)))
 
 
 def _body_error(error: jsonschema.exceptions.ValidationError) -> ValidationError:
@@ -124,12 +144,14 @@ def _body_error(error: jsonschema.exceptions.ValidationError) -> ValidationError
         missing = next((p for p in expected if p not in instance), "?")
         path, where = [*path, missing], f"{where}.{missing}" if where else str(missing)
         message = f"{where} is required"
-    elif keyword == "additionalProperties" and isinstance(instance, dict):
-        known = set((error.schema.get("properties") or {}).keys())
-        extra = next((k for k in instance if k not in known), "?")
+    elif keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(instance, dict):
+        unexpected = re.findall(r"'([^']*)' (?:was|were) unexpected", error.message) or re.findall(
+            r"'([^']*)'", error.message)
+        extra = unexpected[0] if unexpected else "?"
         path, where = [*path, extra], f"{where}.{extra}" if where else str(extra)
         message = f"unknown field {extra!r}"
-        details["allowed"] = sorted(known)
+    elif keyword is False or error.schema is False:
+        message = f"{where or 'body'} is not allowed here"
     elif keyword in ("maxLength", "minLength"):
         details["limit"] = expected
         word = "at most" if keyword == "maxLength" else "at least"
@@ -143,6 +165,10 @@ def _body_error(error: jsonschema.exceptions.ValidationError) -> ValidationError
         message = f"{where or 'body'}: {_short(error.message)}"
     elif keyword == "enum":
         message = f"{where or 'body'} must be one of {', '.join(map(repr, expected))}; got {_short(repr(instance), 60)}"
+    elif keyword == "pattern" and isinstance(instance, str) and expected in _TEXT_CHECKS:
+        message = _text_message(instance, where or "body", _TEXT_CHECKS[expected])
+    elif keyword == "pattern" and expected == r"\S":
+        message = f"{where or 'body'} must not be blank"
     elif keyword == "pattern":
         message = f"{where or 'body'} does not match {expected}; got {_short(repr(instance), 60)}"
     else:
@@ -159,6 +185,22 @@ def _body_error(error: jsonschema.exceptions.ValidationError) -> ValidationError
             break
     field = ".".join(keys) or "body"
     return ValidationError(field, message, hint="GET agnes/v1/openapi.json describes the request body.", **details)
+
+
+#: Text patterns whose refusals the server words itself (the character, and where it is).
+_TEXT_CHECKS: dict[str, str] = {ids.LINE_TEXT_PATTERN: "line", ids.TEXT_PATTERN: "text",
+                                ids.USERNAME_PATTERN: "username"}
+
+
+def _text_message(value: str, where: str, kind: str) -> str:
+    try:
+        if kind == "username":
+            ids.username(value, where)
+        else:
+            ids.text(value, where, len(value), multiline=kind == "text")
+    except ValidationError as exc:
+        return exc.message
+    return f"{where} is not allowed text"
 
 
 def _coerce(raw: str, param: dict[str, Any], name: str) -> Any:

@@ -185,10 +185,10 @@ def test_materialized_table_runs_its_sql_on_the_source(core: AgnesCore, lake: Pa
 
 
 def test_remote_tables_cannot_be_extracted(core: AgnesCore) -> None:
-    from agnes_core.errors import ValidationError
+    from agnes_core.errors import Conflict
 
     register(core, id="events", source_table="events", query_mode="remote")
-    with pytest.raises(ValidationError):
+    with pytest.raises(Conflict):  # the table's mode, not the request, is in the way
         core.extracts.run("events")
 
 

@@ -39,7 +39,6 @@ def test_register_table_validates_ids_and_names(core: AgnesCore, demo_lake: Path
         ({"id": "a-b", "source": "demo", "source_table": "orders"}, "id"),
         ({"id": "ok", "source": "demo", "source_table": "../etc/passwd"}, "source_table"),
         ({"id": "ok", "source": "demo", "source_table": "orders", "bucket": "a/b"}, "bucket"),
-        ({"id": "ok", "source": "nope", "source_table": "orders"}, "source"),
         ({"id": "ok", "source": "demo", "source_table": "orders", "query_mode": "cached"}, "query_mode"),
         ({"id": "ok", "source": "demo", "source_table": "orders", "schedule": "sometimes"}, "schedule"),
         ({"id": "ok", "source": "demo", "source_table": "orders", "sql": "SELECT 1"}, "sql"),
@@ -54,6 +53,9 @@ def test_register_table_validates_ids_and_names(core: AgnesCore, demo_lake: Path
         with pytest.raises(ValidationError) as err:
             core.registry.register_table(body)
         assert err.value.field == field, body
+    with pytest.raises(NotFound) as missing:  # well-formed, naming a source that does not exist
+        core.registry.register_table({"id": "ok", "source": "nope", "source_table": "orders"})
+    assert missing.value.details["field"] == "source"
 
 
 def test_register_get_update_delete_table(core: AgnesCore, demo_lake: Path) -> None:

@@ -59,7 +59,7 @@ async def test_table_crud(api, jp_base_url: str) -> None:
 
 async def test_register_table_errors(api) -> None:
     status, body, _ = await api("POST", "admin/tables", {"id": "x", "source": "nope", "source_table": "orders"})
-    assert status == 400
+    assert status == 404  # well-formed, naming a source that does not exist
     assert body["details"]["field"] == "source"
     status, body, _ = await api("POST", "admin/tables", {"id": "orders", "source": "demo", "source_table": "orders"})
     assert status == 409

@@ -97,7 +97,7 @@ def test_errors_print_one_line_and_a_hint(data: Path, capsys: pytest.CaptureFixt
     assert code == 1
     assert out == ""
     lines = err.strip().splitlines()
-    assert lines[0] == "error: unknown source 'nope'"
+    assert lines[0] == "error: no source 'nope'"
     assert lines[1].startswith("hint: ")
     code, _, err = run(capsys, "--data-dir", str(data), "tables", "extract", "nope")
     assert code == 1

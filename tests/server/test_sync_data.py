@@ -43,6 +43,6 @@ async def test_table_data_etag_range_and_refusals(api, jp_serverapp, jp_fetch) -
     assert outside.code == 416
 
     status, body, _ = await api("GET", "sync/tables/events/data")
-    assert (status, body["error"]) == (400, "not_remote")
+    assert (status, body["error"]) == (409, "not_remote")
     status, body, _ = await api("GET", "sync/tables/nope/data")
     assert status == 404

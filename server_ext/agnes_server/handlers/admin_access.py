@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from agnes_core.errors import Forbidden, ValidationError
+from agnes_core.errors import Conflict, Forbidden, ValidationError
 
 from .base import AdminHandler
 
@@ -49,7 +50,8 @@ class UserHandler(AdminHandler):
         if not isinstance(body.get("is_active"), bool):
             raise ValidationError("is_active", "is_active must be true or false")
         if username == self.principal.username and not body["is_active"]:
-            raise ValidationError("is_active", "you cannot deactivate yourself")
+            raise Conflict("you cannot deactivate yourself", hint="Ask another admin.",
+                           details={"field": "is_active"})
         actor = self.principal.username
         self.write_json(await self.blocking(self.core.access.set_active, username, body["is_active"], actor))
 
@@ -58,7 +60,7 @@ class UserHandler(AdminHandler):
     async def delete(self, username: str) -> None:
         """Users are deactivated, never erased (the audit log keeps naming them)."""
         if username == self.principal.username:
-            raise ValidationError("username", "you cannot deactivate yourself")
+            raise Conflict("you cannot deactivate yourself", hint="Ask another admin.", details={"field": "username"})
         await self.blocking(self.core.access.set_active, username, False, self.principal.username)
         self.set_status(204)
         self.finish()
@@ -217,15 +219,24 @@ class AuditHandler(AdminHandler):
         self.write_json(await self.blocking(entries))
 
 
+_RFC3339_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
+
+
 def _time_arg(handler: AdminHandler, name: str) -> datetime | None:
     """An ISO 8601 query argument as naive UTC (the store's convention), or a 400 naming it."""
     raw = handler.get_query_argument(name, None)
     if not raw:
         return None
+    m = _RFC3339_RE.match(raw)
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if m is None:
+            value = datetime.fromisoformat(raw)  # a plain date, or a time without an offset (UTC)
+        else:  # RFC 3339, as the document says: any case, any fraction, Z or an offset
+            date, time, fraction, offset = m.groups()
+            value = datetime.fromisoformat(f"{date}T{time}.{(fraction or '0')[:6]:0<6}"
+                                           f"{'+00:00' if offset.upper() == 'Z' else offset}")
     except ValueError:
-        raise ValidationError(name, f"{name} must be an ISO 8601 time like 2026-11-22T08:00:00Z; got {raw!r}") from None
+        raise ValidationError(name, f"{name} must be a time like 2026-11-22T08:00:00Z; got {raw[:40]!r}") from None
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value

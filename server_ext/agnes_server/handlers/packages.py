@@ -45,7 +45,9 @@ class AdminPackageHandler(AdminHandler):
     @web.authenticated
     @authorized
     async def get(self, slug: str) -> None:
-        self.write_json(await self.blocking(self.core.packages.get_admin, slug))
+        include_deleted = self.get_query_argument("include_deleted", "false") == "true"
+        self.write_json(await self.blocking(lambda: self.core.packages.get_admin(slug,
+                                                                                 include_deleted=include_deleted)))
 
     @web.authenticated
     @authorized
@@ -100,7 +102,8 @@ class AdminRecipeHandler(AdminHandler):
     @web.authenticated
     @authorized
     async def get(self, slug: str) -> None:
-        self.write_json(await self.blocking(self.core.recipes.get_admin, slug))
+        include_deleted = self.get_query_argument("include_deleted", "false") == "true"
+        self.write_json(await self.blocking(lambda: self.core.recipes.get_admin(slug, include_deleted=include_deleted)))
 
     @web.authenticated
     @authorized
