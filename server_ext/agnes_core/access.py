@@ -195,7 +195,8 @@ class Access:
     def add_member(self, group: str, body: dict[str, Any]) -> dict[str, Any]:
         self.get_group(group)
         if group == EVERYONE:
-            raise ValidationError("group", "every user is in Everyone already; it has no stored members")
+            raise Conflict("every user is in Everyone already; it has no stored members",
+                           details={"field": "group"})
         username = ids.username(body.get("username"))
         self.get_user(username)
         with self.store.write() as cur:

@@ -36,7 +36,12 @@ def check(regex: re.Pattern[str], value: object, field: str, what: str) -> str:
 INVISIBLE = r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
 #: The same, with tab, line feed and carriage return allowed (multi-line text).
 INVISIBLE_BUT_LINES = INVISIBLE.replace(r"\x00-\x1f", r"\x00-\x08\x0b\x0c\x0e-\x1f")
-USERNAME_PATTERN = r"^[^\s/\\" + INVISIBLE + r"]{1,128}$"
+#: Whitespace as Python's str.isspace() sees it, spelled out: regex engines disagree on what \s holds
+#: (NEL, U+0085, is whitespace to Python and not to every generator of test data).
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Text that is not blank: at least one character that is not whitespace.
+NOT_BLANK_PATTERN = r"[^" + WHITESPACE + r"]"
+USERNAME_PATTERN = r"^[^" + WHITESPACE + r"/\\" + INVISIBLE + r"]{1,128}$"
 LINE_TEXT_PATTERN = r"^[^" + INVISIBLE + r"]*$"
 TEXT_PATTERN = r"^[^" + INVISIBLE_BUT_LINES + r"]*$"
 USERNAME_RE = re.compile(USERNAME_PATTERN)
@@ -85,6 +90,18 @@ def _no_surrogates(value: str, field: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValidationError(field, f"{field} holds an unpaired surrogate at character {exc.start}") from None
+
+
+def whole_number(value: object) -> int | None:
+    """``value`` as an int when it is a whole number (JSON's 5 and 5.0 alike, as JSON Schema's
+    ``integer`` says), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def table_id(value: object, field: str = "id") -> str:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .errors import ValidationError
+from .ids import whole_number
 
 GIB = 1024**3
 TIB = 1024**4
@@ -63,7 +64,8 @@ def validate_limit_overrides(value: Any) -> dict[str, int | None]:
     for key, v in value.items():
         if key not in LIMIT_NAMES:
             raise ValidationError(f"limits.{key}", f"unknown limit {key!r}", hint=f"names: {', '.join(LIMIT_NAMES)}")
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+        number = whole_number(v)
+        if v is not None and (number is None or number <= 0):
             raise ValidationError(f"limits.{key}", f"limits.{key} must be a positive whole number, or null "
                                                    "for the configured value")
-    return dict(value)
+    return {key: whole_number(v) for key, v in value.items()}

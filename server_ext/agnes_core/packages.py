@@ -25,6 +25,7 @@ from .registry import Registry
 from .store import StateStore, dumps, iso, loads, utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_URL_RE = re.compile("^https?://[^" + ids.WHITESPACE + ids.INVISIBLE + "<>\"']+$")
 LIFECYCLES = ("prod", "poc", "coming-soon", "draft")
 NEW_FOR = timedelta(days=30)
 STACK_KINDS = ("packages", "recipes", "tables")
@@ -119,7 +120,7 @@ class Packages:
         for field in ("category", "owner_name", "owner_team"):
             values[field] = check_text(merged, field, TEXT_FIELDS[field])
         url = check_text(merged, "cover_image_url", TEXT_FIELDS["cover_image_url"])
-        if url and not re.match(r"^https?://[^\s<>\"']+$", url):
+        if url and not _URL_RE.match(url):
             raise ValidationError("cover_image_url", "cover_image_url must be an http(s) URL",
                                   limit=TEXT_FIELDS["cover_image_url"])
         values["cover_image_url"] = url or None

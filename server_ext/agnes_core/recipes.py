@@ -22,8 +22,10 @@ from sqlglot import exp
 from .access import Access, Principal
 from .errors import AgnesError, AlreadyExists, NotFound, ValidationError
 from .events import Change, ChangeHub
+from .ids import whole_number
 from .packages import check_slug, check_text, check_unknown
 from .registry import Registry
+from .sqlsafe import parse_sql
 from .store import StateStore, dumps, iso, loads, utcnow
 from .validator import first_write
 
@@ -55,9 +57,9 @@ def _coerce(param: dict[str, Any], value: Any) -> Any:
             raise bad("text")
         out: Any = value
     elif kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
+        if whole_number(value) is None:
             raise bad("a whole number")
-        out = value
+        out = whole_number(value)
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise bad("a finite number")
@@ -155,10 +157,7 @@ class Recipes:
         if not sql or not sql.strip():
             raise ValidationError("sql", "sql is required: one SELECT with :name parameters", limit=MAX_SQL)
         params = self._check_parameters(merged.get("parameters") or [])
-        try:
-            statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-        except sqlglot.errors.ParseError as exc:
-            raise ValidationError("sql", f"the SQL does not parse: {str(exc).splitlines()[0]}") from None
+        statements = parse_sql(sql, "duckdb", "sql")
         if len(statements) != 1:
             raise ValidationError("sql", f"a recipe is one SELECT statement (got {len(statements)})")
         tree = statements[0]
@@ -318,6 +317,7 @@ class Recipes:
     def render(self, principal: Principal, slug: str, values: Any) -> dict[str, Any]:
         """The recipe's SQL with every parameter replaced by a typed literal (on the AST)."""
         recipe = self.get(principal, slug)
+        values = {} if values is None else values
         if not isinstance(values, dict):
             raise ValidationError("params", "params must be an object of parameter values")
         params = {p["name"]: p for p in recipe["parameters"]}

@@ -254,6 +254,8 @@ class Registry:
             raise ValidationError("sql", "sql is only for materialized tables")
         else:
             sql = None
+            if source_table in (None, ""):
+                source_table = tid  # the source's table of the same name
         physical_name(source_table, "source_table")
         pk = body.get("primary_key")
         if pk is None or pk == "":
@@ -350,13 +352,11 @@ class Registry:
 
 def _one_select(sql: str, dialect: str) -> str:
     """Exactly one SELECT with no DDL/DML anywhere, re-rendered from the AST (comments dropped)."""
-    import sqlglot
     from sqlglot import exp
 
-    try:
-        statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
-    except sqlglot.errors.ParseError as exc:
-        raise ValidationError("sql", f"cannot parse sql: {exc.errors[0]['description']}") from None
+    from .sqlsafe import parse_sql
+
+    statements = parse_sql(sql, dialect, "sql")
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValidationError("sql", "sql must be exactly one SELECT statement")
     from .sqlsafe import render

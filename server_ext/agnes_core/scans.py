@@ -35,14 +35,14 @@ from .errors import (
     ValidationError,
     ValueTooLarge,
 )
-from .ids import TABLE_ID_RE
+from .ids import TABLE_ID_RE, whole_number
 from .limits import TIB, Limits
 from .metadata import MetadataCache
 from .physical import for_analyst, physical_forms
 from .prefetch import Prefetch
 from .registry import Registry, Table
 from .sqlbounds import DEFAULT_LIMITS, GUARD_MARK, SqlLimits
-from .sqlsafe import render
+from .sqlsafe import parse_sql, render
 from .store import StateStore, dumps, iso, loads, utcnow
 from .validator import Rejected, Resolver, ValidatedQuery, validate
 
@@ -78,8 +78,8 @@ def seconds_to_utc_midnight(now: datetime) -> int:
 
 _ORDER_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+(ASC|DESC))?(?:\s+NULLS\s+(FIRST|LAST))?\s*$", re.I)
 #: The same, as openapi.yaml publishes it (JSON Schema patterns have no flags: cases spelled out).
-ORDER_ITEM_PATTERN = (r"^\s*[A-Za-z_][A-Za-z0-9_]*(\s+([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc]))?"
-                      r"(\s+[Nn][Uu][Ll][Ll][Ss]\s+([Ff][Ii][Rr][Ss][Tt]|[Ll][Aa][Ss][Tt]))?\s*$")
+ORDER_ITEM_PATTERN = (r"^[ \t]*[A-Za-z_][A-Za-z0-9_]*([ \t]+([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc]))?"
+                      r"([ \t]+[Nn][Uu][Ll][Ll][Ss][ \t]+([Ff][Ii][Rr][Ss][Tt]|[Ll][Aa][Ss][Tt]))?[ \t]*$")
 
 
 @dataclass
@@ -204,13 +204,9 @@ class ScanService:
                 raise Rejected("query_too_long", f"where is longer than {self.sql_limits().max_bytes:,} bytes",
                                fragment=None)
             try:
-                condition = sqlglot.parse_one(where, read=dialect, into=exp.Condition)
-            except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
-                errors = getattr(exc, "errors", None) or [{}]
-                raise Rejected("parse_error", f"cannot parse where: {errors[0].get('description') or exc}",
-                               fragment=where[:200]) from None
-            except RecursionError:
-                raise Rejected("query_too_complex", "where nests too deeply to be checked", fragment=None) from None
+                (condition,) = parse_sql(where, dialect, "where", into=exp.Condition)
+            except ValidationError as exc:
+                raise Rejected("parse_error", exc.message, fragment=where[:200]) from None
             if condition is None:
                 raise ValidationError("where", "where holds no predicate")
             query = query.where(condition)
@@ -226,9 +222,10 @@ class ScanService:
             query = query.order_by(exp.Ordered(
                 this=exp.column(m.group(1), quoted=True), desc=(m.group(2) or "").upper() == "DESC",
                 nulls_first=(nulls or "").upper() == "FIRST" if nulls else None))
-        limit = body.get("limit")
-        if limit is not None:
-            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raw_limit = body.get("limit")
+        limit = whole_number(raw_limit)
+        if raw_limit is not None:
+            if limit is None or limit < 0:
                 raise ValidationError("limit", "limit must be a non-negative whole number")
             query = query.limit(limit)
         return render(query, dialect)

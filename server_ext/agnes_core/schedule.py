@@ -10,7 +10,8 @@ from .errors import ValidationError
 
 #: The shape of a schedule, as openapi.yaml publishes it (parse_schedule checks the rest: units,
 #: ranges, expressions that never fire).
-SCHEDULE_PATTERN = r"^(\s*[Ee][Vv][Ee][Rr][Yy]\s+[0-9]{1,9}\s*[A-Za-z]{1,7}\s*|\s*(\S+\s+){4}\S+\s*)$"
+SCHEDULE_PATTERN = (r"^([ \t]*[Ee][Vv][Ee][Rr][Yy][ \t]+[0-9]{1,9}[ \t]*[A-Za-z]{1,7}[ \t]*"
+                    r"|[ \t]*([0-9A-Za-z*/,\-]+[ \t]+){4}[0-9A-Za-z*/,\-]+[ \t]*)$")
 _EVERY_RE = re.compile(r"^\s*every\s+(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 6))

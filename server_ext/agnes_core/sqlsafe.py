@@ -28,6 +28,26 @@ def render(tree: Any, dialect: str) -> str:
     return tree.sql(dialect=dialect, comments=False)
 
 
+def parse_sql(text: str, dialect: str, field: str, *, into: Any = None) -> list[Any]:
+    """sqlglot's parse, where any failure to read the text — a syntax error, nesting too deep for
+    the parser, or one of sqlglot's own errors on odd input (an unterminated string at the end
+    raises IndexError) — is a ValidationError naming ``field``, never a 500. Empty statements are
+    dropped."""
+    try:
+        if into is not None:
+            return [sqlglot.parse_one(text, dialect=dialect, into=into)]
+        return [s for s in sqlglot.parse(text, dialect=dialect) if s is not None and not isinstance(s, exp.Semicolon)]
+    except RecursionError:
+        raise ValidationError(field, f"{field} nests too deeply to be read") from None
+    except sqlglot.errors.ParseError as exc:
+        description = (exc.errors[0].get("description") if exc.errors else None) or str(exc).splitlines()[0]
+        raise ValidationError(field, f"cannot parse {field}: {description}") from None
+    except sqlglot.errors.TokenError as exc:
+        raise ValidationError(field, f"cannot read {field}: {(str(exc).splitlines() or ['?'])[0][:200]}") from None
+    except Exception as exc:  # noqa: BLE001 - sqlglot's own failures on odd text are the text's
+        raise ValidationError(field, f"cannot parse {field} ({type(exc).__name__})") from None
+
+
 def disallowed_function(node: Any, allowed: frozenset[str] = SCALAR_FUNCTIONS) -> str | None:
     """The name of a function call that is not allowed, or None. Operators (AND, +, LIKE, ...)
     are syntax, even where sqlglot models them as functions."""
@@ -42,10 +62,7 @@ def disallowed_function(node: Any, allowed: frozenset[str] = SCALAR_FUNCTIONS) -
 def safe_predicate(text: str, dialect: str, field: str = "filter") -> str:
     """One boolean expression over columns: no subqueries or tables, only allow-listed
     functions. Returned re-rendered from the AST."""
-    try:
-        tree = sqlglot.parse_one(text, dialect=dialect, into=exp.Condition)
-    except sqlglot.errors.ParseError as exc:
-        raise ValidationError(field, f"cannot parse {field}: {exc.errors[0]['description']}") from None
+    (tree,) = parse_sql(text, dialect, field, into=exp.Condition)
     for node in tree.walk():
         if isinstance(node, (exp.Query, exp.Subquery, exp.Table)):
             raise ValidationError(field, f"a {field} cannot read other tables", fragment=render(node, dialect))

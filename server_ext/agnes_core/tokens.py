@@ -49,8 +49,9 @@ class Tokens:
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise ValidationError("name", "name is required: up to 100 characters saying what the token is for")
         ids.text(name, "name", 100)
-        days = body.get("expires_in_days", 90)
-        if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS):
+        raw_days = body.get("expires_in_days", 90)
+        days = ids.whole_number(raw_days)
+        if raw_days is not None and (days is None or not 1 <= days <= MAX_DAYS):
             raise ValidationError("expires_in_days", f"expires_in_days must be a whole number from 1 to {MAX_DAYS}, "
                                   "or null for no expiry", limit=MAX_DAYS)
         token_id = uuid.uuid4().hex[:12]

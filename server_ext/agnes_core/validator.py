@@ -322,6 +322,11 @@ def _parse(sql: str, dialect: str, limits: SqlLimits = DEFAULT_LIMITS) -> exp.Qu
                        line=err.get("line"), col=err.get("col")) from None
     except TokenError as exc:
         raise Rejected("parse_error", f"cannot parse the query: {exc}") from None
+    except (TooComplex, RecursionError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - sqlglot's own failures on odd text (IndexError on an
+        # unterminated string at the end) are the text's: a 400, never a 500
+        raise Rejected("parse_error", f"cannot parse the query ({type(exc).__name__})") from None
     if not statements:
         raise Rejected("parse_error", "the query has no statement", fragment="")
     if len(statements) > 1:

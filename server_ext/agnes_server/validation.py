@@ -167,7 +167,7 @@ def _body_error(error: jsonschema.exceptions.ValidationError) -> ValidationError
         message = f"{where or 'body'} must be one of {', '.join(map(repr, expected))}; got {_short(repr(instance), 60)}"
     elif keyword == "pattern" and isinstance(instance, str) and expected in _TEXT_CHECKS:
         message = _text_message(instance, where or "body", _TEXT_CHECKS[expected])
-    elif keyword == "pattern" and expected == r"\S":
+    elif keyword == "pattern" and expected == ids.NOT_BLANK_PATTERN:
         message = f"{where or 'body'} must not be blank"
     elif keyword == "pattern":
         message = f"{where or 'body'} does not match {expected}; got {_short(repr(instance), 60)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -27,7 +28,7 @@ class UsersHandler(AdminHandler):
     async def post(self) -> None:
         body, actor = self.json_body(), self.principal.username
         user = await self.blocking(self.core.access.create_user, body, actor)
-        self.set_header("Location", f"{self.request.path.rstrip('/')}/{user['username']}")
+        self.set_header("Location", f"{self.request.path.rstrip('/')}/{quote(user['username'], safe='')}")
         self.write_json(user, status=201)
 
 
@@ -120,7 +121,7 @@ class GroupsHandler(AdminHandler):
     async def post(self) -> None:
         body = self.json_body()
         group = await self.blocking(self.core.access.create_group, body)
-        self.set_header("Location", f"{self.request.path.rstrip('/')}/{group['name']}")
+        self.set_header("Location", f"{self.request.path.rstrip('/')}/{quote(group['name'], safe='')}")
         self.write_json(group, status=201)
 
 
