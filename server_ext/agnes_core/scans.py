@@ -669,15 +669,18 @@ class ScanRun:
 
 
 def _batch_rows(p: Prepared) -> int:
-    """Rows per batch for about ``TARGET_BATCH_BYTES`` per batch, from the estimate's row width."""
+    """Rows per batch for at most about ``TARGET_BATCH_BYTES`` per batch: the estimate's width of an
+    input row, times what the query can make of it (``rpad(x, 16000)`` makes every row 64 KB wide
+    whatever it read; the validator's row bound says so)."""
     est = p.estimate
+    width = 64.0
     if p.result_rows and p.result_bytes:
-        width = p.result_bytes / p.result_rows
-    elif est.rows_read and est.scan_bytes:
-        width = est.scan_bytes / est.rows_read
-    else:
-        return MAX_BATCH_ROWS
-    return int(min(MAX_BATCH_ROWS, max(MIN_BATCH_ROWS, TARGET_BATCH_BYTES // max(width, 1))))
+        width = max(width, p.result_bytes / p.result_rows)
+    if est.rows_read and est.scan_bytes:
+        width = max(width, est.scan_bytes / est.rows_read)
+    copies, extra = p.query.row_bound
+    row = max(copies, 1) * width + extra
+    return int(min(MAX_BATCH_ROWS, max(MIN_BATCH_ROWS, TARGET_BATCH_BYTES // max(row, 1))))
 
 
 def _verdict(est: ScanEstimate, limits: Limits, used: int, *, unknown: bool) -> str:

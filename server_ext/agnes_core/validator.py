@@ -227,6 +227,8 @@ class ValidatedQuery:
     tree: exp.Query
     limit: int | None
     relations: list[str] = field(default_factory=list)
+    #: An upper bound on a result row: (copies of the widest input row, bytes added), see sqlbounds.
+    row_bound: tuple[int, int] = (1, 0)
 
     @property
     def sql_hash(self) -> str:
@@ -291,7 +293,7 @@ def _validate(sql: str, resolver: Resolver) -> ValidatedQuery:
     sqlbounds.apply_guards(sqlbounds.value_bounds(final, limits), dialect)
     relations = sorted({f"{t.db}.{t.name}" for t in final.find_all(exp.Table) if t.args.get("db")})
     return ValidatedQuery(normalised, _render(final, dialect, copy=False), dialect, source, uses, tree,
-                          _top_limit(tree), relations)
+                          _top_limit(tree), relations, sqlbounds.row_bound(tree, limits))
 
 
 def _render(tree: exp.Expr, dialect: str, *, copy: bool = True) -> str:

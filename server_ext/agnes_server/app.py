@@ -31,12 +31,19 @@ KERNEL_TOKEN_ENV = "AGNES_TOKEN"
 
 
 #: How much less CPU scan threads get than the rest of the server when the machine is busy (Linux nice).
-SCAN_NICENESS = 10
+SCAN_NICENESS = 19
 
 
 def _lower_priority() -> None:
-    """Run this (scan) thread, and the threads it starts (DuckDB's workers, read-ahead), at a lower
-    CPU priority: while scans saturate the cores, the event loop still answers at once."""
+    """Run this (scan) thread, and the threads it starts (DuckDB's workers, read-ahead), only when
+    nothing else in the server wants the CPU (Linux SCHED_IDLE; else a high nice value): while
+    scans saturate the cores, the event loop still answers at once. On an idle machine a scan
+    still gets every core."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICENESS)
     except (AttributeError, OSError):

@@ -35,6 +35,10 @@ class TableSchemaHandler(AgnesHandler):
     @authorized
     async def get(self, table_id: str) -> None:
         table = self.core.readable_table(self.principal, table_id)
+        cached = self.core.discovery.schemas.get(table.id)  # in memory: answered on the loop
+        if cached is not None:
+            self.write_json(cached)
+            return
         try:
             schema = await self.blocking(self.core.discovery.schema, table)
         except AgnesError as exc:
