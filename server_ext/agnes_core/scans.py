@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import sqlglot
 from sqlglot import exp
@@ -578,6 +578,17 @@ class ScanRun:
             return ScanCancelled(f"the scan was stopped ({self.cancelled})", details={"scan_id": self.scan_id})
         return None
 
+    def _reraise(self, exc: Exception) -> NoReturn:
+        """Raise what the caller should see of a source's failure: why the scan was stopped, or
+        the error as this user may see it."""
+        stopped = self._stopped_error(exc)
+        if stopped is not None:
+            raise stopped from None
+        scrubbed = self.prepared.scrub(exc)
+        if scrubbed is not exc:
+            raise scrubbed from None
+        raise exc
+
     def open(self) -> pa.Schema:
         """Start the query in the source; return the result's schema (first batch buffered)."""
         guard = ScanGuard(self.scan_id, self.timeout_s, min(MAX_ROW_BYTES, self.prepared.limits.max_result_bytes))
@@ -588,14 +599,8 @@ class ScanRun:
                                                         tables=self.refs, guard=guard))
             self._batches = batches
             first = next(batches, None)
-        except Exception as exc:
-            stopped = self._stopped_error(exc)
-            if stopped is not None:
-                raise stopped from None
-            scrubbed = self.prepared.scrub(exc)
-            if scrubbed is not exc:
-                raise scrubbed from None
-            raise
+        except Exception as exc:  # noqa: BLE001 - always re-raised, as the user may see it
+            self._reraise(exc)
         self._pending = first
         if first is None:
             raise AgnesError("the source returned no result schema", code="source_error")
@@ -611,14 +616,8 @@ class ScanRun:
             return None
         try:
             batch = self._pending if self._pending is not None else next(self._batches, None)
-        except Exception as exc:
-            stopped = self._stopped_error(exc)
-            if stopped is not None:
-                raise stopped from None
-            scrubbed = self.prepared.scrub(exc)
-            if scrubbed is not exc:
-                raise scrubbed from None
-            raise
+        except Exception as exc:  # noqa: BLE001 - always re-raised, as the user may see it
+            self._reraise(exc)
         if self.cancelled is not None:
             raise self._stopped_error() or ScanCancelled("the scan was stopped")
         self._pending = None

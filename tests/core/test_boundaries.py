@@ -54,3 +54,15 @@ def test_predicates_are_re_rendered_without_comments() -> None:
     assert safe_predicate("id > 90 -- and then some", "duckdb") == "id > 90"
     assert safe_predicate("lower(country) = 'cz' /* x */ AND amount > 1", "postgres") == \
         "LOWER(country) = 'cz' AND amount > 1"
+
+
+def test_every_error_code_the_server_answers_with_has_its_kernel_exception() -> None:
+    """The kernel library mirrors the server's error table (it imports nothing from the server):
+    each code a handler can answer with turns into a named exception, never a bare AgnesError."""
+    from agnes_core.errors import STATUS_BY_CODE
+    from agnes_jupyter.errors import _BY_CODE
+
+    # Codes that only the server logs or that have no kernel-side use as their own class.
+    generic = {"internal", "unavailable", "required_item", "not_available", "recipe_parameter"}
+    missing = sorted(set(STATUS_BY_CODE) - set(_BY_CODE) - generic)
+    assert missing == []

@@ -116,6 +116,27 @@ def assert_matches_openapi(path_template: str, method: str, status: int, body: A
 
 
 
+def agnes_app(serverapp: Any) -> Any:
+    """The AgnesApp of a pytest-jupyter server (its core, settings and running scans)."""
+    from agnes_server.app import AgnesApp
+
+    return next(ext for ext in serverapp.extension_manager.extension_apps["agnes_server"] if isinstance(ext, AgnesApp))
+
+
+async def poll(check: Callable[[], Any], what: str, deadline_s: float = 30.0) -> Any:
+    """Poll ``check()`` until it returns something truthy (with a deadline; not a sleep to synchronise)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {deadline_s} s")
+
+
 @pytest.fixture
 def isolated_kernel_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Start-up publishes AGNES_SERVER_URL/AGNES_TOKEN into os.environ; restore them after the test.

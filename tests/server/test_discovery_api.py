@@ -9,11 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ALICE, BOB, assert_matches_openapi
-
-
-def agnes_app(jp_serverapp):
-    return next(iter(jp_serverapp.extension_manager.extension_apps["agnes_server"]))
+from .conftest import ALICE, BOB, agnes_app, assert_matches_openapi
 
 
 async def until(predicate, timeout: float = 60.0) -> None:

@@ -8,11 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import assert_matches_openapi
-
-
-def agnes_app(jp_serverapp):
-    return next(iter(jp_serverapp.extension_manager.extension_apps["agnes_server"]))
+from .conftest import agnes_app, assert_matches_openapi
 
 
 async def test_extract_starts_in_the_background_and_is_single_flight(api, jp_serverapp) -> None:

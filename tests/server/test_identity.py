@@ -6,11 +6,7 @@ import pytest
 
 from agnes_core.access import ADMIN_GROUP
 
-from .conftest import ALICE, BOB
-
-
-def agnes_app(jp_serverapp):
-    return next(iter(jp_serverapp.extension_manager.extension_apps["agnes_server"]))
+from .conftest import ALICE, BOB, agnes_app
 
 
 async def test_personal_mode_maps_every_jupyter_login_to_the_owner(api, jp_serverapp) -> None:

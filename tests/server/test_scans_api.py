@@ -15,11 +15,7 @@ import pytest
 
 from agnes_core.limits import Limits
 
-from .conftest import assert_matches_openapi
-
-
-def agnes_app(jp_serverapp: Any) -> Any:
-    return next(iter(jp_serverapp.extension_manager.extension_apps["agnes_server"]))
+from .conftest import agnes_app, assert_matches_openapi
 
 
 def set_limits(jp_serverapp: Any, **values: int) -> None:

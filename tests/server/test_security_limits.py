@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from agnes_server.app import AgnesApp
 from agnes_server.routes import ROUTES
 
-from .conftest import BOB, assert_matches_openapi
+from .conftest import BOB, agnes_app, assert_matches_openapi, poll
 
 CROSS_JOIN = "SELECT count(*) AS n FROM events a, events b, events c"
 
@@ -26,18 +24,6 @@ def jp_server_config(multiuser_config: dict) -> dict:
     return multiuser_config
 
 
-def agnes_app(serverapp: Any) -> AgnesApp:
-    return next(ext for ext in serverapp.extension_manager.extension_apps["agnes_server"] if isinstance(ext, AgnesApp))
-
-
-async def poll(check: Any, what: str, deadline_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)  # polling with a deadline
-    raise AssertionError(f"{what} did not happen within {deadline_s} s")
 
 
 async def grant_events_to_bob(api) -> None:

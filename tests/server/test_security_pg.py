@@ -8,9 +8,7 @@ is checked for the rows and names of what she may not read.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,9 @@ import pyarrow as pa
 import pytest
 
 from agnes_core.core import AgnesCore
-from agnes_server.app import AgnesApp
 from tests._pgshop import ANALYST_TABLES, REGISTERED, SECRET_MARKERS
 
-from .conftest import _base_config
+from .conftest import _base_config, agnes_app, poll
 
 SHOP_DSN_ENV = "AGNES_TEST_SHOP_DSN"
 TOKENS: dict[str, str] = {}
@@ -62,9 +59,6 @@ def jp_server_config(shop_data_dir: Path) -> dict[str, Any]:
     return _base_config(shop_data_dir)
 
 
-def agnes_app(serverapp: Any) -> AgnesApp:
-    return next(ext for ext in serverapp.extension_manager.extension_apps["agnes_server"] if isinstance(ext, AgnesApp))
-
 
 def assert_nothing_secret(*texts: Any) -> None:
     for text in texts:
@@ -96,16 +90,6 @@ def agnes_scan_sessions(dsn: str) -> list[str]:
                             "AND state <> 'idle'").fetchall()
         return [r[0] for r in rows]
 
-
-async def poll(check: Any, what: str, deadline_s: float = 30.0) -> Any:
-    """Poll ``check()`` until it returns something truthy (with a deadline, not a sleep to synchronise)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {deadline_s} s")
 
 
 # -- finding 1: names resolved as PostgreSQL resolves them --------------------------------------

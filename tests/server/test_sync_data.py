@@ -9,9 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-
-def agnes_app(jp_serverapp: Any) -> Any:
-    return next(iter(jp_serverapp.extension_manager.extension_apps["agnes_server"]))
+from .conftest import agnes_app
 
 
 async def fetch(jp_fetch, table: str, headers: dict[str, str] | None = None) -> Any:
