@@ -39,6 +39,7 @@ async def test_table_data_etag_range_and_refusals(api, jp_serverapp, jp_fetch) -
     assert tail.body == full.body[-8:]  # ends with the Parquet magic
     outside = await fetch(jp_fetch, "orders", {"Range": f"bytes={len(full.body)}-"})
     assert outside.code == 416
+    assert outside.headers["Content-Range"] == f"bytes */{len(full.body)}"
 
     status, body, _ = await api("GET", "sync/tables/events/data")
     assert (status, body["error"]) == (409, "not_remote")
