@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -56,9 +57,9 @@ PG_BOMBS = [f"SELECT count(*) AS n FROM shop_orders a, shop_orders b, shop_order
             for i in range(5)]
 
 
-def request(server: Server, method: str, route: str, body: Any = None, timeout: float = 600,
+def request(url: str, method: str, route: str, body: Any = None, timeout: float = 600,
             timing: list[float] | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(server.url + "agnes/v1/" + route, method=method,
+    req = urllib.request.Request(url + "agnes/v1/" + route, method=method,
                                  data=json.dumps(body).encode() if body is not None else None,
                                  headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
     try:
@@ -84,14 +85,14 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
-def latencies(server: Server, route: str, n: int, stop: threading.Event | None = None,
+def latencies(url: str, route: str, n: int, stop: Any = None,
               in_server: list[float] | None = None) -> list[float]:
     """Round trips of GET ``route`` in ms, as the client sees them; ``in_server`` collects the
     server's own time for each (its Server-Timing header)."""
     out: list[float] = []
     while len(out) < n and not (stop is not None and stop.is_set()):
         started = time.perf_counter()
-        status, _ = request(server, "GET", route, timing=in_server)
+        status, _ = request(url, "GET", route, timing=in_server)
         out.append((time.perf_counter() - started) * 1000)
         assert status == 200, (route, status)
         if stop is not None:
@@ -99,11 +100,19 @@ def latencies(server: Server, route: str, n: int, stop: threading.Event | None =
     return out
 
 
+def sample(url: str, route: str, stop: Any, answers: Any) -> None:
+    """A sampler process: GET ``route`` until ``stop`` is set, then put its round trips and
+    in-server times on ``answers``."""
+    in_server: list[float] = []
+    trips = latencies(url, route, 10_000, stop=stop, in_server=in_server)
+    answers.put((route, trips, in_server))
+
+
 def attack(server: Server, label: str, queries: list[str], limit_s: float, schema_route: str) -> None:
     pid = server.proc.pid
     idle_rss = rss_mb(pid)
     idle_in_server: dict[str, list[float]] = {"catalog": [], schema_route: []}
-    idle = {route: statistics.median(latencies(server, route, 100, in_server=idle_in_server[route]))
+    idle = {route: statistics.median(latencies(server.url, route, 100, in_server=idle_in_server[route]))
             for route in idle_in_server}
     results: list[dict[str, Any]] = []
     peak = [idle_rss]
@@ -116,7 +125,7 @@ def attack(server: Server, label: str, queries: list[str], limit_s: float, schem
 
     def one(sql: str) -> None:
         started = time.perf_counter()
-        status, body = request(server, "POST", "scans", {"sql": sql, "confirm": True})
+        status, body = request(server.url, "POST", "scans", {"sql": sql, "confirm": True})
         elapsed = time.perf_counter() - started
         error = "-"
         if status not in (200, 299):
@@ -128,25 +137,31 @@ def attack(server: Server, label: str, queries: list[str], limit_s: float, schem
             error = f"{int(body) / 2**20:,.0f} MiB streamed"
         results.append({"sql": sql, "status": status, "error": error, "s": elapsed})
 
-    during: dict[str, list[float]] = {"catalog": [], schema_route: []}
-    during_in_server: dict[str, list[float]] = {"catalog": [], schema_route: []}
-
-    def sample(route: str) -> None:
-        during[route] = latencies(server, route, 10_000, stop=done, in_server=during_in_server[route])
-
+    # The samplers run in processes of their own: in this one, ten threads reading streamed results
+    # would hold the GIL and count against the round trips.
+    spawn = multiprocessing.get_context("spawn")
+    stop = spawn.Event()
+    answers: Any = spawn.Queue()
+    samplers = [spawn.Process(target=sample, args=(server.url, r, stop, answers), daemon=True)
+                for r in idle_in_server]
     watcher = threading.Thread(target=watch, daemon=True)
-    samplers = [threading.Thread(target=sample, args=(r,), daemon=True) for r in during]
     scans = [threading.Thread(target=one, args=(q,), daemon=True) for q in queries]
     watcher.start()
+    for p in samplers:
+        p.start()
     for t in scans:
-        t.start()
-    for t in samplers:
         t.start()
     for t in scans:
         t.join()
+    stop.set()
+    during: dict[str, list[float]] = {}
+    during_in_server: dict[str, list[float]] = {}
+    for _ in samplers:
+        route, trips, in_server = answers.get()
+        during[route], during_in_server[route] = trips, in_server
+    for p in samplers:
+        p.join()
     done.set()
-    for t in samplers:
-        t.join()
     watcher.join()
     peak_rss = max(peak[0], rss_mb(pid))
 
@@ -228,11 +243,11 @@ def main() -> None:
         server = Server(root, root / "data", TOKEN, traits, port_offset=700)
         # The demo source's own limits (options.limits) would refuse the bombs' estimates first.
         server.call("PATCH", "admin/sources/demo", {"options": {"path": str(root / "lake")}})
-        request(server, "GET", "tables/events/schema")
+        request(server.url, "GET", "tables/events/schema")
         attack(server, f"demo lake ({args.rows:,} events rows)", LAKE_VALUES + LAKE_BOMBS, args.timeout,
                "tables/events/schema")
         if pg is not None:
-            request(server, "GET", "tables/shop_customers/schema")
+            request(server.url, "GET", "tables/shop_customers/schema")
             attack(server, "PostgreSQL shop (6,000 orders)", PG_VALUES + PG_BOMBS, args.timeout,
                    "tables/shop_customers/schema")
         hwm = rss_mb(server.proc.pid, "VmHWM")
