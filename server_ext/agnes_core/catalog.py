@@ -45,6 +45,9 @@ class ExtractStats:
     extracted_at: datetime | None
     columns: list[str]
     last_failed: bool = False
+    uncompressed_bytes: int | None = None
+    #: The source's description of the table, as carried into the extract.
+    description: str | None = None
 
 
 def sql_flavor(table: Table, source: Source | None) -> str:
@@ -142,6 +145,8 @@ class CatalogIndex:
             fresh, valid_until, refreshed = self._extract_freshness(table, stats, now)
             rows = stats.rows if stats else None
             size = stats.size_bytes if stats else None
+            uncompressed = stats.uncompressed_bytes if stats else None
+            source_text = stats.description if stats else None
             updated = iso(stats.extracted_at) if stats else None
             partition_by = clustered_by = None
             entity_type: str | None = "table"
@@ -153,17 +158,24 @@ class CatalogIndex:
             refreshed = row.refreshed_at
             valid_until = refreshed + timedelta(seconds=threshold) if fresh == "fresh" and refreshed else None
             rows, size, updated = row.rows, row.size_bytes, None
+            uncompressed, source_text = row.uncompressed_bytes, row.description
             partition_by, clustered_by, entity_type = row.partition_by, row.clustered_by, row.entity_type
             examples = row.where_examples
             columns = row.known_columns
+        description = table.description or source_text or ""
         data = {
-            "id": table.id, "name": table.name, "description": table.description, "source": table.source,
+            "id": table.id, "name": table.name, "description": description,
+            "description_origin": "admin" if table.description else ("source" if source_text else None),
+            "source": table.source,
             "source_type": source.type if source else None, "query_mode": table.query_mode, "sql_flavor": flavor,
-            "folder": table.folder, "packages": sorted(packages), "rows": rows, "size_bytes": size,
+            "folder": table.folder, "packages": sorted(packages), "rows": rows,
+            # size_bytes: on disk (compressed files, or the relation's pages); uncompressed_bytes: the
+            # data's logical size, which is what scan estimates count.
+            "size_bytes": size, "uncompressed_bytes": uncompressed,
             "partition_by": partition_by, "clustered_by": clustered_by, "entity_type": entity_type,
             "freshness": fresh, "refreshed_at": iso(refreshed), "updated": updated, "where_examples": examples,
         }
-        search = " ".join([table.id, table.name, table.description, *columns]).lower()
+        search = " ".join([table.id, table.name, description, *columns]).lower()
         fragment = json.dumps(data, separators=(",", ":")).encode()
         return Entry(data, fragment, search, frozenset(packages), valid_until)
 
@@ -238,7 +250,8 @@ class CatalogIndex:
 def extract_stats_from(rows: list[dict[str, Any]], failed: set[str]) -> dict[str, ExtractStats]:
     """Stats from sync-state rows, plus tables whose extracts have only ever failed."""
     out = {r["table_id"]: ExtractStats(r["rows"], r["size_bytes"], r["extracted_at"],
-                                       [c["name"] for c in loads(r["schema_json"], [])], r["table_id"] in failed)
+                                       [c["name"] for c in loads(r["schema_json"], [])], r["table_id"] in failed,
+                                       r.get("uncompressed_bytes"), r.get("source_description"))
            for r in rows}
     for table_id in failed - set(out):
         out[table_id] = ExtractStats(None, None, None, [], True)

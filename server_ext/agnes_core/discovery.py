@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import duck
 from .caches import TTLCache
-from .connectors import Connector, TableRef
+from .connectors import ColumnStats, Connector, TableRef
 from .events import Change, ChangeHub
-from .metadata import MetadataCache
+from .metadata import MetadataCache, MetaRow
+from .parquet_stats import footer_stats
 from .registry import Registry, Table
 from .sqlexamples import dialect_hints
 from .sqltypes import sql_type
+from .store import iso
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,7 +66,9 @@ class Discovery:
         hub.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
-        if change.kind in ("table", "grant", "extract", "source"):
+        if change.kind == "metadata" and change.ids:  # ranges and the source's description
+            self.schemas.pop_where(lambda key: key in change.ids)
+        elif change.kind in ("table", "grant", "extract", "source"):
             if change.ids:
                 self.flush(change.ids)
             elif change.kind in ("source", "table"):
@@ -106,24 +110,53 @@ class Discovery:
         partition_by = (meta.partition_by if meta else None) or []
         clustered_by = (meta.clustered_by if meta else None) or []
         flavor = dialect if table.query_mode == "remote" else "duckdb"
+        stats, as_of = self._column_stats(table, meta)
+        own = table.column_descriptions
         columns = []
         for f in arrow_schema:
             fmeta = f.metadata or {}
             native = fmeta.get(b"postgres_type")
+            from_source = _text(fmeta.get(b"description"))
+            described = own.get(f.name) or from_source
+            st = stats.get(f.name)
             columns.append({
                 "name": f.name,
                 "type": native.decode() if native and dialect == "postgres" else sql_type(f.type, flavor),
                 "arrow_type": str(f.type),
                 "nullable": f.nullable,
-                "description": fmeta.get(b"description", b"").decode() or None,
+                "description": described,
+                "description_origin": ("admin" if own.get(f.name) else "source") if described else None,
                 "partition": f.name in partition_by,
                 "cluster_position": clustered_by.index(f.name) + 1 if f.name in clustered_by else None,
+                "min": st.min if st else None,
+                "max": st.max if st else None,
+                "null_count": st.null_count if st else None,
+                "range_origin": st.origin if st and (st.min is not None or st.null_count is not None) else None,
+                "range_approximate": st.approximate if st else None,
             })
         examples = meta.where_examples if meta else []
+        source_text = _text((arrow_schema.metadata or {}).get(b"description")) or (meta.description if meta else None)
         return {"id": table.id, "query_mode": table.query_mode, "sql_flavor": flavor, "columns": columns,
                 "partition_by": partition_by, "clustered_by": clustered_by,
                 "entity_type": (meta.entity_type if meta else None) or "table",
+                "description": table.description or source_text or None,
+                "description_origin": "admin" if table.description else ("source" if source_text else None),
+                "ranges_as_of": as_of,
                 "dialect": dialect_hints(flavor, examples)}
+
+    def _column_stats(self, table: Table, meta: MetaRow | None) -> tuple[dict[str, ColumnStats], str | None]:
+        """Column ranges without a scan: remote tables from the metadata cache (what the source's
+        metadata said at its last refresh), extracted ones from their Parquet file's footer."""
+        if table.query_mode == "remote":
+            return (meta.column_stats, iso(meta.refreshed_at)) if meta else ({}, None)
+        path = self.extracted_path(table.id)
+        if path is None:
+            return {}, None
+        try:
+            when = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+            return footer_stats([path]), iso(when)
+        except (OSError, ValueError):
+            return {}, None
 
     # -- sample -------------------------------------------------------------------------
 
@@ -157,6 +190,13 @@ class Discovery:
             origin = "source"
         return {"id": table.id, "n": n, "origin": origin, "columns": result.schema.names,
                 "rows": [{k: json_value(v) for k, v in row.items()} for row in result.to_pylist()]}
+
+
+def _text(value: bytes | None) -> str | None:
+    """A description from Arrow metadata (None when absent or blank)."""
+    if not value:
+        return None
+    return value.decode("utf-8", "replace").strip() or None
 
 
 def _first(batches: Any) -> pa.Table:

@@ -305,13 +305,17 @@ class ExtractRuntime:
         entry = {"table_id": table.id, "source": table.source, "run_id": state.run_id, "path": str(target),
                  "md5": written.md5, "rows": written.rows, "size_bytes": written.size_bytes,
                  "schema_json": dumps(new_schema), "extracted_at": now}
+        uncompressed, description = _footer_facts(target)
         with lock:
             self._build_source_extract(table.source, override=entry)
             with self.store.write() as cur:
                 cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table.id])
-                cur.execute("INSERT INTO sync_state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                cur.execute("INSERT INTO sync_state (table_id, source, run_id, path, md5, rows, size_bytes, "
+                            "schema_json, extracted_at, uncompressed_bytes, source_description) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [entry["table_id"], entry["source"], entry["run_id"], entry["path"], entry["md5"],
-                             entry["rows"], entry["size_bytes"], entry["schema_json"], now])
+                             entry["rows"], entry["size_bytes"], entry["schema_json"], now, uncompressed,
+                             description])
                 if table.incremental_key and high_water is not None:
                     cur.execute("DELETE FROM extract_state WHERE table_id = ?", [table.id])
                     cur.execute("INSERT INTO extract_state VALUES (?, ?, ?, ?)",
@@ -483,3 +487,14 @@ def wait_for(state: RunState, timeout: float | None = None) -> bool:
     """Block until a run finishes (for callers that started it in the background)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     return state.done.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+
+def _footer_facts(path: Path) -> tuple[int | None, str | None]:
+    """(uncompressed bytes, the source's description) of an extract, from its footer."""
+    from .parquet_stats import file_description, sizes
+
+    try:
+        return sizes([path])[2], file_description(path)
+    except (OSError, ValueError):
+        log.warning("agnes: cannot read the footer of %s", path, exc_info=True)
+        return None, None

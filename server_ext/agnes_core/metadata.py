@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .connectors import TableMetadata
+from .connectors import ColumnStats, TableMetadata
 from .sqlexamples import where_examples
 from .store import StateStore, dumps, iso, loads, utcnow
 
@@ -48,6 +48,11 @@ class MetaRow:
     attempted_at: datetime | None = None
     error_at: datetime | None = None
     error_msg: str | None = None
+    #: The source's own description of the table (admins' text in the registry wins over it).
+    description: str | None = None
+    uncompressed_bytes: int | None = None
+    #: Per column: what the source's metadata says of its values (see ColumnStats).
+    column_stats: dict[str, ColumnStats] = field(default_factory=dict)
 
     def freshness(self, now: datetime, threshold_s: float) -> str:
         return freshness(self.refreshed_at, self.error_at, now, threshold_s)
@@ -55,6 +60,7 @@ class MetaRow:
     def to_json(self, now: datetime, threshold_s: float) -> dict[str, Any]:
         return {
             "table_id": self.table_id, "rows": self.rows, "size_bytes": self.size_bytes,
+            "uncompressed_bytes": self.uncompressed_bytes,
             "partition_by": self.partition_by, "clustered_by": self.clustered_by, "entity_type": self.entity_type,
             "known_columns": self.known_columns, "refreshed_at": iso(self.refreshed_at),
             "attempted_at": iso(self.attempted_at), "error_at": iso(self.error_at), "error_msg": self.error_msg,
@@ -83,13 +89,19 @@ class MetadataCache:
     def all(self) -> dict[str, MetaRow]:
         return dict(self._load())
 
-    def record_success(self, table_id: str, meta: TableMetadata, dialect: str) -> MetaRow:
+    def record_success(self, table_id: str, meta: TableMetadata, dialect: str,
+                       column_stats: dict[str, ColumnStats] | None = None) -> MetaRow:
         """Store fresh metadata; WHERE examples are rendered now, in ``dialect``, so the catalog
-        never renders SQL on a request."""
+        never renders SQL on a request. ``column_stats`` None keeps the last known ones."""
         now = utcnow()
         examples = where_examples(dialect, meta.partition_by, meta.clustered_by, meta.examples)
+        if column_stats is None:
+            previous = self.get(table_id)
+            column_stats = previous.column_stats if previous else {}
         row = MetaRow(table_id, meta.rows, meta.size_bytes, meta.partition_by, meta.clustered_by, meta.entity_type,
-                      list(meta.known_columns), dict(meta.examples), examples, refreshed_at=now, attempted_at=now)
+                      list(meta.known_columns), dict(meta.examples), examples, refreshed_at=now, attempted_at=now,
+                      description=meta.description, uncompressed_bytes=meta.uncompressed_bytes,
+                      column_stats=dict(column_stats))
         self._save(row)
         return row
 
@@ -112,11 +124,15 @@ class MetadataCache:
     def _save(self, row: MetaRow) -> None:
         with self.store.write() as cur:
             cur.execute("DELETE FROM metadata_cache WHERE table_id = ?", [row.table_id])
-            cur.execute("INSERT INTO metadata_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            cur.execute("INSERT INTO metadata_cache (table_id, rows, size_bytes, partition_by, clustered_by, "
+                        "entity_type, known_columns, examples, refreshed_at, attempted_at, error_at, error_msg, "
+                        "description, uncompressed_bytes, column_stats) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [row.table_id, row.rows, row.size_bytes, _json_or_null(row.partition_by),
                          _json_or_null(row.clustered_by), row.entity_type, dumps(row.known_columns),
                          dumps({"values": row.examples, "where": row.where_examples}), row.refreshed_at,
-                         row.attempted_at, row.error_at, row.error_msg])
+                         row.attempted_at, row.error_at, row.error_msg, row.description, row.uncompressed_bytes,
+                         dumps({k: v.to_json() for k, v in row.column_stats.items()})])
         with self._lock:
             if self._rows is not None:
                 self._rows[row.table_id] = row
@@ -128,6 +144,9 @@ def _json_or_null(value: Any) -> str | None:
 
 def _row(r: dict[str, Any]) -> MetaRow:
     examples = loads(r["examples"], {})
+    stats = loads(r.get("column_stats"), {}) or {}
     return MetaRow(r["table_id"], r["rows"], r["size_bytes"], loads(r["partition_by"]), loads(r["clustered_by"]),
                    r["entity_type"], loads(r["known_columns"], []), examples.get("values", {}),
-                   examples.get("where", []), r["refreshed_at"], r["attempted_at"], r["error_at"], r["error_msg"])
+                   examples.get("where", []), r["refreshed_at"], r["attempted_at"], r["error_at"], r["error_msg"],
+                   r.get("description"), r.get("uncompressed_bytes"),
+                   {k: ColumnStats.from_json(v) for k, v in stats.items() if isinstance(v, dict)})

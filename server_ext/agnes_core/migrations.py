@@ -282,4 +282,17 @@ MIGRATIONS: list[Migration] = [
             )""",
         ),
     ),
+    Migration(
+        7,
+        "knowing the data before scanning it: admin column descriptions; source descriptions, "
+        "uncompressed sizes and column ranges in the metadata cache and sync state",
+        (
+            "ALTER TABLE tables ADD COLUMN column_descriptions VARCHAR DEFAULT '{}'",
+            "ALTER TABLE metadata_cache ADD COLUMN description VARCHAR",
+            "ALTER TABLE metadata_cache ADD COLUMN uncompressed_bytes BIGINT",
+            "ALTER TABLE metadata_cache ADD COLUMN column_stats VARCHAR",
+            "ALTER TABLE sync_state ADD COLUMN uncompressed_bytes BIGINT",
+            "ALTER TABLE sync_state ADD COLUMN source_description VARCHAR",
+        ),
+    ),
 ]

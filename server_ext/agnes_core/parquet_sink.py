@@ -45,10 +45,12 @@ def write_parquet(batches: Iterable[pa.RecordBatch], path: Path, *, schema: pa.S
                   track_max: str | None = None, on_progress: Callable[[int], None] | None = None) -> WriteResult:
     """Write ``batches`` to ``path`` (created via a hidden temp file, then renamed).
 
-    ``schema``: used when no batch arrives (an empty table still gets a valid file).
+    ``schema``: used when no batch arrives (an empty table still gets a valid file); its
+    descriptions (field and schema ``description`` metadata) are written into the file.
     ``track_max``: a column whose maximum is returned (for incremental high-water marks).
     """
     tmp = path.with_name(f".{path.name}.tmp")
+    known = schema
     q: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH)
     stop = threading.Event()
 
@@ -76,7 +78,7 @@ def write_parquet(batches: Iterable[pa.RecordBatch], path: Path, *, schema: pa.S
                 raise item
             batch: pa.RecordBatch = item
             if writer is None:
-                schema = batch.schema
+                schema = _described(batch.schema, known)
                 writer = pq.ParquetWriter(tmp, schema, compression="zstd")
             if batch.num_rows:
                 writer.write_batch(batch)
@@ -116,6 +118,16 @@ def _drain(q: queue.Queue[Any]) -> None:
             q.get_nowait()
     except queue.Empty:
         pass
+
+
+def _described(schema: pa.Schema, known: pa.Schema | None) -> pa.Schema:
+    """``schema`` carrying the descriptions of ``known`` (the source's schema of the table)."""
+    if known is None:
+        return schema
+    from .parquet_stats import DESCRIPTION_KEY, with_descriptions
+
+    table_text = (known.metadata or {}).get(DESCRIPTION_KEY)
+    return with_descriptions(schema, known, table_text.decode("utf-8", "replace") if table_text else None)
 
 
 def schema_json(schema: pa.Schema) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .connectors import Capability, Connector, TableRef
+from .connectors import Capability, ColumnStats, Connector, TableRef
 from .discovery import Discovery
 from .errors import AlreadyRunning, NotFound, NotRemote
 from .events import Change, ChangeHub
@@ -191,7 +191,8 @@ class MetadataRefresher:
                     self.hub.publish(Change("metadata", "update", frozenset({table.id})))
                     raise _ProviderFailed(meta.error)
                 else:
-                    self.metadata.record_success(table.id, meta, connector.dialect)
+                    stats = self._column_stats(connector, table)
+                    self.metadata.record_success(table.id, meta, connector.dialect, stats)
                 self.hub.publish(Change("metadata", "update", frozenset({table.id})))
         if kind == "warmup":
             try:
@@ -201,6 +202,18 @@ class MetadataRefresher:
                     raise
                 log.info("agnes: warm-up could not read the schema of %s: %s", table.id, exc)
         return state
+
+    @staticmethod
+    def _column_stats(connector: Connector, table: Table) -> dict[str, ColumnStats] | None:
+        """Column ranges from the source's metadata (None keeps the last known ones when the
+        source cannot say now: its failure does not fail the table's refresh)."""
+        if Capability.STATS not in connector.capabilities:
+            return {}
+        try:
+            return connector.column_stats(TableRef(table.bucket, table.source_table))
+        except Exception as exc:  # noqa: BLE001 - ranges are extra; rows and sizes still count
+            log.info("agnes: column statistics of %s unavailable: %s", table.id, exc)
+            return None
 
     async def refresh_one(self, table_id: str, started_by: str | None = None) -> dict[str, Any]:
         """Refresh one remote table now (outside the single-flight of full runs)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,11 @@ _MODE_NEEDS = {
 }
 MAX_DESCRIPTION = 4000
 MAX_FOLDER = 128
+MAX_COLUMN_DESCRIPTION = 1000
+MAX_COLUMN_DESCRIPTIONS = 2000
+MAX_COLUMN_NAME = 255
+#: Fields an admin changes to document a table: changing only these keeps its metadata.
+_DESCRIPTIVE = ("description", "column_descriptions")
 
 
 @dataclass
@@ -61,6 +66,8 @@ class Table:
     incremental_key: str | None
     created_at: datetime
     updated_at: datetime
+    #: Admins' descriptions of columns (column name -> text); they win over the source's.
+    column_descriptions: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -70,7 +77,7 @@ class Table:
 
 
 _TABLE_FIELDS = ("id", "name", "description", "source", "bucket", "source_table", "query_mode",
-                 "primary_key", "folder", "schedule", "sql", "incremental_key")
+                 "primary_key", "folder", "schedule", "sql", "incremental_key", "column_descriptions")
 _SOURCE_FIELDS = ("name", "type", "options", "secrets")
 
 
@@ -79,6 +86,30 @@ def _reject_unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     if unknown:
         raise ValidationError(unknown[0], f"unknown field {unknown[0]!r}",
                               hint=f"allowed fields: {', '.join(allowed)}")
+
+
+def column_descriptions(value: Any, field_name: str = "column_descriptions") -> dict[str, str]:
+    """An object of column name -> description (admins' text): names of at most 255 printable
+    characters, texts of at most 1,000 (line breaks allowed); an empty text or null drops one."""
+    from .ids import text
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(field_name, f"{field_name} must be an object of column name -> description",
+                              hint='e.g. {"amount": "Order total in EUR, VAT included"}')
+    if len(value) > MAX_COLUMN_DESCRIPTIONS:
+        raise ValidationError(field_name, f"{field_name} may describe at most {MAX_COLUMN_DESCRIPTIONS} columns",
+                              limit=MAX_COLUMN_DESCRIPTIONS)
+    out: dict[str, str] = {}
+    for name, description in value.items():
+        if not name or not name.strip():
+            raise ValidationError(field_name, f"{field_name} has an empty column name")
+        text(name, f"{field_name} column name", MAX_COLUMN_NAME)
+        if description is None or description == "":
+            continue
+        out[name] = text(description, f"{field_name}.{name}", MAX_COLUMN_DESCRIPTION, multiline=True).strip()
+    return {k: v for k, v in out.items() if v}
 
 
 def _optional_text(body: dict[str, Any], key: str, limit: int) -> str | None:
@@ -297,6 +328,7 @@ class Registry:
             "schedule": schedule,
             "sql": sql,
             "incremental_key": incremental_key,
+            "column_descriptions": column_descriptions(body.get("column_descriptions")),
         }
 
     def register_table(self, body: dict[str, Any]) -> Table:
@@ -309,11 +341,12 @@ class Registry:
                                     details={"table": values["id"]})
             cur.execute(
                 "INSERT INTO tables (id, name, description, source, bucket, source_table, query_mode, primary_key,"
-                " folder, schedule, sql, incremental_key, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " folder, schedule, sql, incremental_key, created_at, updated_at, column_descriptions)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [values["id"], values["name"], values["description"], values["source"], values["bucket"],
                  values["source_table"], values["query_mode"], dumps(values["primary_key"]), values["folder"],
-                 values["schedule"], values["sql"], values["incremental_key"], now, now],
+                 values["schedule"], values["sql"], values["incremental_key"], now, now,
+                 dumps(values["column_descriptions"])],
             )
         self.invalidate()
         self.hub.publish(Change("table", "create", frozenset({values["id"]})))
@@ -326,20 +359,28 @@ class Registry:
         if partial:
             base = {k: v for k, v in current.to_json().items() if k in _TABLE_FIELDS}
             merged = base | body
+            if isinstance(body.get("column_descriptions"), dict):
+                # PATCH changes the columns it names (an empty text or null removes one).
+                merged["column_descriptions"] = current.column_descriptions | body["column_descriptions"]
         else:
             merged = {"id": table_id_, **body}
         values = self._validate_table(merged)
+        before = self._validate_table({k: v for k, v in current.to_json().items() if k in _TABLE_FIELDS})
+        # Only descriptions changed: the table's address and data are the same, so caches of its
+        # metadata (ranges, sizes) stay; every view of it is still rebuilt.
+        action = "describe" if all(before[k] == values[k] for k in values if k not in _DESCRIPTIVE) else "update"
         with self.store.write() as cur:
             cur.execute(
                 "UPDATE tables SET name = ?, description = ?, source = ?, bucket = ?, source_table = ?,"
                 " query_mode = ?, primary_key = ?, folder = ?, schedule = ?, sql = ?, incremental_key = ?,"
-                " updated_at = ? WHERE id = ?",
+                " column_descriptions = ?, updated_at = ? WHERE id = ?",
                 [values["name"], values["description"], values["source"], values["bucket"],
                  values["source_table"], values["query_mode"], dumps(values["primary_key"]), values["folder"],
-                 values["schedule"], values["sql"], values["incremental_key"], utcnow(), table_id_],
+                 values["schedule"], values["sql"], values["incremental_key"],
+                 dumps(values["column_descriptions"]), utcnow(), table_id_],
             )
         self.invalidate()
-        self.hub.publish(Change("table", "update", frozenset({table_id_})))
+        self.hub.publish(Change("table", action, frozenset({table_id_})))
         return self.get_table(table_id_)
 
     def delete_table(self, table_id_: str) -> None:
@@ -395,4 +436,5 @@ def _table(row: dict[str, Any]) -> Table:
         incremental_key=row["incremental_key"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        column_descriptions=loads(row.get("column_descriptions"), {}) or {},
     )

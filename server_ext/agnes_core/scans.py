@@ -102,7 +102,8 @@ class Prepared:
         e = self.estimate
         detail = e.tables if self.for_admin else _detail_by_id(e.tables, self.query, self.connector.default_schema)
         return {
-            "scan_bytes": e.scan_bytes, "compressed_bytes": e.compressed_bytes, "rows_read": e.rows_read,
+            "scan_bytes": e.scan_bytes, "scan_bytes_basis": e.basis, "compressed_bytes": e.compressed_bytes,
+            "rows_read": e.rows_read,
             "result_rows": self.result_rows, "result_bytes": self.result_bytes, "cost_usd": self.cost_usd,
             "verdict": self.verdict, "limits": {**self.limits.to_json(), "daily_used_bytes": self.used_today,
                                                 "daily_remaining_bytes": max(0, self.limits.daily_scan_bytes_per_user
@@ -278,7 +279,8 @@ class ScanService:
             if Capability.ESTIMATE in connector.capabilities and len(reads) == len(query.tables):
                 estimate = connector.estimate(query.physical_sql, reads)
             else:
-                estimate = ScanEstimate(scan_bytes=0, method="unavailable: the source cannot estimate this query")
+                estimate = ScanEstimate(scan_bytes=0, method="unavailable: the source cannot estimate this query",
+                                        basis="unknown")
         except BaseException as exc:
             connector.close()
             if isinstance(exc, AgnesError) and not principal.is_admin:

@@ -6,6 +6,7 @@ A connector's test module subclasses :class:`ConnectorConformance` and provides 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from agnes_core.connectors import Capability, Connector, ReadOptions, TableRef
-from agnes_core.connectors.base import ENTITY_TYPES
+from agnes_core.connectors.base import ENTITY_TYPES, RANGE_ORIGINS
 from agnes_core.errors import AgnesError, ValidationError
 from agnes_core.ids import PHYSICAL_NAME_RE
 
@@ -24,6 +25,7 @@ _METHOD_FOR = {
     Capability.READ: "read",
     Capability.REMOTE: "scan",
     Capability.METADATA: "metadata",
+    Capability.STATS: "column_stats",
 }
 
 
@@ -44,6 +46,11 @@ class Subject:
     #: and the secret's value, which must never leak.
     wrong_secret: Callable[[], Connector] | None = None
     secret_value: str | None = None
+    #: A column of ``table`` with no nulls whose (min, max) the source's metadata knows (STATS).
+    range_column: str | None = None
+    range: tuple[Any, Any] | None = None
+    #: A table the source describes: (table, its description, a column, that column's description).
+    described: tuple[TableRef, str, str, str] | None = None
 
 
 def _all_errors(exc: AgnesError) -> str:
@@ -155,6 +162,36 @@ class ConnectorConformance:
         assert missing is not None
         assert missing.error
 
+    def test_column_stats_come_from_metadata_alone(self, connector: Connector, subject: Subject) -> None:
+        if Capability.STATS not in connector.capabilities:
+            pytest.skip("the connector declares no STATS")
+        assert subject.range_column is not None, "a STATS connector's subject names a column and its range"
+        stats = connector.column_stats(subject.table)
+        found = stats[subject.range_column]
+        assert (found.min, found.max) == subject.range
+        assert found.null_count == 0
+        assert found.origin in RANGE_ORIGINS
+        assert found.approximate == (found.origin == "pg_stats")
+        json.dumps({name: s.to_json() for name, s in stats.items()})  # JSON-safe as it is
+        assert set(stats) <= set(connector.schema(subject.table).names)
+        with pytest.raises(AgnesError) as err:
+            connector.column_stats(subject.missing)
+        assert err.value.hint
+
+    def test_descriptions_come_from_the_source(self, connector: Connector, subject: Subject) -> None:
+        if subject.described is None:
+            pytest.fail("every connector here reads descriptions; give the subject a described table")
+        table, text, column, column_text = subject.described
+        schema = connector.schema(table)
+        assert (schema.metadata or {}).get(b"description", b"").decode() == text
+        assert (schema.field(column).metadata or {}).get(b"description", b"").decode() == column_text
+        if Capability.METADATA in connector.capabilities:
+            meta = connector.metadata(table)
+            assert meta is not None
+            assert meta.description == text
+            assert meta.uncompressed_bytes is not None
+            assert meta.uncompressed_bytes > 0
+
     def test_secrets_never_leak(self, subject: Subject, caplog: pytest.LogCaptureFixture) -> None:
         connector = subject.make()
         if not connector.secret_names:
@@ -167,8 +204,11 @@ class ConnectorConformance:
         caplog.set_level(logging.DEBUG)
         broken = subject.wrong_secret()
         failures: list[AgnesError] = []
-        for attempt in (broken.test, broken.discover, lambda: broken.schema(subject.table),
-                        lambda: list(broken.read(subject.table, ReadOptions())), lambda: list(broken.scan("SELECT 1"))):
+        attempts = [broken.test, broken.discover, lambda: broken.schema(subject.table),
+                    lambda: list(broken.read(subject.table, ReadOptions())), lambda: list(broken.scan("SELECT 1"))]
+        if Capability.STATS in broken.capabilities:
+            attempts.append(lambda: broken.column_stats(subject.table))
+        for attempt in attempts:
             try:
                 attempt()
             except AgnesError as exc:
@@ -178,7 +218,7 @@ class ConnectorConformance:
         assert meta is not None, "a failing provider reports why, without raising"
         assert meta.error
         assert subject.secret_value not in meta.error
-        assert len(failures) == 5, "every operation with a rejected secret must fail with an AgnesError"
+        assert len(failures) == len(attempts), "every operation with a rejected secret must fail with an AgnesError"
         for exc in failures:
             assert subject.secret_value not in _all_errors(exc)
             assert exc.hint

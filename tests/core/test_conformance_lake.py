@@ -26,4 +26,8 @@ class TestLakeConformance(ConnectorConformance):
             scan_sql="SELECT country, count(*) FROM read_parquet('" + str(demo_lake / "events/**/*.parquet")
             + "') GROUP BY 1",
             scan_rows=20,
+            range_column="order_id",
+            range=(1, 250_000),
+            described=(TableRef(None, "orders"), "Orders placed in the shop, one row per order.", "amount",
+                       "Order total in EUR, VAT included."),
         )

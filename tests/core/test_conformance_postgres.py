@@ -33,6 +33,9 @@ class TestPostgresConformance(ConnectorConformance):
             scan_rows=3,
             wrong_secret=lambda: PostgresConnector("pgwrong", {}, {"dsn": "AGNES_TEST_PG_WRONG"}),
             secret_value="Wr0ng-Passw0rd-xyz",
+            range_column="id",
+            range=(1, INCREMENTS_ROWS),
+            described=(TableRef("sales", "orders"), "Orders from the shop", "amount", "Amount in EUR"),
         )
 
 

@@ -125,7 +125,7 @@ def test_updating_a_table_flushes_its_metadata_schema_and_sample(core: AgnesCore
     core.discovery.sample(table, 3)
     assert core.metadata.get("events") is not None
     assert len(core.discovery.schemas) == 1
-    core.registry.update_table("events", {"description": "changed"}, partial=True)
+    core.registry.update_table("events", {"folder": "Elsewhere"}, partial=True)
     assert core.metadata.get("events") is None
     assert len(core.discovery.schemas) == 0
     assert len(core.discovery.samples) == 0

@@ -134,3 +134,47 @@ def test_a_source_stores_the_env_var_name_never_the_dsn(tmp_path: Path, pg_clust
         assert b"AGNES_TEST_PG_DSN" in raw
     finally:
         core.store.close()
+
+
+# -- knowing the data before scanning it (issue 11) -------------------------------------------
+
+
+def test_column_stats_come_from_pg_stats_and_say_they_are_approximate(pg: PostgresConnector) -> None:
+    stats = pg.column_stats(TableRef("sales", "orders"))
+    created = stats["created_at"]
+    assert (created.origin, created.approximate) == ("pg_stats", True)
+    # 1000 rows, one hour apart from 2026-01-01 01:00 UTC: ANALYZE saw every row.
+    assert created.min == "2026-01-01T01:00:00+00:00"
+    assert created.max == "2026-02-11T16:00:00+00:00"
+    assert (stats["id"].min, stats["id"].max, stats["id"].null_count) == (1, 1000, 0)
+    assert (stats["amount"].min, stats["amount"].max) == ("1.25", "1250.00")  # exact decimals as text
+    assert (stats["status"].min, stats["status"].max) == ("new", "shipped")  # most common values count too
+    assert stats["raw_amount"].null_count == 0
+    assert "payload" not in stats or stats["payload"].min is None  # jsonb has no range
+
+
+def test_column_stats_of_a_partitioned_table_cover_every_partition(pg: PostgresConnector) -> None:
+    stats = pg.column_stats(TableRef("sales", "events"))
+    assert (stats["event_date"].min, stats["event_date"].max) == ("2026-01-01", "2026-02-28")
+    assert stats["event_date"].null_count == 0
+
+
+def test_column_stats_of_a_missing_table_is_not_found(pg: PostgresConnector) -> None:
+    from agnes_core.errors import NotFound
+
+    with pytest.raises(NotFound):
+        pg.column_stats(TableRef("sales", "no_such_table"))
+
+
+def test_comments_are_descriptions_and_sizes_are_labelled(pg: PostgresConnector) -> None:
+    ref = TableRef("sales", "orders")
+    schema = pg.schema(ref)
+    assert schema.metadata[b"description"] == b"Orders from the shop"
+    assert schema.field("amount").metadata[b"description"] == b"Amount in EUR"
+    assert b"description" not in (schema.field("id").metadata or {})
+    meta = pg.metadata(ref)
+    assert meta is not None
+    assert meta.description == "Orders from the shop"
+    assert meta.uncompressed_bytes is not None
+    assert meta.uncompressed_bytes > 0
+    assert meta.size_bytes is not None

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ValidationError
 from .base import (
     Capability,
+    ColumnStats,
     Connector,
     DiscoveredTable,
     NotSupported,
@@ -30,6 +31,7 @@ _BUILTIN = {
 
 __all__ = [
     "Capability",
+    "ColumnStats",
     "Connector",
     "DiscoveredTable",
     "NotSupported",

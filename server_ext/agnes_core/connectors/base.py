@@ -27,6 +27,7 @@ class Capability(str, enum.Enum):
     REMOTE = "remote"  # run validated SQL in the source (gated scans)
     METADATA = "metadata"  # rows, bytes, partitioning, clustering without reading data
     ESTIMATE = "estimate"  # bytes a query would scan, without running it
+    STATS = "stats"  # per-column min/max/null counts from the source's metadata, without reading data
 
 
 ENTITY_TYPES = ("table", "view", "materialized_view", "partitioned_table", "external")
@@ -84,7 +85,40 @@ class TableMetadata:
     known_columns: list[str] = field(default_factory=list)
     #: Real values of partition or cluster columns (e.g. the latest partition) for examples.
     examples: dict[str, Any] = field(default_factory=dict)
+    #: The table's own description in the source (a COMMENT, a Parquet ``description`` key).
+    description: str | None = None
+    #: The data's size uncompressed (``size_bytes`` is what it takes on disk), when known.
+    uncompressed_bytes: int | None = None
     error: str | None = None
+
+
+#: Where a column's range comes from: exact file statistics, exact partition directory names, or
+#: the source's sampled statistics (approximate).
+RANGE_ORIGINS = ("parquet_footer", "hive_partitions", "pg_stats")
+
+
+@dataclass
+class ColumnStats:
+    """What the source's metadata says of one column's values, read without scanning data.
+
+    ``min``/``max`` are JSON-safe (numbers, strings; dates and times in ISO 8601) or None when
+    unknown; ``null_count`` is None when unknown; ``approximate`` when the figures come from
+    sampled statistics rather than exact ones."""
+
+    min: Any = None
+    max: Any = None
+    null_count: int | None = None
+    origin: str = "parquet_footer"
+    approximate: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max, "null_count": self.null_count, "origin": self.origin,
+                "approximate": self.approximate}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ColumnStats:
+        return cls(data.get("min"), data.get("max"), data.get("null_count"),
+                   str(data.get("origin") or "parquet_footer"), bool(data.get("approximate")))
 
 
 @dataclass
@@ -110,6 +144,9 @@ class ScanEstimate:
     result_bytes: int | None = None
     compressed_bytes: int | None = None
     method: str = ""
+    #: What ``scan_bytes`` counts: ``uncompressed`` (logical bytes of the columns read) or
+    #: ``on_disk`` (the pages or files read, as stored).
+    basis: str = "uncompressed"
     tables: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -256,6 +293,12 @@ class Connector:
 
     def metadata(self, ref: TableRef) -> TableMetadata | None:
         raise self._unsupported(Capability.METADATA)
+
+    def column_stats(self, ref: TableRef) -> dict[str, ColumnStats]:
+        """Per column (those the source has statistics for): min, max and null count, from the
+        source's metadata alone (file footers, planner statistics), never by reading the data.
+        Raises an AgnesError (NotFound, SourceError) like :meth:`schema`."""
+        raise self._unsupported(Capability.STATS)
 
     def sample(self, ref: TableRef, n: int) -> pa.Table:
         """Up to ``n`` rows by the cheapest path the source has. The default reads the first

@@ -14,9 +14,11 @@ import duckdb
 from ... import duck
 from ...errors import AgnesError, SourceError, ValidationError
 from ...ids import PHYSICAL_NAME_RE, quote_ident
+from ...parquet_stats import file_description, footer, footer_stats, hive_stats, sizes, with_descriptions
 from ...sqlsafe import safe_predicate
 from ..base import (
     Capability,
+    ColumnStats,
     Connector,
     DiscoveredTable,
     ReadOptions,
@@ -56,7 +58,7 @@ class LakeConnector(Connector):
 
     type = "lake"
     capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM,
-                              Capability.REMOTE, Capability.METADATA, Capability.ESTIMATE})
+                              Capability.REMOTE, Capability.METADATA, Capability.ESTIMATE, Capability.STATS})
     dialect = "duckdb"
 
     @classmethod
@@ -196,11 +198,17 @@ class LakeConnector(Connector):
             con.close()
 
     def schema(self, ref: TableRef) -> pa.Schema:
+        """The table's schema as DuckDB reads it, with the descriptions the Parquet files carry:
+        each field's ``description`` metadata, and the file's ``description`` key as the schema's."""
         loc = self._locate(ref)
         con = self.connect()
         try:
             self._prepare(con, loc)
-            return con.execute(f"SELECT * FROM {self.relation_sql(loc)} LIMIT 0").to_arrow_table().schema
+            schema = con.execute(f"SELECT * FROM {self.relation_sql(loc)} LIMIT 0").to_arrow_table().schema
+            if loc.kind == "duckdb" or not loc.files:
+                return schema
+            first = footer(loc.files[0])
+            return with_descriptions(schema, first.schema.to_arrow_schema(), file_description(loc.files[0]))
         except duckdb.Error as exc:
             raise SourceError(f"lake source {self.name!r}: cannot read {ref.display()}: {exc}",
                               hint="Check the files are valid Parquet.") from exc
@@ -394,6 +402,21 @@ class LakeConnector(Connector):
             log.warning("lake metadata for %s failed: %s", ref.display(), reason)
             return TableMetadata(error=reason)
 
+    def column_stats(self, ref: TableRef) -> dict[str, ColumnStats]:
+        """Exact ranges and null counts from the Parquet footers' row-group statistics, and the
+        Hive keys' ranges from the directory names. DuckDB database files: none."""
+        loc = self._locate(ref)
+        if loc.kind == "duckdb":
+            return {}
+        try:
+            out = footer_stats(loc.files)
+            if loc.hive_keys:
+                out.update(hive_stats(loc.path, loc.files, loc.hive_keys))
+            return out
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"lake source {self.name!r}: cannot read the footers of {ref.display()}: {exc}",
+                              hint="Check the files are valid Parquet.") from exc
+
     def _duckdb_metadata(self, loc: LakeLocation) -> TableMetadata:
         con = self.connect()
         try:
@@ -418,30 +441,25 @@ class LakeConnector(Connector):
 
 
 def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
-    """Rows and bytes from the footers, Hive keys and their latest value from the folder names,
-    the sort order (and its first value) from the first file's ``sorting_columns``."""
-    import pyarrow.parquet as pq
-
+    """Rows and bytes (on disk and uncompressed) from the footers, Hive keys and their latest value
+    from the folder names, the sort order (and its first value) from the first file's
+    ``sorting_columns``, the description from the first file's ``description`` key."""
     from .layout import HIVE_DIR_RE
 
-    rows = 0
-    size = 0
+    rows, size, uncompressed = sizes(loc.files)
     sorted_by: list[str] | None = None
     names: list[str] = []
     examples: dict[str, Any] = {}
-    for i, path in enumerate(loc.files):
-        size += path.stat().st_size
-        md = pq.ParquetFile(path).metadata
-        rows += md.num_rows
-        if i == 0:
-            names = [md.schema.column(j).name for j in range(md.num_columns)]
-            if md.num_row_groups:
-                cols = md.row_group(0).sorting_columns
-                if cols:
-                    sorted_by = [names[c.column_index] for c in cols]
-                    stats = md.row_group(0).column(cols[0].column_index).statistics
-                    if stats is not None and stats.has_min_max and isinstance(stats.min, (str, int, float)):
-                        examples[sorted_by[0]] = stats.min
+    if loc.files:
+        md = footer(loc.files[0])
+        names = [md.schema.column(j).name for j in range(md.num_columns)]
+        if md.num_row_groups:
+            cols = md.row_group(0).sorting_columns
+            if cols:
+                sorted_by = [names[c.column_index] for c in cols]
+                stats = md.row_group(0).column(cols[0].column_index).statistics
+                if stats is not None and stats.has_min_max and isinstance(stats.min, (str, int, float)):
+                    examples[sorted_by[0]] = stats.min
     keys = loc.hive_keys
     if keys:
         latest = max((m.group(2) for p in loc.files for part in p.relative_to(loc.path).parts[:1]
@@ -456,6 +474,8 @@ def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
         entity_type="partitioned_table" if keys else "table",
         known_columns=names + [k for k in keys if k not in names],
         examples=examples,
+        description=file_description(loc.files[0]) if loc.files else None,
+        uncompressed_bytes=uncompressed,
     )
 
 

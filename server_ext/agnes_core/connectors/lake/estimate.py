@@ -10,8 +10,6 @@ row-group predicates by interval reasoning over the footers' min/max statistics.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,32 +19,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from ...parquet_stats import footer
 from ...sqlbounds import balance_chains
 from ..base import ScanEstimate, TableRead
 from .layout import HIVE_DIR_RE, LakeLocation
-
-_FOOTERS: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
-_FOOTERS_LOCK = threading.Lock()
-_FOOTERS_MAX = 4096
-
-
-def footer(path: Path) -> Any:
-    """The Parquet footer of ``path``, cached by (path, mtime, size)."""
-    import pyarrow.parquet as pq
-
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    with _FOOTERS_LOCK:
-        found = _FOOTERS.get(key)
-        if found is not None:
-            _FOOTERS.move_to_end(key)
-            return found
-    md = pq.ParquetFile(path).metadata
-    with _FOOTERS_LOCK:
-        _FOOTERS[key] = md
-        while len(_FOOTERS) > _FOOTERS_MAX:
-            _FOOTERS.popitem(last=False)
-    return md
 
 
 def uniform_schema(files: list[Path]) -> bool:

@@ -31,6 +31,7 @@ from ...sqlbounds import GUARD_MARK
 from ...sqlsafe import safe_predicate
 from ..base import (
     Capability,
+    ColumnStats,
     Connector,
     DiscoveredTable,
     ReadOptions,
@@ -82,8 +83,20 @@ SELECT t.relkind::text AS kind,
           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
          WHERE i.indrelid = t.oid AND i.indisclustered) AS clustered,
        (SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_attribute a
-         WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
+         WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+       obj_description(t.oid, 'pg_class') AS description,
+       (SELECT sum(w.avg_width)::bigint FROM (SELECT DISTINCT ON (s.attname) s.avg_width FROM pg_stats s
+         WHERE s.schemaname = {schema} AND s.tablename = {name} ORDER BY s.attname, s.inherited DESC) w) AS width
 FROM target t JOIN pg_class c ON c.oid = t.oid
+"""
+
+#: The planner's statistics of every analysed column (the parent's, with inheritance, for a
+#: partitioned table): the fraction of nulls, histogram bounds and most common values as text.
+_STATS_SQL = """
+SELECT DISTINCT ON (s.attname) s.attname::text, s.null_frac::float8, s.histogram_bounds::text::text[],
+       s.most_common_vals::text::text[]
+FROM pg_stats s WHERE s.schemaname = {schema} AND s.tablename = {name}
+ORDER BY s.attname, s.inherited DESC
 """
 
 
@@ -122,7 +135,7 @@ class PostgresConnector(Connector):
 
     type = "postgres"
     capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM, Capability.REMOTE,
-                              Capability.METADATA, Capability.ESTIMATE})
+                              Capability.METADATA, Capability.ESTIMATE, Capability.STATS})
     dialect = "postgres"
     default_schema = "public"
     secret_names = ("dsn",)
@@ -260,12 +273,16 @@ class PostgresConnector(Connector):
         return out
 
     def _plan(self, ref: TableRef) -> tuple[str, list[ColumnPlan]]:
+        found = self._found(ref)
+        return found["kind"], found["columns"]
+
+    def _found(self, ref: TableRef) -> dict[str, Any]:
         found = self._plans(ref).get((ref.bucket or "public", ref.name))
         if found is None:
             raise NotFound(f"postgres source {self.name!r} has no table or view {ref.display()!r}",
                            hint="Run discovery on the source to list what it holds.",
                            details={"bucket": ref.bucket, "source_table": ref.name})
-        return found["kind"], found["columns"]
+        return found
 
     def discover(self) -> list[DiscoveredTable]:
         import pyarrow as pa
@@ -279,10 +296,37 @@ class PostgresConnector(Connector):
         return out
 
     def schema(self, ref: TableRef) -> pa.Schema:
+        """Arrow fields with the PostgreSQL type and ``COMMENT ON COLUMN`` as metadata; the
+        ``COMMENT ON TABLE`` as the schema's ``description``."""
         import pyarrow as pa
 
+        found = self._found(ref)
+        meta = {b"description": found["description"].encode()} if found["description"] else None
+        return pa.schema([c.field for c in found["columns"]], metadata=meta)
+
+    def column_stats(self, ref: TableRef) -> dict[str, ColumnStats]:
+        """From ``pg_stats`` (what ANALYZE sampled): the range of the histogram bounds and most
+        common values, and ``null_frac`` × the row estimate. Approximate by nature; columns never
+        analysed are absent."""
         _, columns = self._plan(ref)
-        return pa.schema([c.field for c in columns])
+        types = {c.name: c.arrow for c in columns}
+        names = {"schema": _literal(ref.bucket or "public"), "name": _literal(ref.name)}
+        meta = self._pg_rows(_METADATA_SQL.format(**names))
+        rows_est = meta[0][1] if meta else None
+        out: dict[str, ColumnStats] = {}
+        for name, null_frac, bounds, common in self._pg_rows(_STATS_SQL.format(**names)):
+            arrow = types.get(name)
+            if arrow is None:
+                continue
+            values = [v for v in (_stat_value(arrow, text) for text in [*(bounds or []), *(common or [])])
+                      if v is not None]
+            try:
+                lo, hi = (min(values), max(values)) if values else (None, None)
+            except TypeError:
+                lo = hi = None
+            nulls = round(float(null_frac) * int(rows_est)) if null_frac is not None and rows_est is not None else None
+            out[name] = ColumnStats(_json_bound(lo), _json_bound(hi), nulls, "pg_stats", True)
+        return out
 
     def read(self, ref: TableRef, options: ReadOptions) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -409,7 +453,8 @@ class PostgresConnector(Connector):
         result_rows = int(plan.get("Plan Rows", 0))
         return ScanEstimate(scan_bytes=total, rows_read=rows_read, result_rows=result_rows,
                             result_bytes=result_rows * int(plan.get("Plan Width", 0)),
-                            method="PostgreSQL planner (EXPLAIN)", tables=list(per_table.values()))
+                            method="PostgreSQL planner (EXPLAIN)", tables=list(per_table.values()),
+                            basis="on_disk")
 
     def _stream(self, sql: str, params: list[Any], schema: pa.Schema | None,
                 batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -442,7 +487,7 @@ class PostgresConnector(Connector):
             rows = self._pg_rows(sql)
             if not rows:
                 return TableMetadata(error=f"no table or view {ref.display()} in postgres source {self.name!r}")
-            kind, rows_est, size, partkey, clustered, columns = rows[0]
+            kind, rows_est, size, partkey, clustered, columns, description, width = rows[0]
             return TableMetadata(
                 rows=int(rows_est) if rows_est is not None else None,
                 size_bytes=int(size) if size is not None else None,
@@ -450,11 +495,49 @@ class PostgresConnector(Connector):
                 clustered_by=clustered.split(",") if clustered else None,
                 entity_type=ENTITY.get(kind, "table"),
                 known_columns=columns.split(",") if columns else [],
+                description=description or None,
+                # The data's logical size: rows x the average width of each column (pg_stats).
+                uncompressed_bytes=int(rows_est) * int(width) if rows_est is not None and width else None,
             )
         except Exception as exc:  # noqa: BLE001 - metadata providers never raise
             reason = self.redact(exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}")
             log.warning("postgres metadata for %s failed: %s", ref.display(), reason)
             return TableMetadata(error=reason)
+
+
+def _stat_value(arrow: pa.DataType, text: str) -> Any:
+    """A value of ``pg_stats`` (PostgreSQL's text form) as a comparable Python value of the
+    column's type; None for types without a meaningful range or text that does not parse."""
+    import datetime as dt
+    from decimal import Decimal, InvalidOperation
+
+    import pyarrow as pa
+
+    try:
+        if pa.types.is_integer(arrow):
+            return int(text)
+        if pa.types.is_floating(arrow):
+            return float(text)
+        if pa.types.is_decimal(arrow):
+            return Decimal(text)
+        if pa.types.is_date(arrow):
+            return dt.date.fromisoformat(text)
+        if pa.types.is_timestamp(arrow):
+            value = dt.datetime.fromisoformat(text)
+            if arrow.tz is not None and value.tzinfo is not None:
+                return value.astimezone(dt.timezone.utc)
+            return value
+        if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+            return text
+    except (ValueError, InvalidOperation):
+        return None
+    return None
+
+
+def _json_bound(value: Any) -> Any:
+    from ...parquet_stats import bound
+
+    return bound(value)
 
 
 def _scan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
