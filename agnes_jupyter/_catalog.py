@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._collection import Collection
 from ._discovery import FRESHNESS_TITLES
-from ._display import badge, esc, html_table, human_age, human_bytes, human_count, text_table
-
-if TYPE_CHECKING:
-    import pandas as pd
+from ._display import badge, esc, human_age, human_bytes, human_count
 
 MODE_TITLES = {
     "local": "synced to your workspace",
@@ -18,64 +15,51 @@ MODE_TITLES = {
 }
 
 
-class Catalog:
-    """The tables you may use. Iterate it, index it by id, or call :meth:`to_pandas`."""
+def mode_badge(mode: str) -> str:
+    return badge(mode, MODE_TITLES.get(mode, ""))
+
+
+def freshness_html(table: dict[str, Any]) -> str:
+    """The freshness badge of a catalog entry and the age of what it counts from."""
+    fresh = table.get("freshness") or ""
+    if not fresh:
+        return ""
+    when = table.get("refreshed_at") if table.get("query_mode") == "remote" else table.get("updated")
+    return badge(fresh, FRESHNESS_TITLES.get(fresh, "")) + f" <small>{esc(human_age(when))}</small>"
+
+
+class Catalog(Collection[dict[str, Any]]):
+    """The tables you may use. Iterate it, index it by id or position, or call :meth:`to_pandas`.
+    Sizes are labelled: ``on disk`` is the stored (compressed) files or pages (``size_bytes``),
+    ``uncompressed`` the data's in-memory size (``uncompressed_bytes``), where the source knows it."""
+
+    noun = "table"
+    headers = ("id", "source", "mode", "rows", "on disk", "uncompressed", "freshness", "description")
+    html_headers = ("table", "source", "mode", "rows", "on disk", "uncompressed", "freshness", "description")
+    empty = "Agnes catalog: no tables you may use yet."
 
     def __init__(self, tables: list[dict[str, Any]]) -> None:
-        self.tables = tables
+        super().__init__(tables)
+        self.tables = self.items
 
-    def __len__(self) -> int:
-        return len(self.tables)
+    def _empty_columns(self) -> list[str]:
+        return ["id", "name", "description", "source", "query_mode", "rows", "size_bytes", "uncompressed_bytes",
+                "freshness", "refreshed_at", "updated", "packages"]
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.tables)
+    def _row(self, t: dict[str, Any]) -> list[str]:
+        description = t.get("description") or ""
+        return [t["id"], t.get("source") or "", t.get("query_mode") or "", human_count(t.get("rows")),
+                human_bytes(t.get("size_bytes")), human_bytes(t.get("uncompressed_bytes")), t.get("freshness") or "",
+                (description[:50] + "…") if len(description) > 51 else description]
 
-    def __getitem__(self, key: int | str) -> dict[str, Any]:
-        if isinstance(key, int):
-            return self.tables[key]
-        for table in self.tables:
-            if table["id"] == key:
-                return table
-        raise KeyError(key)
+    def _heading(self) -> str:
+        return f"Agnes catalog: {len(self.items)} table(s)"
 
-    def __contains__(self, key: object) -> bool:
-        return any(t["id"] == key for t in self.tables)
+    def _html_heading(self) -> str:
+        return f"Agnes catalog — {len(self.items)} table(s)"
 
-    @property
-    def ids(self) -> list[str]:
-        return [t["id"] for t in self.tables]
-
-    def to_pandas(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame(self.tables)
-
-    def _rows(self) -> list[list[str]]:
-        return [[t["id"], t.get("source", ""), t.get("query_mode", ""), human_count(t.get("rows")),
-                 human_bytes(t.get("size_bytes")), t.get("freshness") or "", t.get("description", "")]
-                for t in self.tables]
-
-    def __repr__(self) -> str:
-        if not self.tables:
-            return "Agnes catalog: no tables you may use yet."
-        headers = ["id", "source", "mode", "rows", "size", "freshness", "description"]
-        rows = [[*r[:6], (r[6][:50] + "…") if len(r[6]) > 51 else r[6]] for r in self._rows()]
-        return f"Agnes catalog: {len(self.tables)} table(s)\n" + text_table(headers, rows)
-
-    def _repr_html_(self) -> str:
-        if not self.tables:
-            return "<p>Agnes catalog: no tables you may use yet.</p>"
-        rows = []
-        for t in self.tables:
-            mode = t.get("query_mode", "")
-            fresh = t.get("freshness") or ""
-            when = t.get("refreshed_at") if mode == "remote" else t.get("updated")
-            rows.append([
-                f"<code>{esc(t['id'])}</code>", esc(t.get("source", "")), badge(mode, MODE_TITLES.get(mode, "")),
-                esc(human_count(t.get("rows"))), esc(human_bytes(t.get("size_bytes"))),
-                badge(fresh, FRESHNESS_TITLES.get(fresh, "")) + f" <small>{esc(human_age(when))}</small>",
-                esc(t.get("description", "")),
-            ])
-        return html_table(["table", "source", "mode", "rows", "size", "freshness", "description"], rows,
-                          caption=f"Agnes catalog — {len(self.tables)} table(s)",
-                          raw_columns=frozenset(range(7)))
+    def _html_rows(self) -> list[list[str]]:
+        return [[f"<code>{esc(t['id'])}</code>", esc(t.get("source") or ""), mode_badge(t.get("query_mode") or ""),
+                 esc(human_count(t.get("rows"))), esc(human_bytes(t.get("size_bytes"))),
+                 esc(human_bytes(t.get("uncompressed_bytes"))), freshness_html(t),
+                 esc(t.get("description") or "")] for t in self.items]

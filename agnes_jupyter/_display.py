@@ -49,14 +49,47 @@ def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-BADGE_COLOURS = {
-    "local": "#2e7d32", "remote": "#ef6c00", "materialized": "#1565c0",
-    "fresh": "#2e7d32", "stale": "#ef6c00", "error": "#c62828", "never_fetched": "#757575",
+#: Colours are JupyterLab theme variables, so light and dark themes both read well; outside
+#: JupyterLab (nbconvert, other front ends) the variables are undefined and the text colour is used.
+TONES = {
+    "success": "var(--jp-success-color1, currentColor)",
+    "warn": "var(--jp-warn-color1, currentColor)",
+    "error": "var(--jp-error-color1, currentColor)",
+    "info": "var(--jp-brand-color1, currentColor)",
+    "muted": "var(--jp-ui-font-color2, currentColor)",
+}
+
+#: The tone of the words badges show; anything else is ``muted``.
+BADGE_TONES = {
+    "local": "success", "remote": "warn", "materialized": "info",
+    "fresh": "success", "stale": "warn", "error": "error", "never_fetched": "muted",
+    "prod": "success", "poc": "warn", "coming-soon": "info", "draft": "muted",
+    "ok": "success", "needs_confirmation": "warn", "refused": "error",
+    "downloaded": "success", "unchanged": "muted", "removed": "warn", "failed": "error",
+    "succeeded": "success", "running": "info", "queued": "muted",
+    "required": "info", "curated": "muted", "new": "info", "in my stack": "success",
 }
 
 
-def badge(text: str, title: str = "") -> str:
-    colour = BADGE_COLOURS.get(text, "#616161")
+def tone_colour(tone: str) -> str:
+    """The CSS colour of a tone (``success``, ``warn``, ``error``, ``info``, ``muted``)."""
+    return TONES.get(tone, TONES["muted"])
+
+
+def muted() -> str:
+    """Inline style for secondary text (descriptions, captions)."""
+    return "color:var(--jp-ui-font-color2, inherit)"
+
+
+def border() -> str:
+    """Inline style for the border of a card."""
+    return "border:1px solid var(--jp-border-color2, currentColor)"
+
+
+def badge(text: str, title: str = "", tone: str | None = None) -> str:
+    """A small outlined pill in the tone of ``text`` (or the ``tone`` given); no fill, so it reads
+    on any theme's background."""
+    colour = tone_colour(tone or BADGE_TONES.get(text, "muted"))
     return (f'<span class="agnes-badge" title="{esc(title)}" style="border:1px solid {colour};color:{colour};'
             f'border-radius:8px;padding:0 6px;font-size:85%;white-space:nowrap">{esc(text)}</span>')
 
@@ -81,6 +114,6 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     for row in rows:
         widths = [max(w, len(str(c))) for w, c in zip(widths, row, strict=False)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False))
-    sep = "  ".join("-" * w for w in widths)
+    sep = "  ".join("-" * w for w in widths).rstrip()
     body = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "\n".join([line.rstrip(), sep, *body])

@@ -2,62 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from ._display import esc, html_table, text_table
-
-if TYPE_CHECKING:
-    import pandas as pd
+from ._collection import Collection
+from ._display import esc
 
 Formatter = Callable[[Any], str]
 
 
-class Records:
-    """Rows (dicts) shown as a table; ``columns`` chooses and orders what is displayed."""
+class Records(Collection[dict[str, Any]]):
+    """Rows (dicts) shown as a table; ``columns`` chooses and orders what is displayed, and the
+    first column (or ``key``) is the id ``records["..."]`` looks up."""
+
+    noun = "row"
 
     def __init__(self, rows: list[dict[str, Any]], columns: Sequence[str], title: str = "",
-                 formatters: dict[str, Formatter] | None = None, raw_html: dict[str, Formatter] | None = None) -> None:
-        self.rows = rows
+                 formatters: dict[str, Formatter] | None = None, raw_html: dict[str, Formatter] | None = None,
+                 key: str | None = None) -> None:
+        super().__init__(rows)
+        self.rows = self.items
         self.columns = list(columns)
         self.title = title
+        self._key = key or (self.columns[0] if self.columns else "id")
         self._formatters = formatters or {}
         self._raw_html = raw_html or {}
 
-    def __len__(self) -> int:
-        return len(self.rows)
+    def _id(self, item: dict[str, Any]) -> str:
+        value = item.get(self._key)
+        return "" if value is None else str(value)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.rows)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.rows[index]
-
-    def to_pandas(self) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
-
-    def _cell(self, row: dict[str, Any], column: str) -> str:
+    def _cell_of(self, row: dict[str, Any], column: str) -> str:
         value = row.get(column)
         if column in self._formatters:
             return self._formatters[column](value)
-        if value is None:
-            return ""
-        if isinstance(value, (list, tuple)):
-            return ", ".join(str(v) for v in value)
-        return str(value)
+        return self._cell(value)
 
-    def __repr__(self) -> str:
-        head = f"{self.title} — {len(self.rows)} row(s)" if self.title else f"{len(self.rows)} row(s)"
-        if not self.rows:
-            return head
-        return head + "\n" + text_table(self.columns, [[self._cell(r, c) for c in self.columns] for r in self.rows])
+    def _headers(self) -> list[str]:
+        return self.columns
 
-    def _repr_html_(self) -> str:
-        cells = []
-        for row in self.rows:
-            cells.append([self._raw_html[c](row.get(c)) if c in self._raw_html else esc(self._cell(row, c))
-                          for c in self.columns])
-        caption = f"{self.title} — {len(self.rows)} row(s)" if self.title else ""
-        return html_table(self.columns, cells, caption=caption, raw_columns=frozenset(range(len(self.columns))))
+    def _row(self, item: dict[str, Any]) -> list[str]:
+        return [self._cell_of(item, c) for c in self.columns]
+
+    def _heading(self) -> str:
+        return f"{self.title} — {len(self.rows)} row(s)" if self.title else f"{len(self.rows)} row(s)"
+
+    def _empty_text(self) -> str:
+        return self._heading()
+
+    def _html_rows(self) -> list[list[str]]:
+        return [[self._raw_html[c](row.get(c)) if c in self._raw_html else esc(self._cell_of(row, c))
+                 for c in self.columns] for row in self.rows]
+
+    def _html_body(self) -> str:
+        from ._display import html_table
+
+        return html_table(self.columns, self._html_rows(), caption=self._heading() if self.title else "",
+                          raw_columns=frozenset(range(len(self.columns))))
