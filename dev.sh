@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Agnes for Jupyter: the two set-up commands.
 #
-#   ./dev.sh demo [jupyter lab args]   install everything, write the demo lake, start JupyterLab on it
+#   ./dev.sh demo [jupyter lab args]   install the product with its demo extra (matplotlib), write the
+#                                      demo lake, start JupyterLab on it
 #   ./dev.sh test [pytest args]        install everything, then run every test (lint, types, core,
 #                                      server, kernel, notebooks, browser)
 #
@@ -23,14 +24,16 @@ need_tools() {
   command -v npm >/dev/null || die "npm not found: install npm with Node.js"
 }
 
+# install_python [extra]: the package, editable, with one extra (default: test, which has everything).
 install_python() {
+  local extra="${1:-test}"
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating the virtualenv $VENV"
     "$PYTHON" -m venv "$VENV"
   fi
-  say "installing agnes-jupyter (editable, with test extras; builds the JupyterLab extension)"
+  say "installing agnes-jupyter (editable, with the $extra extra; builds the JupyterLab extension)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e ".[test]"
+  "$VENV/bin/python" -m pip install --quiet -e ".[$extra]"
 }
 
 # Debian packages for the tests; installed only where missing.
@@ -51,12 +54,15 @@ install_system_packages() {
 
 cmd_demo() {
   need_tools
-  install_python
+  install_python demo
   export PATH="$PWD/$VENV/bin:$PATH"
   say "writing the demo lake and registering it (jupyter agnes demo)"
   jupyter agnes demo
   local extra=()
   [ "$(id -u)" = 0 ] && extra+=(--allow-root)
+  # Where the demo keeps its state (README: "Where the demo keeps its data, and starting over").
+  python -c 'from agnes_server.paths import default_data_dir as d; from agnes_jupyter._workspace import workspace_dir as w
+print(f"server data:    {d()}\nyour workspace: {w()}")' >&2
   say "starting JupyterLab: open the Agnes panel in the left sidebar"
   exec jupyter lab "${extra[@]}" "$@"
 }
