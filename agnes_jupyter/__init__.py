@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._client import Client
     from ._discovery import Description, FreshnessReport, Sample, Schema
-    from ._packages import PackageList, Recipe, RecipeList, Stack
+    from ._packages import Package, PackageList, Recipe, RecipeList, Stack
     from ._scans import DiskInfo, Estimate, PruneReport, RefreshReport, SnapshotList
     from ._sync import SyncReport
 
@@ -59,6 +59,7 @@ __all__ = [
     "admin",
     "catalog",
     "client",
+    "confirm",
     "connect",
     "describe",
     "disk_info",
@@ -129,6 +130,14 @@ def connect(url: str | None = None, token: str | None = None, *, default: bool =
 def client() -> Client:
     """The default client, connecting on first use."""
     return _default if _default is not None else connect()
+
+
+def confirm() -> Any:
+    """``with agnes.confirm():`` — gated scans in the block run above the confirmation threshold
+    (as if each had ``confirm=True``)."""
+    from ._backend import confirm as _confirm
+
+    return _confirm()
 
 
 def me() -> dict[str, Any]:
@@ -252,8 +261,8 @@ def packages() -> PackageList:
     return _packages()
 
 
-def package(slug: str) -> dict[str, Any]:
-    """One data package you may see, with its tables and long description."""
+def package(slug: str) -> Package:
+    """One data package you may see: its tables, description and example questions, as a card."""
     from ._packages import package as _package
 
     return _package(slug)

@@ -26,10 +26,6 @@ SCAN_TIMEOUT = (15.0, 900.0)  # connect, and between two chunks of the stream
 DEFAULT_DISK_CAP = 10 * 1024**3
 DISK_CAP_ENV = "AGNES_DISK_CAP_BYTES"
 
-#: table id -> SQL flavor, for the remote tables this kernel made expressions of.
-_flavors: dict[str, str] = {}
-
-
 def _client() -> Client:
     import agnes_jupyter
 
@@ -59,18 +55,16 @@ def _ibis_type(column: dict[str, Any], flavor: str) -> Any:
 
 
 def table(table_id: str) -> ir.Table:
-    """An ibis table. Local (and materialized) tables read the workspace DuckDB, downloading
-    the table on first use; remote tables are expressions in the source's SQL dialect, to
-    filter and aggregate before :func:`estimate` and :func:`snapshot`."""
-    import ibis
-
+    """An ibis table bound to the kernel's Agnes backend. Local (and materialized) tables read the
+    workspace DuckDB, downloading the table on first use; remote tables run through the gate when
+    executed (``execute()``, ``to_pandas()``, ``to_pyarrow()``, ...) and can be joined with local ones."""
     entry = _catalog_entry(table_id)
+    ws = workspace()
     if entry["query_mode"] == "remote":
         schema = _client().get(f"tables/{quote(table_id, safe='')}/schema")
         flavor = schema["sql_flavor"]
-        _flavors[table_id] = flavor
-        return ibis.table({c["name"]: _ibis_type(c, flavor) for c in schema["columns"]}, name=table_id)
-    ws = workspace()
+        columns = {c["name"]: _ibis_type(c, flavor) for c in schema["columns"]}
+        return ws.con.remote_table(table_id, columns, source=entry["source"], flavor=flavor)
     ensure_local(table_id, ws)
     return ws.con.table(table_id)
 
@@ -155,32 +149,23 @@ def scan_request(obj: Any) -> dict[str, Any]:
         return dict(obj)
     if isinstance(obj, str):
         return {"sql": obj}
-    try:
-        import ibis
-        import ibis.expr.operations as ops
-        import ibis.expr.types as ir
-    except ImportError:  # pragma: no cover - ibis is a dependency
-        raise ValidationError("expected SQL text or an ibis expression") from None
+    import ibis.expr.types as ir
+
     if not isinstance(obj, ir.Expr):
         raise ValidationError(f"expected SQL text or an ibis expression, not {type(obj).__name__}",
                               hint="e.g. agnes.table('events').filter(...) or \"SELECT ... FROM events\"")
-    names = {op.name for op in obj.op().find(ops.UnboundTable)}
-    if not names:
+    from ._backend import AgnesBackend
+
+    backend = workspace().con
+    kind, _ = backend._plan(obj) if isinstance(backend, AgnesBackend) else ("local", None)
+    if kind == "local":
         raise ValidationError("this expression reads local tables only: run it locally",
                               hint="Use expr.to_pandas() or agnes.sql(...); snapshots are for remote tables.")
-    if obj.op().find(ops.DatabaseTable):
-        raise ValidationError("this expression mixes remote and local tables",
-                              hint="Snapshot the remote part first, then join the snapshot locally.")
-    flavors = {_flavors.get(n) for n in names}
-    if None in flavors:
-        missing = sorted(n for n in names if n not in _flavors)
-        raise ValidationError(f"{', '.join(missing)} did not come from agnes.table()",
-                              hint="Build remote expressions from agnes.table(id).")
-    if len(flavors) > 1:
-        raise ValidationError("the expression reads tables of different sources",
-                              hint="Snapshot each part, then join the snapshots locally.")
-    expr = obj.as_table() if not isinstance(obj, ir.Table) else obj
-    return {"sql": ibis.to_sql(expr, dialect=flavors.pop())}
+    if kind == "mixed":
+        raise ValidationError("this expression joins remote and local tables (or tables of several sources)",
+                              hint="expr.to_pandas() runs it (each remote part through the gate); a snapshot "
+                                   "keeps one source's query: snapshot the remote part, then join locally.")
+    return {"sql": backend.source_sql(obj)}
 
 
 # -- estimates -------------------------------------------------------------------------------------
@@ -275,48 +260,62 @@ def _content_hash(path: Path) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def _progress(total: int | None, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+class _ArrowSink:
+    """Keeps the stream's batches in memory: the result of ``execute()`` (not stored)."""
 
-    return tqdm(total=total, desc=desc, unit="rows", unit_scale=True, leave=True)
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self.batches: list[Any] = []
+
+    def write(self, batch: Any) -> None:
+        self.batches.append(batch)
+
+    def close(self, complete: bool) -> None:
+        if not complete:
+            self.batches = []
+
+    def table(self) -> Any:
+        import pyarrow as pa
+
+        return pa.Table.from_batches(self.batches, schema=self.schema)
 
 
-def _stream_to_parquet(body: dict[str, Any], target: Path, confirm: bool, desc: str,
-                       show_progress: bool) -> dict[str, Any]:
-    """POST scans, write the Arrow stream to ``target`` (by rename), return the scan record."""
+def _stream_scan(body: dict[str, Any], confirm: bool, desc: str, show_progress: bool,
+                 open_sink: Any) -> tuple[dict[str, Any], Any]:
+    """POST scans and hand the Arrow stream to ``open_sink(schema)``; the scan record and the sink.
+    Raises (and leaves nothing behind in the sink) unless the server recorded a complete scan."""
     import json
 
     import pyarrow as pa
+
+    from ._progress import ByteBar
 
     client = _client()
     response = client.request("POST", "scans", json={**body, "confirm": confirm}, stream=True,
                               timeout=SCAN_TIMEOUT)
     scan_id = response.headers.get("X-Agnes-Scan-Id", "")
     estimate_hint = json.loads(response.headers.get("X-Agnes-Estimate") or "{}")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
-    os.close(fd)
-    bar = _progress(estimate_hint.get("result_rows"), desc, show_progress)
+    bar = ByteBar(estimate_hint.get("result_bytes"), desc, show_progress, upper_bound=True)
     cut: str | None = None
     rows = 0
+    sink: Any = None
+    complete = False
     try:
         response.raw.decode_content = True
         try:
             reader = pa.ipc.open_stream(response.raw)
-            sink = _ParquetSink(tmp, reader.schema)
-            complete = False
+            sink = open_sink(reader.schema)
             try:
                 for batch in reader:
                     sink.write(batch)
                     rows += batch.num_rows
-                    if bar is not None:
-                        bar.update(batch.num_rows)
+                    bar.update(batch.nbytes)
                 complete = True
             finally:
                 sink.close(complete)
         except Exception as exc:  # noqa: BLE001 - a cut stream surfaces here; the record says why
             cut = f"{type(exc).__name__}: {exc}"
+            complete = False
         record = client.get(f"scans/{scan_id}")
         if record["status"] == "timed_out":
             raise ScanTimeout(str(record.get("error") or "the scan was stopped at the server's time limit"),
@@ -330,14 +329,91 @@ def _stream_to_parquet(body: dict[str, Any], target: Path, confirm: bool, desc: 
         if record["rows"] != rows:
             raise SourceError(f"the stream had {rows:,} rows but the server sent {record['rows']:,}",
                               hint="Run it again; nothing was written.", details={"scan": record})
-        os.replace(tmp, target)
+    except BaseException:
+        complete = False
+        raise
     finally:
         response.close()
-        if bar is not None:
-            bar.close()
+        bar.done(complete)
+    return dict(record), sink
+
+
+def _stream_to_parquet(body: dict[str, Any], target: Path, confirm: bool, desc: str,
+                       show_progress: bool) -> dict[str, Any]:
+    """POST scans, write the Arrow stream to ``target`` (by rename), return the scan record."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
+    os.close(fd)
+    try:
+        record, _ = _stream_scan(body, confirm, desc, show_progress, lambda schema: _ParquetSink(tmp, schema))
+        os.replace(tmp, target)
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return dict(record)
+    return record
+
+
+def scan_line(estimates: list[dict[str, Any]]) -> str:
+    """One line before a scan runs: what it reads, what it costs and the budget left today."""
+    total = sum(int(e["scan_bytes"]) for e in estimates)
+    cost = sum(float(e.get("cost_usd") or 0) for e in estimates)
+    tables = ", ".join(dict.fromkeys(t["id"] for e in estimates for t in e["tables"]))
+    sources = ", ".join(dict.fromkeys(str(e["source"]) for e in estimates))
+    limits = estimates[-1]["limits"]
+    left = max(0, int(limits["daily_scan_bytes_per_user"]) - int(limits["daily_used_bytes"]) - total)
+    rows = [e.get("result_rows") for e in estimates]
+    shown = f"≤ {human_count(sum(rows))} rows" if all(r is not None for r in rows) else "rows unknown"  # type: ignore[arg-type]
+    parts = f" in {len(estimates)} scans" if len(estimates) > 1 else ""
+    return (f"agnes: scanning {human_bytes(total)} of {tables} ({sources}){parts}, {shown}, "
+            f"cost ${cost:.4f}; budget left today {human_bytes(left)} of "
+            f"{human_bytes(int(limits['daily_scan_bytes_per_user']))}")
+
+
+def admit(bodies: list[dict[str, Any]], confirm: bool | None = None) -> bool:
+    """Estimate every scan, refuse early what the gate would refuse, and print the one line that
+    says what will be scanned, its cost and the budget left. Returns whether the scans run
+    confirmed (``confirm=True`` or ``with agnes.confirm():``). Several scans (the remote parts of
+    one expression) are judged by their sum: one confirmation, one budget check."""
+    from ._backend import _confirmed
+    from .errors import ConfirmationRequired, QuotaExceeded
+
+    confirmed = bool(confirm) if confirm is not None else _confirmed.get()
+    client = _client()
+    estimates = [client.post("scans/estimate", body) for body in bodies]
+    total = sum(int(e["scan_bytes"]) for e in estimates)
+    limits = estimates[-1]["limits"]
+    remaining = int(limits["daily_scan_bytes_per_user"]) - int(limits["daily_used_bytes"])
+    if len(estimates) > 1 and total > remaining:
+        raise QuotaExceeded(f"these {len(estimates)} scans would read {human_bytes(total)}, over what is left of "
+                            f"today's scan budget ({human_bytes(max(remaining, 0))})",
+                            hint="Narrow the remote parts (filters on partition columns, fewer columns) or wait "
+                                 "until tomorrow (UTC).", details={"estimates": estimates})
+    refused = any(e["verdict"] in ("too_large", "over_budget") for e in estimates)
+    needs = any(e["verdict"] == "needs_confirmation" for e in estimates) or total > int(limits["scan_confirm_bytes"])
+    if needs and not confirmed and not refused:  # (a refused scan gets the server's own error)
+        tables = ", ".join(dict.fromkeys(t["id"] for e in estimates for t in e["tables"]))
+        raise ConfirmationRequired(
+            f"{'this scan' if len(estimates) == 1 else f'these {len(estimates)} scans'} would read "
+            f"{human_bytes(total)} of {tables} (confirmation is needed above "
+            f"{human_bytes(int(limits['scan_confirm_bytes']))})",
+            hint="Run it again with confirm=True (expr.execute(confirm=True), agnes.snapshot(..., confirm=True), "
+                 "%%agnes --confirm) or inside `with agnes.confirm():`, or narrow it.",
+            details={"estimates": estimates, "estimate": estimates[0]})
+    if not refused:
+        print(scan_line(estimates))
+    return confirmed
+
+
+def gated_scans(sqls: list[str], confirm: bool | None = None, progress: bool = True) -> list[Any]:
+    """Run SQL on remote sources through the gate (see :func:`admit`); each result as an Arrow
+    table held in memory, not stored."""
+    bodies = [{"sql": sql} for sql in sqls]
+    confirmed = admit(bodies, confirm)
+    results = []
+    for i, body in enumerate(bodies):
+        desc = "scan" if len(bodies) == 1 else f"scan {i + 1}/{len(bodies)}"
+        _, sink = _stream_scan(body, confirmed, desc, progress, _ArrowSink)
+        results.append(sink.table())
+    return results
 
 
 #: Rows per Parquet row group in snapshots (written in a thread while the stream is read):
@@ -425,9 +501,11 @@ def snapshot(expr_or_sql: Any, name: str, confirm: bool = False, force: bool = F
     return ws.con.table(name)
 
 
-def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool, progress: bool) -> dict[str, Any]:
+def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool | None,
+                  progress: bool) -> dict[str, Any]:
     target = ws.snapshot_path(name)
-    record = _stream_to_parquet(body, target, confirm, f"snapshot {name}", progress)
+    confirmed = admit([body], confirm)
+    record = _stream_to_parquet(body, target, confirmed, f"snapshot {name}", progress)
     est = record["estimate"]  # what the gate admitted the scan on (no second estimate)
     meta = {
         "name": name, "request": body, "sql": est["sql"], "dialect": est["dialect"], "source": est["source"],

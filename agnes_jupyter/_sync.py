@@ -272,8 +272,7 @@ class _Downloads:
         with self._lock:
             if network:
                 self.bytes += n
-            if self.bar is not None:
-                self.bar.update(n)
+            self.bar.update(n)
 
     def download(self, entry: dict[str, Any]) -> int:
         """Fetch one table into ``data/_shared/<id>.parquet``; its size."""
@@ -462,14 +461,6 @@ def _sync_links(data: Path, wanted: dict[str, list[str]]) -> dict[str, str]:
 # -- sync ------------------------------------------------------------------------------------------
 
 
-def _byte_progress(total: int, enabled: bool) -> Any:
-    if not enabled or total <= 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="agnes sync", unit="B", unit_scale=True, unit_divisor=1024, leave=True)
-
-
 def sync(dry_run: bool = False, progress: bool = True, workers: int = 4) -> SyncReport:
     """Bring ``data/`` in step with My Stack: download new and changed tables (in parallel,
     resumable, md5-verified), link them into their package folders, remove what left the stack."""
@@ -506,13 +497,14 @@ def _apply(ws: Workspace, client: Client, p: _Plan, report: SyncReport, progress
 
     results: dict[str, Any] = {}
     if p.download:
-        bar = _byte_progress(report.planned_bytes, progress)
+        from ._progress import ByteBar
+
+        bar = ByteBar(report.planned_bytes, "agnes sync", progress and report.planned_bytes > 0)
         downloads = _Downloads(client, ws.shared, bar)
         try:
             results = _run_downloads(downloads, p.download, workers)
         finally:
-            if bar is not None:
-                bar.close()
+            bar.done(not any(isinstance(r, BaseException) for r in results.values()))
         report.bytes_downloaded = downloads.bytes
     for tid, outcome in results.items():
         if isinstance(outcome, BaseException):

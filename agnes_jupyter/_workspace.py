@@ -129,9 +129,9 @@ class Workspace:
         """This kernel's DuckDB (in memory) with a view per synced table and snapshot."""
         with self._lock:
             if self._con is None:
-                import ibis
+                from ._backend import AgnesBackend
 
-                self._con = ibis.duckdb.connect()
+                self._con = AgnesBackend().connect()
             self.refresh_views()
             return self._con
 
