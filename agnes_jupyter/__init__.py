@@ -17,6 +17,7 @@ from .errors import (
     Conflict,
     Forbidden,
     NotFound,
+    QueryError,
     QuotaExceeded,
     ScanCancelled,
     ScanTimeout,
@@ -43,6 +44,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "NotFound",
+    "QueryError",
     "QuotaExceeded",
     "ScanCancelled",
     "ScanTimeout",
@@ -160,7 +162,12 @@ def schema(table_id: str) -> Schema:
 
     from ._discovery import Schema
 
-    return Schema(client().get(f"tables/{quote(table_id, safe='')}/schema"))
+    try:
+        return Schema(client().get(f"tables/{quote(table_id, safe='')}/schema"))
+    except NotFound:
+        from ._scans import unknown_table
+
+        raise unknown_table(table_id) from None
 
 
 def sample(table_id: str, n: int = 5) -> Sample:
@@ -169,7 +176,12 @@ def sample(table_id: str, n: int = 5) -> Sample:
 
     from ._discovery import Sample
 
-    return Sample(client().get(f"tables/{quote(table_id, safe='')}/sample", n=n))
+    try:
+        return Sample(client().get(f"tables/{quote(table_id, safe='')}/sample", n=n))
+    except NotFound:
+        from ._scans import unknown_table
+
+        raise unknown_table(table_id) from None
 
 
 def describe(table_id: str, n: int = 5) -> Description:
@@ -178,7 +190,9 @@ def describe(table_id: str, n: int = 5) -> Description:
 
     entries = [t for t in catalog(search=table_id).tables if t["id"] == table_id]
     if not entries:
-        raise NotFound(f"no table {table_id!r}", hint="agnes.catalog() lists the tables you may use.")
+        from ._scans import unknown_table
+
+        raise unknown_table(table_id)
     return Description(entries[0], schema(table_id), sample(table_id, n))
 
 
@@ -204,12 +218,14 @@ def estimate(expr_or_sql: Any) -> Estimate:
     return _estimate(expr_or_sql)
 
 
-def snapshot(expr_or_sql: Any, name: str, confirm: bool = False, force: bool = False,
-             progress: bool = True) -> Any:
-    """Run a gated scan into ``snapshots/<name>.parquet``; an ibis table over it."""
+def snapshot(expr_or_sql: Any, name: str, confirm: bool | None = None, force: bool = False,
+             progress: bool = True, max_age: Any = None) -> Any:
+    """Run a gated scan into ``snapshots/<name>.parquet``; an ibis table over it. Re-running
+    with the same query returns the existing snapshot (refreshed when older than ``max_age``,
+    e.g. ``"1d"``); a different query under an existing name needs ``force=True``."""
     from ._scans import snapshot as _snapshot
 
-    return _snapshot(expr_or_sql, name=name, confirm=confirm, force=force, progress=progress)
+    return _snapshot(expr_or_sql, name=name, confirm=confirm, force=force, progress=progress, max_age=max_age)
 
 
 def snapshots() -> SnapshotList:
@@ -219,7 +235,7 @@ def snapshots() -> SnapshotList:
     return _snapshots()
 
 
-def refresh_snapshot(name: str, confirm: bool = False, progress: bool = True) -> RefreshReport:
+def refresh_snapshot(name: str, confirm: bool | None = None, progress: bool = True) -> RefreshReport:
     """Run a snapshot's query again; reports rows and bytes before → after and whether identical."""
     from ._scans import refresh_snapshot as _refresh
 
@@ -247,11 +263,12 @@ def disk_info(cap: Any = None) -> DiskInfo:
     return _disk_info(cap)
 
 
-def sql(query: str) -> Any:
-    """SQL on the workspace DuckDB (synced tables and snapshots by name), as an ibis table."""
+def sql(query: str, params: dict[str, Any] | None = None) -> Any:
+    """SQL on the workspace DuckDB (synced tables and snapshots by name), as an ibis table;
+    ``params`` fill ``:name`` placeholders as typed literals."""
     from ._scans import sql as _sql
 
-    return _sql(query)
+    return _sql(query, params)
 
 
 def packages() -> PackageList:

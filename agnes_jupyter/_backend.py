@@ -59,6 +59,19 @@ def confirm() -> Iterator[None]:
         _confirmed.reset(token)
 
 
+@contextlib.contextmanager
+def duckdb_errors() -> Iterator[None]:
+    """DuckDB's errors as :class:`QueryError` (one line and a hint), not a traceback through ibis."""
+    import duckdb
+
+    from .errors import from_duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise from_duckdb(exc) from None
+
+
 def is_remote(op: ops.Node) -> bool:
     return isinstance(op, (ops.DatabaseTable, ops.UnboundTable)) and op.namespace.catalog == REMOTE
 
@@ -257,10 +270,11 @@ class AgnesBackend(DuckDBBackend):
         confirm = self._resolve(expr, kwargs)
         kind, _ = self._plan(expr)
         if kind == "local":
-            return super().execute(expr, params=params, limit=limit, **kwargs)
+            with duckdb_errors():
+                return super().execute(expr, params=params, limit=limit, **kwargs)
         if kind == "remote":
             return _pandas_result(self, expr, self._scan_whole(expr, limit, confirm))
-        with self._localised(expr, confirm) as local:
+        with self._localised(expr, confirm) as local, duckdb_errors():
             return super().execute(local, params=params, limit=limit, **kwargs)
 
     def to_pyarrow(self, expr: ir.Expr, /, *, params: Mapping[Any, Any] | None = None,
@@ -270,12 +284,13 @@ class AgnesBackend(DuckDBBackend):
         confirm = self._resolve(expr, kwargs)
         kind, _ = self._plan(expr)
         if kind == "local":
-            return super().to_pyarrow(expr, params=params, limit=limit, **kwargs)
+            with duckdb_errors():
+                return super().to_pyarrow(expr, params=params, limit=limit, **kwargs)
         if kind == "remote":
             table = self._scan_whole(expr, limit, confirm)
             table = table.rename_columns(list(expr.as_table().schema().names))
             return expr.__pyarrow_result__(table, data_mapper=DuckDBPyArrowData)
-        with self._localised(expr, confirm) as local:
+        with self._localised(expr, confirm) as local, duckdb_errors():
             return super().to_pyarrow(local, params=params, limit=limit, **kwargs)
 
     def to_pyarrow_batches(self, expr: ir.Expr, /, *, params: Mapping[Any, Any] | None = None,
@@ -286,11 +301,12 @@ class AgnesBackend(DuckDBBackend):
         confirm = self._resolve(expr, kwargs)
         kind, _ = self._plan(expr)
         if kind == "local":
-            return super().to_pyarrow_batches(expr, params=params, limit=limit, chunk_size=chunk_size)
+            with duckdb_errors():
+                return super().to_pyarrow_batches(expr, params=params, limit=limit, chunk_size=chunk_size)
         if kind == "remote":
             table = self._scan_whole(expr, limit, confirm)
             return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=chunk_size))
-        with self._localised(expr, confirm) as local:
+        with self._localised(expr, confirm) as local, duckdb_errors():
             table = super().to_pyarrow(local, params=params, limit=limit)
         return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=chunk_size))
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ._display import badge, esc, html_table, human_age, human_bytes, human_count, text_table
+from ._collection import Collection
+from ._display import badge, esc, human_age, human_bytes, human_count
 from ._workspace import Workspace, atomic_write_json, check_name, workspace
 from .errors import AgnesError, NotFound, ScanTimeout, SnapshotExists, SourceError, ValidationError
 
@@ -35,8 +36,22 @@ def _client() -> Client:
 def _catalog_entry(table_id: str) -> dict[str, Any]:
     entries = [t for t in _client().get("catalog", search=table_id)["tables"] if t["id"] == table_id]
     if not entries:
-        raise NotFound(f"no table {table_id!r}", hint="agnes.catalog() lists the tables you may use.")
+        raise unknown_table(table_id)
     return dict(entries[0])
+
+
+def unknown_table(table_id: str) -> NotFound:
+    """``NotFound`` for a table id, suggesting the closest ids *this user may read* (the catalog
+    lists only those, so a suggestion never names a table the user cannot see)."""
+    import difflib
+
+    ids = [t["id"] for t in _client().get("catalog")["tables"]]
+    close = difflib.get_close_matches(str(table_id), ids, n=3, cutoff=0.6)
+    message = f"no table {table_id!r} you may read"
+    if close:
+        message += " — did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return NotFound(message, hint="agnes.catalog() lists the tables you may use.",
+                    details={"suggestions": close})
 
 
 # -- tables ----------------------------------------------------------------------------------------
@@ -111,12 +126,132 @@ def ensure_local(table_id: str, ws: Workspace) -> Path:
     return path
 
 
-def sql(query: str) -> ir.Table:
+def sql(query: str, params: dict[str, Any] | None = None) -> ir.Table:
     """Run SQL on the workspace DuckDB (synced tables and snapshots by name); an ibis table.
-    Local tables it names that are not in the workspace yet are downloaded first."""
+    Local tables it names that are not in the workspace yet are downloaded first. ``params``
+    fill ``:name`` placeholders as typed literals (never pasted as text)."""
+    import duckdb
+
+    from .errors import from_duckdb
+
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError("the query is empty", hint='e.g. agnes.sql("SELECT * FROM orders LIMIT 5")')
+    if params:
+        query = bind_params(query, params, "duckdb")
     ws = workspace()
     _ensure_tables_of(query, ws)
-    return ws.con.sql(query)
+    con = ws.con
+    try:
+        con.con.extract_statements(query)  # syntax errors at their own position, not ibis's DESCRIBE
+        return con.sql(query)
+    except duckdb.Error as exc:
+        raise from_duckdb(exc, query) from None
+
+
+_PARAM_RE = re.compile(r"(?<![\w{]){([A-Za-z_][A-Za-z0-9_]*)}(?!})")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SENTINEL = "__agnes_param_{}__"
+
+
+def param_names(query: str, dialect: str) -> list[tuple[int, int, str]]:
+    """The ``:name`` and ``{name}`` placeholders of a query, found by its tokens (so text in
+    strings and comments, ``::`` casts and DuckDB's ``alias: value`` are left alone): (start,
+    end, name) for each."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import TokenError
+    from sqlglot.tokens import TokenType
+
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(query)
+    except TokenError:
+        return []
+    found = []
+    for i, tok in enumerate(tokens[:-1]):
+        nxt = tokens[i + 1]
+        if not _NAME_RE.match(nxt.text) or nxt.start != tok.end + 1:
+            continue
+        if tok.token_type == TokenType.COLON:
+            prev = tokens[i - 1] if i else None
+            if prev is None or prev.end != tok.start - 1 or prev.token_type in (
+                    TokenType.L_PAREN, TokenType.COMMA, TokenType.EQ, TokenType.NEQ, TokenType.GT, TokenType.GTE,
+                    TokenType.LT, TokenType.LTE, TokenType.PLUS, TokenType.DASH, TokenType.STAR, TokenType.SLASH):
+                found.append((tok.start, nxt.end, nxt.text))
+        elif (tok.token_type == TokenType.L_BRACE and i + 2 < len(tokens)
+              and tokens[i + 2].token_type == TokenType.R_BRACE and tokens[i + 2].start == nxt.end + 1):
+            found.append((tok.start, tokens[i + 2].end, nxt.text))
+    return found
+
+
+def bind_params(query: str, values: dict[str, Any], dialect: str) -> str:
+    """Bind ``:name`` (and ``{name}``) placeholders as typed SQL literals *on the parsed query*:
+    each placeholder becomes a sentinel identifier, the query is parsed, and the sentinel's node is
+    replaced by a literal node — a value is never SQL text. Unknown names are refused."""
+    import sqlglot
+    from sqlglot import exp
+
+    spans = param_names(query, dialect)
+    if not spans:
+        return query
+    missing = sorted({name for _, _, name in spans} - set(values))
+    if missing:
+        raise ValidationError(f"no value for the parameter{'s' if len(missing) > 1 else ''} "
+                              f"{', '.join(':' + m for m in missing)}",
+                              hint="Define it as a Python variable first (or pass params={...}).")
+    names: dict[str, str] = {}
+    text = query
+    for start, end, name in reversed(spans):
+        sentinel = names.setdefault(name, _SENTINEL.format(len(names)))
+        text = text[:start] + sentinel + text[end + 1:]
+    by_sentinel = {sentinel: name for name, sentinel in names.items()}
+    try:
+        tree = sqlglot.parse_one(text, read=dialect)
+    except sqlglot.errors.ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        raise ValidationError(f"cannot parse the query: {err.get('description', exc)} (line {err.get('line')}, "
+                              f"column {err.get('col')})", hint="Check the SQL near that position.") from None
+
+    def sentinel_of(node: exp.Expression) -> str | None:
+        if isinstance(node, exp.Column) and not node.table and node.name in by_sentinel:
+            return by_sentinel[node.name]
+        return None
+
+    def literal(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.In) and len(node.expressions) == 1:
+            name = sentinel_of(node.expressions[0])
+            if name is not None and isinstance(values[name], (list, tuple, set, frozenset)):
+                node.set("expressions", [_literal(v) for v in values[name]])
+                return node
+        if isinstance(node, exp.In) and isinstance(node.args.get("field"), exp.Column):
+            name = sentinel_of(node.args["field"])
+            if name is not None and isinstance(values[name], (list, tuple, set, frozenset)):
+                node.set("field", None)
+                node.set("expressions", [_literal(v) for v in values[name]])
+                return node
+        name = sentinel_of(node)
+        return _literal(values[name]) if name is not None else node
+
+    return str(tree.transform(literal).sql(dialect=dialect))
+
+
+def _literal(value: Any) -> Any:
+    """A Python value as a typed SQL literal."""
+    import datetime as dt
+    import decimal
+
+    from sqlglot import exp
+
+    if isinstance(value, bool) or value is None:
+        return exp.convert(value)
+    if isinstance(value, (int, float, decimal.Decimal, str)):
+        return exp.convert(value)
+    if isinstance(value, dt.datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return exp.Tuple(expressions=[_literal(v) for v in value])
+    raise ValidationError(f"a parameter of type {type(value).__name__} cannot be a SQL literal",
+                          hint="Use a number, text, bool, date, datetime, None or a list of those.")
 
 
 def _ensure_tables_of(query: str, ws: Workspace) -> None:
@@ -403,15 +538,18 @@ def admit(bodies: list[dict[str, Any]], confirm: bool | None = None) -> bool:
     return confirmed
 
 
-def gated_scans(sqls: list[str], confirm: bool | None = None, progress: bool = True) -> list[Any]:
+def gated_scans(sqls: list[str], confirm: bool | None = None, progress: bool = True,
+                records: list[dict[str, Any]] | None = None) -> list[Any]:
     """Run SQL on remote sources through the gate (see :func:`admit`); each result as an Arrow
-    table held in memory, not stored."""
+    table held in memory, not stored. ``records`` collects the server's record of each scan."""
     bodies = [{"sql": sql} for sql in sqls]
     confirmed = admit(bodies, confirm)
     results = []
     for i, body in enumerate(bodies):
         desc = "scan" if len(bodies) == 1 else f"scan {i + 1}/{len(bodies)}"
-        _, sink = _stream_scan(body, confirmed, desc, progress, _ArrowSink)
+        record, sink = _stream_scan(body, confirmed, desc, progress, _ArrowSink)
+        if records is not None:
+            records.append(record)
         results.append(sink.table())
     return results
 
@@ -483,22 +621,45 @@ def _snapshot_info(meta: dict[str, Any]) -> str:
     return f"{human_age(meta.get('created_at')).replace(' ago', '')} old, {meta.get('rows', 0):,} rows"
 
 
-def snapshot(expr_or_sql: Any, name: str, confirm: bool = False, force: bool = False,
-             progress: bool = True) -> ir.Table:
+def snapshot(expr_or_sql: Any, name: str, confirm: bool | None = None, force: bool = False,
+             progress: bool = True, max_age: str | timedelta | None = None) -> ir.Table:
     """Run a gated scan and keep its result as ``snapshots/<name>.parquet`` (with
-    ``<name>.meta.json``); returns an ibis table over it in the workspace DuckDB."""
+    ``<name>.meta.json``); returns an ibis table over it in the workspace DuckDB.
+
+    Re-running a notebook is safe: when ``name`` exists with the same query it is returned as it
+    is (and refreshed when older than ``max_age``, e.g. ``"1d"``); a different query under the
+    same name is refused unless ``force=True``."""
     check_name(name)
     ws = workspace()
-    existing = ws.snapshot_meta(name)
-    if existing is not None and not force:
-        raise SnapshotExists(f"snapshot {name!r} already exists ({_snapshot_info(existing)})",
-                             hint=f"pass force=True (--force) or agnes.refresh_snapshot({name!r})")
     if name in ws.shared_tables():
         raise ValidationError(f"{name!r} is the name of a synced table", hint="Choose another snapshot name.")
     body = scan_request(expr_or_sql)
+    existing = ws.snapshot_meta(name)
+    if existing is not None and not force:
+        if _same_request(existing.get("request"), body):
+            age = datetime.now(timezone.utc) - datetime.fromisoformat(existing["created_at"])
+            if max_age is None or age <= parse_age(max_age):
+                print(f"snapshot {name!r} already holds this query ({_snapshot_info(existing)}): using it"
+                      + ("" if max_age is not None else f"; agnes.refresh_snapshot({name!r}) runs it again"))
+                return ws.con.table(name)
+            print(f"snapshot {name!r} is {_snapshot_info(existing)}, older than max_age={max_age}: refreshing it")
+        else:
+            raise SnapshotExists(f"snapshot {name!r} already exists with a different query "
+                                 f"({_snapshot_info(existing)})",
+                                 hint=f"pass force=True (--force) to replace it, choose another name, or "
+                                      f"agnes.refresh_snapshot({name!r}) to re-run its own query")
     meta = _run_snapshot(ws, name, body, confirm, progress)
     _say(meta)
     return ws.con.table(name)
+
+
+def _same_request(old: Any, new: dict[str, Any]) -> bool:
+    def norm(body: Any) -> Any:
+        if not isinstance(body, dict):
+            return body
+        return {k: (" ".join(v.split()) if isinstance(v, str) else v) for k, v in body.items() if k != "confirm"}
+
+    return bool(norm(old) == norm(new))
 
 
 def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool | None,
@@ -535,39 +696,27 @@ def _say(meta: dict[str, Any]) -> None:
         warnings.warn(text, stacklevel=3)
 
 
-class SnapshotList:
+class SnapshotList(Collection[dict[str, Any]]):
+    """Your snapshots: rows, size, age and the tables they came from."""
+
+    noun = "snapshot"
+    key = "name"
+    headers = ("name", "rows", "size", "created", "tables", "")
+    empty = "no snapshots yet — agnes.snapshot(expr, name=...) makes one"
+    pandas_columns = ("name", "rows", "file_bytes", "created_at", "truncated", "sql")
+
     def __init__(self, metas: list[dict[str, Any]]) -> None:
+        super().__init__(metas)
         self.metas = metas
-
-    def __len__(self) -> int:
-        return len(self.metas)
-
-    def __iter__(self) -> Any:
-        return iter(self.metas)
 
     @property
     def names(self) -> list[str]:
-        return [m["name"] for m in self.metas]
+        return self.ids
 
     def _rows(self) -> list[list[str]]:
         return [[m["name"], human_count(m["rows"]), human_bytes(m["file_bytes"]), human_age(m["created_at"]),
                  ", ".join(t["id"] for t in m["tables"]), "truncated" if m["truncated"] else ""]
                 for m in self.metas]
-
-    def to_pandas(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame([{k: m[k] for k in ("name", "rows", "file_bytes", "created_at", "truncated", "sql")}
-                             for m in self.metas])
-
-    def __repr__(self) -> str:
-        if not self.metas:
-            return "no snapshots yet — agnes.snapshot(expr, name=...) makes one"
-        return text_table(["name", "rows", "size", "created", "tables", ""], self._rows())
-
-    def _repr_html_(self) -> str:
-        return html_table(["name", "rows", "size", "created", "tables", ""], self._rows(),
-                          caption=f"{len(self.metas)} snapshot(s)")
 
 
 def snapshots() -> SnapshotList:
@@ -595,7 +744,7 @@ class RefreshReport:
                 f"{human_bytes(b['file_bytes'])} → {human_bytes(a['file_bytes'])} ({same})")
 
 
-def refresh_snapshot(name: str, confirm: bool = False, progress: bool = True) -> RefreshReport:
+def refresh_snapshot(name: str, confirm: bool | None = None, progress: bool = True) -> RefreshReport:
     """Run a snapshot's query again and replace it; says what changed."""
     ws = workspace()
     before = ws.snapshot_meta(check_name(name))

@@ -25,7 +25,8 @@ class AgnesError(Exception):
             self.code = code
 
     def __str__(self) -> str:
-        return self.message
+        """The message, and the hint on a second line: plain scripts show both."""
+        return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
 
     def one_line(self) -> str:
         return f"{type(self).__name__}: {self.message}"
@@ -118,6 +119,23 @@ class PayloadTooLarge(AgnesError):
     code = "payload_too_large"
 
 
+class QueryError(AgnesError):
+    """SQL the workspace DuckDB could not run (a typo, a missing table or column): DuckDB's own
+    message and its "Did you mean" kept, with the line and column of the error."""
+
+    code = "query_error"
+
+
+class UsageError(AgnesError):
+    """A ``%agnes`` magic called with arguments it does not take."""
+
+    code = "usage_error"
+
+
+UNAUTHORIZED_HINT = ("In JupyterLab the kernel gets a token by itself: restart the kernel. Elsewhere set AGNES_TOKEN "
+                     "to a personal access token (an admin issues one with 'jupyter agnes user token NAME') "
+                     "or pass agnes.connect(url, token=...).")
+
 _BY_CODE: dict[str, type[AgnesError]] = {
     "unauthorized": Unauthorized,
     "forbidden": Forbidden,
@@ -139,6 +157,8 @@ _BY_CODE: dict[str, type[AgnesError]] = {
     "resources_exceeded": ResourcesExceeded,
     "scan_cancelled": ScanCancelled,
     "payload_too_large": PayloadTooLarge,
+    "query_error": QueryError,
+    "usage_error": UsageError,
     "range_not_satisfiable": ValidationError,
     "method_not_allowed": ValidationError,
 }
@@ -147,10 +167,45 @@ _BY_CODE: dict[str, type[AgnesError]] = {
 def from_envelope(envelope: dict[str, Any], status: int | None = None) -> AgnesError:
     code = str(envelope.get("error") or "internal")
     cls = _BY_CODE.get(code, AgnesError)
+    message = str(envelope.get("message") or code)
+    details = envelope.get("details") or {}
+    if isinstance(details, dict) and details.get("line") is not None and "line " not in message:
+        message += f" (line {details['line']}, column {details.get('col')})"
+    hint = envelope.get("hint")
+    if cls is Unauthorized:  # the server's hint speaks of HTTP headers; a notebook user needs this
+        hint = UNAUTHORIZED_HINT
     return cls(
-        str(envelope.get("message") or code),
-        hint=envelope.get("hint"),
+        message,
+        hint=hint,
         details=envelope.get("details") or {},
         status=status,
         code=code,
     )
+
+
+def from_duckdb(exc: BaseException, query: str | None = None) -> QueryError:
+    """A DuckDB error as one line and a hint: the first line of its message, its "Did you mean"
+    kept, the line and column of the error (ibis's internal ``DESCRIBE`` prefix removed)."""
+    import re
+
+    text = str(exc)
+    lines = [line for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    suggestion = next((line.strip() for line in lines[1:] if line.strip().lower().startswith("did you mean")), "")
+    where = ""
+    for i, line in enumerate(lines):
+        m = re.match(r"LINE (\d+): ?(.*)$", line)
+        if m and i + 1 < len(lines) and lines[i + 1].strip() == "^":
+            shown, caret = m.group(2), lines[i + 1].index("^") - len(line) + len(m.group(2))
+            offset = 0
+            if shown.startswith("DESCRIBE ") and (query is None or not query.lstrip().upper().startswith("DESCRIBE")):
+                offset = len("DESCRIBE ")
+            where = f" (line {m.group(1)}, column {max(caret - offset, 0) + 1})"
+            break
+    message = re.sub(r"\s+", " ", first).strip() + where
+    if suggestion:
+        message += f" — {suggestion}"
+    hint = ("agnes.catalog() lists the tables you may use; agnes.snapshots() your snapshots."
+            if "Catalog Error" in first or "does not exist" in first
+            else "Check the SQL near that position (DuckDB dialect: workspace tables and snapshots by name).")
+    return QueryError(message, hint=hint, details={"duckdb": type(exc).__name__})

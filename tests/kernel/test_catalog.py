@@ -60,19 +60,25 @@ def test_magic_json_and_filters(shell: InteractiveShell, capsys: pytest.CaptureF
     assert [t["id"] for t in json.loads(capsys.readouterr().out)] == ["events"]
 
 
-def test_magic_errors_are_one_line_and_a_hint(shell: InteractiveShell, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    shell.run_line_magic("agnes", "catalog --mode sideways")
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2
-    assert "invalid choice" in err[0]
-    assert err[1].startswith("hint:")
+def test_magic_errors_fail_the_cell_in_one_line_and_a_hint(shell: InteractiveShell,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    usage = shell.run_cell("%agnes catalog --mode sideways")
+    assert isinstance(usage.error_in_exec, agnes.AgnesError)
+    assert usage.error_in_exec.code == "usage_error"
+    assert "invalid choice" in usage.error_in_exec.message
+    shown = capsys.readouterr().out.strip().splitlines()
+    assert len(shown) == 2
+    assert shown[1].startswith("hint:")
+    assert "invalid choice" in shown[0]
     monkeypatch.setattr(agnes, "_default", agnes._client.Client(agnes.client().server.__class__(
         "http://127.0.0.1:9/", "x", "test")))
-    shell.run_line_magic("agnes", "catalog")
+    gone = shell.run_cell("%agnes catalog")
+    assert isinstance(gone.error_in_exec, agnes.ServerNotFound)
     captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert lines[0].startswith("ServerNotFound: could not reach")
+    lines = captured.out.strip().splitlines()
+    assert "ServerNotFound" in lines[0]
+    assert "could not reach" in lines[0]
     assert lines[1].startswith("hint: ")
     assert "Traceback" not in captured.out + captured.err
 

@@ -63,11 +63,15 @@ def test_count_execute_runs_through_the_gate_and_says_what_it_scans(
     events = agnes.table("events")
     n = events.filter(events.country == "CZ").count().execute()
     expected = lake.execute("SELECT count(*) FROM events WHERE country = 'CZ'").fetchone()[0]  # type: ignore[index]
-    assert n == expected and isinstance(n, int)
+    assert n == expected
+    assert isinstance(n, int)
     out = capsys.readouterr().out
-    assert "agnes: scanning" in out and "budget left today" in out and "events" in out
+    assert "agnes: scanning" in out
+    assert "budget left today" in out
+    assert "events" in out
     new = scans.records()
-    assert len(new) == 1 and new[0]["status"] == "succeeded"  # one gated scan, recorded by the server
+    assert len(new) == 1
+    assert new[0]["status"] == "succeeded"
     assert not list((ws / "snapshots").glob("*.parquet"))  # nothing stored
 
 
@@ -82,7 +86,8 @@ def test_to_pandas_to_pyarrow_batches_and_columns_match_the_lake(ws: Path, lake:
     assert df["n"].tolist() == ref["n"].tolist()
     assert df["revenue"].round(6).tolist() == ref["revenue"].round(6).tolist()
     arrow = expr.to_pyarrow()
-    assert arrow.num_rows == len(ref) and arrow.schema.names == ["event_date", "revenue", "n"]
+    assert arrow.num_rows == len(ref)
+    assert arrow.schema.names == ["event_date", "revenue", "n"]
     batches = expr.to_pyarrow_batches(chunk_size=7)
     assert sum(b.num_rows for b in batches) == len(ref)
     series = events.filter(events.country == "DE").amount.max().execute()
@@ -94,7 +99,9 @@ def test_to_pandas_to_pyarrow_batches_and_columns_match_the_lake(ws: Path, lake:
 def test_to_sql_shows_the_source_sql_and_the_expression_names_no_internal_marker(ws: Path) -> None:
     events = agnes.table("events")
     sql = ibis.to_sql(events.filter(events.country == "CZ").select("amount"))
-    assert '"events"' in sql and "CZ" in sql and REMOTE not in sql
+    assert '"events"' in sql
+    assert "CZ" in sql
+    assert REMOTE not in sql
     assert REMOTE not in str(events.filter(events.country == "CZ").compile())
 
 
@@ -106,7 +113,8 @@ def test_confirmation_is_required_above_the_threshold_then_confirm_and_the_block
     assert agnes.estimate(agg).verdict == "needs_confirmation"
     with pytest.raises(agnes.ConfirmationRequired) as info:
         agg.execute()
-    assert "confirm=True" in (info.value.hint or "") and "agnes.confirm()" in (info.value.hint or "")
+    assert "confirm=True" in (info.value.hint or "")
+    assert "agnes.confirm()" in (info.value.hint or "")
     assert "confirm" in str(info.value)  # str() carries the hint for plain scripts
     assert scans.ids == []  # refused before anything ran
     expected = lake.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]

@@ -69,8 +69,9 @@ def test_confirmation_then_snapshot_join_and_refresh(ws: Path, capsys: pytest.Ca
     assert sum(counts) == rows  # every event's user is a customer
     assert agnes.sql("SELECT count(*) AS n FROM cz_events").to_pyarrow().column("n")[0].as_py() == rows
 
-    with pytest.raises(agnes.SnapshotExists, match="already exists"):
-        agnes.snapshot(cz, name="cz_events")
+    assert int(agnes.snapshot(cz, name="cz_events").count().execute()) == rows  # the same query: kept
+    with pytest.raises(agnes.SnapshotExists, match="already exists with a different query"):
+        agnes.snapshot(cz.filter(cz.amount > 0), name="cz_events")
     report = agnes.refresh_snapshot("cz_events", progress=False)
     assert report.identical
     assert "identical content" in repr(report)
@@ -132,15 +133,15 @@ def test_magics_estimate_snapshot_and_cell(ws: Path, shell: Any, capsys: pytest.
     shell.run_line_magic("agnes", "snapshot create events --select country,amount --where \"country = 'SK'\" "
                                   "--limit 100 --as sk")
     assert "snapshot 'sk': 100 rows" in capsys.readouterr().out
-    shell.run_line_magic("agnes", "snapshot create events --select country --as sk")
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[0].startswith("SnapshotExists: snapshot 'sk' already exists (")
-    assert err[0].endswith(" old, 100 rows)")
-    assert err[1] == "hint: pass force=True (--force) or agnes.refresh_snapshot('sk')"
-    shell.run_line_magic("agnes", "snapshot create events --as everything")
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[0].startswith("ConfirmationRequired: this scan would read ")
-    assert err[1].startswith("hint: Repeat with confirm=True")
+    with pytest.raises(agnes.SnapshotExists) as exists:
+        shell.run_line_magic("agnes", "snapshot create events --select country --as sk")
+    assert exists.value.one_line().startswith("SnapshotExists: snapshot 'sk' already exists with a different query (")
+    assert exists.value.one_line().endswith(" old, 100 rows)")
+    assert (exists.value.hint or "").startswith("pass force=True (--force)")
+    with pytest.raises(agnes.ConfirmationRequired) as big:
+        shell.run_line_magic("agnes", "snapshot create events --as everything")
+    assert big.value.one_line().startswith("ConfirmationRequired: this scan would read ")
+    assert (big.value.hint or "").startswith("Run it again with confirm=True")
     local = shell.run_cell_magic("agnes", "", "SELECT count(*) AS n FROM sk")
     assert local.to_pyarrow().column("n")[0].as_py() == 100
     remote = shell.run_cell_magic("agnes", "--remote --as de_top",
@@ -150,8 +151,8 @@ def test_magics_estimate_snapshot_and_cell(ws: Path, shell: Any, capsys: pytest.
     out = capsys.readouterr().out
     assert "de_top" in out
     assert "sk" in out
-    shell.run_line_magic("agnes", "snapshot prune")
-    assert capsys.readouterr().err.startswith("ValidationError: prune_snapshots needs")
+    with pytest.raises(agnes.ValidationError, match="prune_snapshots needs"):
+        shell.run_line_magic("agnes", "snapshot prune")
     shell.run_line_magic("agnes", "snapshot drop sk")
     assert agnes.snapshots().names == ["de_top"]
     shell.run_line_magic("agnes", "disk-info")
