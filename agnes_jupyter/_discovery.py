@@ -9,6 +9,18 @@ from ._display import badge, esc, html_table, human_age, human_bytes, human_coun
 if TYPE_CHECKING:
     import pandas as pd
 
+#: Theme variables (JupyterLab's light and dark themes alike): text, secondary text, borders.
+TEXT = "var(--jp-ui-font-color1)"
+MUTED = "var(--jp-ui-font-color2)"
+BORDER = "var(--jp-border-color2)"
+APPROX = "≈"
+
+RANGE_ORIGINS = {
+    "parquet_footer": "Parquet footers (exact)",
+    "hive_partitions": "partition folders (exact)",
+    "pg_stats": "PostgreSQL statistics (approximate)",
+}
+
 FRESHNESS_TITLES = {
     "fresh": "refreshed within twice the refresh interval",
     "stale": "not refreshed for more than twice the refresh interval",
@@ -17,8 +29,27 @@ FRESHNESS_TITLES = {
 }
 
 
+def value_range(c: dict[str, Any]) -> str:
+    """``min … max`` of a column as its metadata says (≈ when approximate); "" when unknown."""
+    lo, hi = c.get("min"), c.get("max")
+    if lo is None and hi is None:
+        return ""
+    text = str(lo) if lo == hi else f"{lo} … {hi}"
+    return f"{APPROX} {text}" if c.get("range_approximate") else text
+
+
+def null_count(c: dict[str, Any]) -> str:
+    n = c.get("null_count")
+    if n is None:
+        return ""
+    return f"{APPROX} {n:,}" if c.get("range_approximate") else f"{n:,}"
+
+
 class Schema:
-    """Columns of a table; ``partition`` and ``cluster_position`` mark its layout."""
+    """Columns of a table; ``partition`` and ``cluster_position`` mark its layout, ``min``/``max``
+    and ``null_count`` what the source's metadata knows of the values (read without a scan)."""
+
+    HEADERS = ("column", "type", "nullable", "layout", "range", "nulls", "description")
 
     def __init__(self, payload: dict[str, Any]) -> None:
         self.payload = payload
@@ -27,6 +58,12 @@ class Schema:
     @property
     def names(self) -> list[str]:
         return [c["name"] for c in self.columns]
+
+    def column(self, name: str) -> dict[str, Any]:
+        for c in self.columns:
+            if c["name"] == name:
+                return c
+        raise KeyError(name)
 
     def to_pandas(self) -> pd.DataFrame:
         import pandas as pd
@@ -38,19 +75,40 @@ class Schema:
             return "partition"
         return f"cluster {c['cluster_position']}" if c["cluster_position"] else ""
 
+    def _cells(self, c: dict[str, Any]) -> list[str]:
+        return [c["name"], c["type"], "yes" if c["nullable"] else "no", self._layout(c), value_range(c),
+                null_count(c), c.get("description") or ""]
+
+    def ranges_note(self) -> str:
+        """Where the ranges come from, and as of when ("" when no column has one)."""
+        origins = sorted({c["range_origin"] for c in self.columns if c.get("range_origin")})
+        if not origins:
+            return ""
+        sources = ", ".join(RANGE_ORIGINS.get(o, o) for o in origins)
+        when = self.payload.get("ranges_as_of")
+        return f"ranges and nulls from {sources}" + (f", as of {human_age(when)}" if when else "") + \
+            f"; no scan ({APPROX} = approximate)"
+
     def __repr__(self) -> str:
-        rows = [[c["name"], c["type"], "yes" if c["nullable"] else "no", self._layout(c), c["description"] or ""]
-                for c in self.columns]
+        rows = [self._cells(c) for c in self.columns]
         head = f"{self.payload['id']}: {len(rows)} columns ({self.payload['sql_flavor']})"
-        return head + "\n" + text_table(["column", "type", "nullable", "layout", "description"], rows)
+        note = self.ranges_note()
+        return head + "\n" + text_table(list(self.HEADERS), rows) + (f"\n{note}" if note else "")
 
     def _repr_html_(self) -> str:
-        rows = [[f"<code>{esc(c['name'])}</code>", f"<code>{esc(c['type'])}</code>",
-                 "yes" if c["nullable"] else "no", esc(self._layout(c)), esc(c["description"] or "")]
-                for c in self.columns]
-        return html_table(["column", "type", "nullable", "layout", "description"], rows,
-                          caption=f"{self.payload['id']} — {len(rows)} columns, {self.payload['sql_flavor']} dialect",
-                          raw_columns=frozenset(range(5)))
+        rows = []
+        for c in self.columns:
+            name, ctype, nullable, layout, vrange, nulls, description = (esc(x) for x in self._cells(c))
+            title = "written by an admin" if c.get("description_origin") == "admin" else "from the source"
+            rows.append([f"<code>{name}</code>", f"<code>{ctype}</code>", nullable, layout,
+                         f"<span style='white-space:nowrap'>{vrange}</span>", nulls,
+                         f"<span title='{esc(title)}'>{description}</span>" if description else ""])
+        table = html_table(list(self.HEADERS), rows,
+                           caption=f"{self.payload['id']} — {len(rows)} columns, {self.payload['sql_flavor']} dialect",
+                           raw_columns=frozenset(range(len(self.HEADERS))))
+        note = self.ranges_note()
+        return (f"<div class='agnes-schema' style='color:{TEXT}'>{table}"
+                + (f"<div style='color:{MUTED};font-size:85%'>{esc(note)}</div>" if note else "") + "</div>")
 
 
 class Sample:
@@ -79,25 +137,39 @@ class Sample:
 
 
 class Description:
-    """One table at a glance: what it is, its freshness and size, layout, columns, a sample."""
+    """One table at a glance: what it is, its freshness and sizes (on disk and uncompressed),
+    its layout with the ranges of its partition and sort columns, columns, a sample."""
 
     def __init__(self, entry: dict[str, Any], schema: Schema, sample: Sample) -> None:
         self.entry = entry
         self.schema = schema
         self.sample = sample
 
+    def _with_range(self, names: list[str]) -> str:
+        parts = []
+        for name in names:
+            try:
+                found = value_range(self.schema.column(name))
+            except KeyError:
+                found = ""
+            parts.append(f"{name} ({found})" if found else name)
+        return ", ".join(parts)
+
     def _facts(self) -> list[tuple[str, str]]:
         e = self.entry
         facts = [("source", f"{e['source']} ({e['source_type']})"), ("rows", human_count(e["rows"])),
-                 ("size", human_bytes(e["size_bytes"]))]
+                 ("size on disk", f"{human_bytes(e['size_bytes'])} (compressed)" if e["size_bytes"] is not None
+                  else human_bytes(None))]
+        if e.get("uncompressed_bytes") is not None:
+            facts.append(("uncompressed", f"{human_bytes(e['uncompressed_bytes'])} (what scan estimates count)"))
         if e["query_mode"] == "remote":
             facts.append(("metadata refreshed", human_age(e["refreshed_at"])))
         else:
             facts.append(("extracted", human_age(e["updated"])))
         if e["partition_by"]:
-            facts.append(("partitioned by", ", ".join(e["partition_by"])))
+            facts.append(("partitioned by", self._with_range(e["partition_by"])))
         if e["clustered_by"]:
-            facts.append(("clustered by", ", ".join(e["clustered_by"])))
+            facts.append(("clustered by", self._with_range(e["clustered_by"])))
         facts.append(("query in", e["sql_flavor"]))
         return facts
 
@@ -111,13 +183,17 @@ class Description:
 
     def _repr_html_(self) -> str:
         e = self.entry
-        facts = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{esc(k)}</th><td>{esc(v)}</td></tr>"
-                        for k, v in self._facts())
+        cell = f"border-bottom:1px solid {BORDER};padding:1px 1em 1px 0;text-align:left"
+        facts = "".join(f"<tr><th style='{cell};color:{MUTED};font-weight:normal'>{esc(k)}</th>"
+                        f"<td style='{cell}'>{esc(v)}</td></tr>" for k, v in self._facts())
         examples = "".join(f"<li><code>WHERE {esc(w)}</code></li>" for w in e["where_examples"])
+        origin = e.get("description_origin")
+        by = {"admin": "written by an admin", "source": "from the source"}.get(origin or "", "")
         return (
-            f"<div class='agnes-describe'><h4 style='margin:0.2em 0'><code>{esc(e['id'])}</code> "
+            f"<div class='agnes-describe' style='color:{TEXT}'><h4 style='margin:0.2em 0'><code>{esc(e['id'])}</code> "
             f"{badge(e['query_mode'])} {badge(e['freshness'], FRESHNESS_TITLES.get(e['freshness'], ''))}</h4>"
-            f"<p>{esc(e['description'])}</p><table>{facts}</table>"
+            f"<p title='{esc(by)}'>{esc(e['description'])}</p>"
+            f"<table style='border-collapse:collapse'>{facts}</table>"
             + (f"<p>Filter with the layout:</p><ul>{examples}</ul>" if examples else "")
             + self.schema._repr_html_() + self.sample._repr_html_() + "</div>")
 

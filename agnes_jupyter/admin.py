@@ -6,6 +6,7 @@
     admin.register_table("orders", "warehouse", "orders", bucket="sales", schedule="every 6h")
     admin.extract("orders")
     admin.grant("analysts", "orders", requirement="required")
+    admin.describe_table("orders", columns={"amount": "Total in EUR, VAT included"})
 """
 
 from __future__ import annotations
@@ -97,6 +98,26 @@ def update_table(id: str, **fields: Any) -> dict[str, Any]:
 
 def remove_table(id: str) -> None:
     _client().delete(f"admin/tables/{_q(id)}")
+
+
+def describe_table(id: str, description: str | None = None, *,
+                   columns: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """Set the descriptions analysts see (they win over the source's own). ``description``:
+    the table's ("" goes back to the source's); ``columns``: column name -> text, changing only
+    the columns named (None or "" removes one). Returns the table's descriptions.
+
+        admin.describe_table("orders", "Shop orders", columns={"amount": "Total in EUR, VAT included"})
+    """
+    body: dict[str, Any] = {}
+    if description is not None:
+        body["description"] = description
+    if columns:
+        body["column_descriptions"] = dict(columns)
+    client = _client()
+    path = f"admin/tables/{_q(id)}"
+    table = client.request("PATCH", path, json=body).json() if body else client.get(path)
+    return {"id": table["id"], "description": table["description"],
+            "column_descriptions": table.get("column_descriptions") or {}}
 
 
 class Run(dict):

@@ -365,10 +365,14 @@ class Registry:
         else:
             merged = {"id": table_id_, **body}
         values = self._validate_table(merged)
-        before = self._validate_table({k: v for k, v in current.to_json().items() if k in _TABLE_FIELDS})
         # Only descriptions changed: the table's address and data are the same, so caches of its
         # metadata (ranges, sizes) stay; every view of it is still rebuilt.
-        action = "describe" if all(before[k] == values[k] for k in values if k not in _DESCRIPTIVE) else "update"
+        try:
+            before = self._validate_table({k: v for k, v in current.to_json().items() if k in _TABLE_FIELDS})
+            same = all(before[k] == values[k] for k in values if k not in _DESCRIPTIVE)
+        except ValidationError:  # stored before a rule tightened: treat as a real change
+            same = False
+        action = "describe" if same else "update"
         with self.store.write() as cur:
             cur.execute(
                 "UPDATE tables SET name = ?, description = ?, source = ?, bucket = ?, source_table = ?,"

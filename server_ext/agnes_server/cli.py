@@ -201,6 +201,35 @@ def cmd_tables(backend: AnyBackend, args: argparse.Namespace) -> None:
     elif action == "runs":
         _print(args, backend.table_runs(args.id), lambda r: _table_text(
             r["runs"], ("run_id", "status", "trigger", "started_at", "rows", "error")))
+    elif action == "describe":
+        body = _describe_body(args)
+        table = backend.update_table(args.id, body) if body else backend.get_table(args.id)
+        _print(args, {"id": table["id"], "description": table["description"],
+                      "column_descriptions": table.get("column_descriptions") or {}}, _descriptions_text)
+
+
+def _describe_body(args: argparse.Namespace) -> dict[str, Any]:
+    """``--description TEXT`` and ``--column NAME=TEXT`` (``NAME=`` removes that column's text)."""
+    body: dict[str, Any] = {}
+    if args.description is not None:
+        body["description"] = args.description
+    columns: dict[str, str | None] = {}
+    for pair in args.column or ():
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ValidationError("column", f"expected NAME=TEXT, got {pair!r}",
+                                  hint='e.g. --column "amount=Order total in EUR"')
+        columns[name] = text or None
+    if columns:
+        body["column_descriptions"] = columns
+    return body
+
+
+def _descriptions_text(table: dict[str, Any]) -> str:
+    own = table["description"] or "(none of its own: the source's description shows)"
+    lines = [f"{table['id']}: {own}"]
+    lines += [f"  {name}: {text}" for name, text in sorted(table["column_descriptions"].items())]
+    return "\n".join(lines)
 
 
 def cmd_users(backend: AnyBackend, args: argparse.Namespace) -> None:
@@ -303,6 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--from-json", metavar="FILE", help="read the body from a JSON file ('-' for stdin)")
     for action in ("get", "delete", "extract", "runs"):
         t_sub.add_parser(action).add_argument("id")
+    p = t_sub.add_parser("describe", help="show or set the admin descriptions of a table and its columns "
+                         "(they win over the source's own)")
+    p.add_argument("id")
+    p.add_argument("--description", default=None, help="the table's description ('' goes back to the source's)")
+    p.add_argument("--column", "-c", action="append", metavar="NAME=TEXT",
+                   help="a column's description; NAME= removes it (repeatable)")
 
     users = sub.add_parser("users", help="manage users (for team servers without JupyterHub)")
     users.set_defaults(fn=cmd_users)

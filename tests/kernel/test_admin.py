@@ -68,3 +68,28 @@ def test_admin_errors_are_the_matching_exceptions(connected: LiveServer) -> None
         assert "does not exist" in source_err.value.message
     finally:
         admin.remove_source("kt_nowhere")
+
+
+def test_describe_table_sets_descriptions_that_views_escape(lake_source: str, connected: LiveServer) -> None:
+    admin.register_table("kt_events", lake_source, "events", query_mode="remote")
+    got = admin.describe_table("kt_events", "<script>alert(1)</script> events",
+                               columns={"country": "<b>where</b> & when"})
+    assert got == {"id": "kt_events", "description": "<script>alert(1)</script> events",
+                   "column_descriptions": {"country": "<b>where</b> & when"}}
+    schema = agnes.schema("kt_events")
+    assert schema.column("country")["description"] == "<b>where</b> & when"
+    assert schema.column("country")["description_origin"] == "admin"
+    assert schema.column("amount")["description_origin"] == "source"
+    html = schema._repr_html_()
+    assert "&lt;b&gt;where&lt;/b&gt; &amp; when" in html
+    assert "<b>where</b>" not in html
+    described = agnes.describe("kt_events", n=1)._repr_html_()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; events" in described
+    assert "<script>" not in described
+    # None removes a column's text: the source's shows again; "" gives the table back its source's text
+    got = admin.describe_table("kt_events", "", columns={"country": None})
+    assert got["column_descriptions"] == {}
+    assert agnes.schema("kt_events").column("country")["description_origin"] == "source"
+    with pytest.raises(agnes.ValidationError) as err:
+        admin.describe_table("kt_events", columns={"country": "x" * 1001})
+    assert err.value.details["field"] == "column_descriptions.country"

@@ -71,3 +71,36 @@ def test_schema_describe_and_freshness_magics(shell: InteractiveShell, capsys: p
     shell.run_line_magic("agnes", "schema nope")
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["NotFound: no table 'nope'", "hint: agnes.catalog() lists the tables you may use."]
+
+
+# -- knowing the data before scanning it (issue 11) -------------------------------------------
+
+
+def test_schema_shows_ranges_and_descriptions_from_metadata(connected: LiveServer) -> None:
+    connected.request("POST", "agnes/v1/admin/metadata/refresh/events")
+    schema = agnes.schema("events")
+    day = schema.column("event_date")
+    assert (day["min"], day["max"], day["range_origin"]) == ("2026-01-01", "2026-03-01", "hive_partitions")
+    assert day["description"].startswith("Day of the event (UTC)")  # the demo's admin text
+    assert schema.column("amount")["description"].startswith("Order value in EUR")  # Parquet field metadata
+    text = repr(schema)
+    assert "2026-01-01 … 2026-03-01" in text
+    assert "ranges and nulls from" in text
+    assert "no scan" in text
+    html = schema._repr_html_()
+    assert "var(--jp-ui-font-color1)" in html
+    assert "2026-01-01 … 2026-03-01" in html
+
+
+def test_describe_shows_the_partition_range_and_labelled_sizes(connected: LiveServer) -> None:
+    connected.request("POST", "agnes/v1/admin/metadata/refresh/events")
+    d = agnes.describe("events", n=1)
+    text = repr(d)
+    assert "partitioned by: event_date (2026-01-01 … 2026-03-01)" in text
+    assert "size on disk:" in text
+    assert "(compressed)" in text
+    assert "uncompressed:" in text
+    assert d.entry["uncompressed_bytes"] > d.entry["size_bytes"]
+    html = d._repr_html_()
+    assert "var(--jp-border-color2)" in html
+    assert "#fff" not in html.lower()

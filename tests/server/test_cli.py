@@ -102,3 +102,24 @@ def test_errors_print_one_line_and_a_hint(data: Path, capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "--data-dir", str(data), "tables", "extract", "nope")
     assert code == 1
     assert "no table 'nope'" in err
+
+
+def test_tables_describe_sets_admin_descriptions(data: Path, demo_lake_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    d = ("--data-dir", str(data))
+    run(capsys, *d, "sources", "add", "lake", "--type", "lake", "-o", f"path={demo_lake_path}")
+    run(capsys, *d, "tables", "register", "orders", "--source", "lake", "--source-table", "orders")
+    code, out, err = run(capsys, *d, "tables", "describe", "orders", "--description", "Shop orders",
+                         "-c", "amount=Total in EUR, VAT included", "--column", "status=Lifecycle state")
+    assert code == 0, err
+    assert out.splitlines() == ["orders: Shop orders", "  amount: Total in EUR, VAT included",
+                                "  status: Lifecycle state"]
+    code, out, _ = run(capsys, *d, "--json", "tables", "describe", "orders", "-c", "status=")
+    assert json.loads(out) == {"id": "orders", "description": "Shop orders",
+                               "column_descriptions": {"amount": "Total in EUR, VAT included"}}
+    code, out, err = run(capsys, *d, "tables", "describe", "orders", "-c", "amount=" + "x" * 1001)
+    assert code != 0
+    assert "1000" in err
+    code, _, err = run(capsys, *d, "tables", "describe", "orders", "-c", "no-equals-sign")
+    assert code != 0
+    assert "NAME=TEXT" in err
