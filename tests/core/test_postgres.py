@@ -178,3 +178,36 @@ def test_comments_are_descriptions_and_sizes_are_labelled(pg: PostgresConnector)
     assert meta.uncompressed_bytes is not None
     assert meta.uncompressed_bytes > 0
     assert meta.size_bytes is not None
+
+
+def test_a_remote_postgres_table_shows_comments_and_approximate_ranges(tmp_path: Path, pg_cluster: PgCluster) -> None:
+    import asyncio
+
+    from agnes_core.access import EVERYONE, Principal
+
+    admin = Principal("admin", "Admin", frozenset({EVERYONE}), True)
+    core = AgnesCore(tmp_path / "data")
+    try:
+        core.registry.add_source({"name": "pg", "type": "postgres", "secrets": {"dsn": "AGNES_TEST_PG_DSN"}})
+        core.registry.register_table({"id": "pg_orders", "source": "pg", "bucket": "sales", "source_table": "orders",
+                                      "query_mode": "remote"})
+        core.registry.register_table({"id": "pg_events", "source": "pg", "bucket": "sales", "source_table": "events",
+                                      "query_mode": "remote"})
+        asyncio.run(core.refresher.run(core.refresher.claim("refresh")))
+        events = core.discovery.schema(core.registry.get_table("pg_events"))
+        day = next(c for c in events["columns"] if c["name"] == "event_date")
+        assert day["partition"] is True
+        assert (day["min"], day["max"]) == ("2026-01-01", "2026-02-28")
+        assert (day["range_origin"], day["range_approximate"]) == ("pg_stats", True)
+        orders = core.discovery.schema(core.registry.get_table("pg_orders"))
+        assert (orders["description"], orders["description_origin"]) == ("Orders from the shop", "source")
+        amount = next(c for c in orders["columns"] if c["name"] == "amount")
+        assert (amount["description"], amount["description_origin"]) == ("Amount in EUR", "source")
+        entry = next(e for e in core.catalog.entries(admin) if e["id"] == "pg_orders")
+        assert entry["description"] == "Orders from the shop"
+        assert entry["size_bytes"] > 0
+        assert entry["uncompressed_bytes"] > 0
+        estimate = core.scans.estimate(admin, {"sql": "SELECT count(*) FROM pg_orders"})
+        assert estimate["scan_bytes_basis"] == "on_disk"  # PostgreSQL's pages, as stored
+    finally:
+        core.close()
