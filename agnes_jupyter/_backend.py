@@ -188,11 +188,7 @@ class AgnesBackend(DuckDBBackend):
         """The expression with every remote part scanned (through the gate) into a DuckDB table."""
         from ._scans import gated_scans
 
-        parts = self._parts(expr)
-        local = expr.op().replace({p.op: p.placeholder for p in parts}).to_expr()
-        pushed = _pushdown(self, local, parts)
-        for part in parts:
-            part.sql = _remote_query(self, part, pushed.get(part.placeholder.name, []))
+        local, parts = self._split(expr)
         results = gated_scans([p.sql for p in parts], confirm=confirm)
         try:
             for part, arrow in zip(parts, results, strict=True):
@@ -202,6 +198,24 @@ class AgnesBackend(DuckDBBackend):
             for part in parts:
                 with contextlib.suppress(Exception):
                     self.con.unregister(part.placeholder.name)
+
+    def _split(self, expr: ir.Expr) -> tuple[ir.Expr, list[_Part]]:
+        """The local expression over placeholders, and the remote parts with their queries."""
+        parts = self._parts(expr)
+        local = expr.op().replace({p.op: p.placeholder for p in parts}).to_expr()
+        pushed = _pushdown(self, local, parts)
+        for part in parts:
+            part.sql = _remote_query(self, part, pushed.get(part.placeholder.name, []))
+        return local, parts
+
+    def remote_queries(self, expr: ir.Expr) -> list[str]:
+        """The queries running ``expr`` would send to remote sources (one per remote part)."""
+        kind, _ = self._plan(expr)
+        if kind == "local":
+            return []
+        if kind == "remote":
+            return [self.source_sql(expr)]
+        return [p.sql for p in self._split(expr)[1]]
 
     def _parts(self, expr: ir.Expr) -> list[_Part]:
         """Maximal relation subtrees whose tables are all remote tables of one source."""

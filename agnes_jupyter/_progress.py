@@ -27,7 +27,7 @@ class ByteBar:
         if self._bar is not None:
             bar = self._bar
             if bar.total is not None and bar.n + n > bar.total:
-                bar.total = bar.n + n  # the estimate was low: never show more than 100 %
+                _set_total(bar, bar.n + n)  # the estimate was low: never show more than 100 %
             bar.update(n)
 
     def done(self, success: bool) -> None:
@@ -35,6 +35,16 @@ class ByteBar:
             return
         bar, self._bar = self._bar, None
         if success:
-            bar.total = bar.n
+            _set_total(bar, bar.n)
             bar.refresh()
         bar.close()
+
+
+def _set_total(bar: Any, total: int) -> None:
+    """Change a bar's total, including the notebook widget's maximum (tqdm.notebook draws the
+    bar from the widget, which keeps the total it was created with)."""
+    bar.total = total
+    container = getattr(bar, "container", None)
+    children = getattr(container, "children", None)
+    if children and len(children) == 3:
+        children[1].max = max(total, 1)

@@ -66,7 +66,7 @@ class ResultTable(ir.Table):
     def _repr_html_(self) -> str:
         headers, rows = self._cells()
         table = html_table(headers, rows) if headers else ""
-        return (f'<div class="agnes-result">{table}<div style="color:{muted()};font-size:90%">'
+        return (f'<div class="agnes-result">{table}<div style="{muted()};font-size:90%">'
                 f"{esc(self._summary())}</div></div>")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ._collection import Collection
-from ._display import badge, esc, human_age, human_bytes, human_count
+from ._display import badge, esc, human_age, human_bytes, human_count, muted, tone_colour
 from ._workspace import Workspace, atomic_write_json, check_name, workspace
 from .errors import AgnesError, NotFound, ScanTimeout, SnapshotExists, SourceError, ValidationError
 
@@ -334,10 +334,16 @@ class Estimate:
     def sql(self) -> str:
         return str(self.payload["sql"])
 
+    def _basis(self) -> str:
+        basis = self.payload.get("scan_bytes_basis")
+        return {"uncompressed": "uncompressed column bytes", "on_disk": "bytes on disk",
+                "billed": "billed bytes"}.get(str(basis), str(basis)) if basis else ""
+
     def summary(self) -> str:
         p = self.payload
-        rows = f"~{human_count(p['result_rows'])} rows" if p.get("result_rows") is not None else "rows unknown"
-        return (f"scans {human_bytes(p['scan_bytes'])} of {', '.join(t['id'] for t in p['tables'])} "
+        rows = f"≤ {human_count(p['result_rows'])} rows" if p.get("result_rows") is not None else "rows unknown"
+        basis = f" ({self._basis()})" if self._basis() else ""
+        return (f"scans {human_bytes(p['scan_bytes'])}{basis} of {', '.join(t['id'] for t in p['tables'])} "
                 f"({p['source']}), returns {rows} / {human_bytes(p.get('result_bytes'))}; "
                 f"cost ${p['cost_usd']:.4f}; verdict: {p['verdict']} ({VERDICT_TEXT.get(p['verdict'], '')})")
 
@@ -350,31 +356,72 @@ class Estimate:
         cap = max(limits["scan_max_bytes"], 1)
         share = min(p["scan_bytes"] / cap, 1.0) * 100
         confirm_at = min(limits["scan_confirm_bytes"] / cap, 1.0) * 100
-        colour = {"ok": "#2e7d32", "needs_confirmation": "#ef6c00"}.get(p["verdict"], "#c62828")
-        bar = (f'<div style="position:relative;height:10px;width:320px;background:#eee;border-radius:5px">'
+        tone = {"ok": "success", "needs_confirmation": "warn"}.get(p["verdict"], "error")
+        colour = tone_colour(tone)
+        track = "var(--jp-layout-color3, rgba(128,128,128,.25))"
+        bar = (f'<div title="{esc(human_bytes(p["scan_bytes"]))} of the {esc(human_bytes(cap))} per-scan cap" '
+               f'style="position:relative;height:10px;width:320px;background:{track};border-radius:5px;margin:4px 0">'
                f'<div style="height:10px;width:{share:.1f}%;background:{colour};border-radius:5px"></div>'
                f'<div title="confirmation threshold" style="position:absolute;top:-2px;left:{confirm_at:.1f}%;'
-               f'width:2px;height:14px;background:#555"></div></div>')
+               f'width:2px;height:14px;background:var(--jp-ui-font-color1, currentColor)"></div></div>')
+        left = max(0, int(limits["daily_scan_bytes_per_user"]) - int(limits["daily_used_bytes"]))
+        basis = f" — {self._basis()}" if self._basis() else ""
         rows = [
-            ["scans", f"{human_bytes(p['scan_bytes'])} (on disk {human_bytes(p.get('compressed_bytes'))})"],
-            ["returns", f"~{human_count(p.get('result_rows'))} rows, {human_bytes(p.get('result_bytes'))}"],
+            ["scans", f"{human_bytes(p['scan_bytes'])}{basis} (on disk {human_bytes(p.get('compressed_bytes'))})"],
+            ["returns", (f"≤ {human_count(p.get('result_rows'))} rows, " if p.get("result_rows") is not None
+                         else "") + f"{human_bytes(p.get('result_bytes'))}"],
             ["cost", f"${p['cost_usd']:.4f}"],
+            ["budget", f"{human_bytes(left)} left today of {human_bytes(limits['daily_scan_bytes_per_user'])}"],
             ["gate", f"confirm above {human_bytes(limits['scan_confirm_bytes'])}, cap "
-                     f"{human_bytes(limits['scan_max_bytes'])}, today {human_bytes(limits['daily_used_bytes'])} of "
-                     f"{human_bytes(limits['daily_scan_bytes_per_user'])} used"],
+                     f"{human_bytes(limits['scan_max_bytes'])}"],
         ]
         tables = ", ".join(f"{esc(t['id'])} {badge(t['freshness'], 'metadata freshness')}" for t in p["tables"])
-        body = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:left'>{esc(v)}</td></tr>"
-                       for k, v in rows)
+        body = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{esc(k)}</th>"
+                       f"<td style='text-align:left'>{esc(v)}</td></tr>" for k, v in rows)
         return (f'<div class="agnes-estimate"><div><b>Estimate</b> {badge(p["verdict"])} '
                 f'{esc(VERDICT_TEXT.get(p["verdict"], ""))}</div>{bar}'
-                f'<table>{body}<tr><th style="text-align:left">tables</th><td>{tables}</td></tr></table>'
-                f'<pre style="white-space:pre-wrap">{esc(p["sql"])}</pre></div>')
+                f'<table>{body}<tr><th style="text-align:left">tables</th><td style="text-align:left">{tables}'
+                f'</td></tr></table><details><summary style="{muted()}">SQL</summary>'
+                f'<pre style="white-space:pre-wrap">{esc(p["sql"])}</pre></details></div>')
+
+
+class EstimateGroup(Estimate):
+    """The estimates of the remote parts of one expression (a join of remote and local tables):
+    ``scan_bytes`` and the cost are their sum, judged by the gate as one confirmation."""
+
+    def __init__(self, parts: list[dict[str, Any]]) -> None:
+        self.parts = [Estimate(p) for p in parts]
+        total = sum(int(p["scan_bytes"]) for p in parts)
+        limits = parts[-1]["limits"]
+        order = ["ok", "needs_confirmation", "too_large", "over_budget"]
+        verdict = max((p["verdict"] for p in parts), key=lambda v: order.index(v) if v in order else 0)
+        if verdict == "ok" and total > int(limits["scan_confirm_bytes"]):
+            verdict = "needs_confirmation"
+        rows = [p.get("result_rows") for p in parts]
+        super().__init__({
+            **parts[0], "scan_bytes": total, "cost_usd": sum(float(p.get("cost_usd") or 0) for p in parts),
+            "verdict": verdict, "result_rows": sum(rows) if all(r is not None for r in rows) else None,
+            "result_bytes": sum(int(p.get("result_bytes") or 0) for p in parts),
+            "compressed_bytes": sum(int(p.get("compressed_bytes") or 0) for p in parts),
+            "tables": [t for p in parts for t in p["tables"]],
+            "sql": ";\n".join(p["sql"] for p in parts),
+        })
 
 
 def estimate(expr_or_sql: Any) -> Estimate:
     """What a scan would read (bytes of the columns and row groups it touches), return and cost,
-    and the gate's verdict — without running it."""
+    and the gate's verdict — without running it. For an expression that joins remote and local
+    tables, what its remote parts would read (with the columns and filters pushed into them)."""
+    import ibis.expr.types as ir
+
+    if isinstance(expr_or_sql, ir.Expr):
+        from ._backend import AgnesBackend
+
+        backend = workspace().con
+        if isinstance(backend, AgnesBackend) and backend._plan(expr_or_sql)[0] == "mixed":
+            queries = backend.remote_queries(expr_or_sql)
+            parts = [_client().post("scans/estimate", {"sql": q}) for q in queries]
+            return Estimate(parts[0]) if len(parts) == 1 else EstimateGroup(parts)
     return Estimate(_client().post("scans/estimate", scan_request(expr_or_sql)))
 
 
@@ -856,9 +903,11 @@ class DiskInfo:
 
     def _repr_html_(self) -> str:
         share = min(self.used_bytes / self.cap, 1.0) * 100 if self.cap else 0
-        colour = "#c62828" if self.over else ("#ef6c00" if share > 80 else "#2e7d32")
+        colour = tone_colour("error" if self.over else ("warn" if share > 80 else "success"))
+        track = "var(--jp-layout-color3, rgba(128,128,128,.25))"
         return (f'<div class="agnes-disk"><b>Workspace disk</b> {esc(human_bytes(self.used_bytes))} of '
-                f'{esc(human_bytes(self.cap))}<div style="height:10px;width:320px;background:#eee;border-radius:5px">'
+                f'{esc(human_bytes(self.cap))}'
+                f'<div style="height:10px;width:320px;background:{track};border-radius:5px">'
                 f'<div style="height:10px;width:{share:.1f}%;background:{colour};border-radius:5px"></div></div>'
                 f'<small>snapshots {esc(human_bytes(self.usage["snapshots"]))}, synced data '
                 f'{esc(human_bytes(self.usage["data"]))} — {esc(self.root)}</small></div>')
