@@ -104,7 +104,8 @@ def test_a_missing_id_is_a_key_error_that_names_the_close_ids() -> None:
     exc = err.value
     assert isinstance(exc, NotInCollection)
     assert isinstance(exc, agnes.NotFound)  # one line and a hint in a notebook
-    assert str(exc) == "no table 'evnts' here — did you mean 'events'?"
+    assert exc.message == "no table 'evnts' here — did you mean 'events'?"
+    assert str(exc) == exc.message + "\nhint: " + exc.hint  # plain scripts see the hint too
     assert exc.suggestions == ["events"]
     assert exc.hint == "The tables here: orders, events, customers."
     assert exc._render_traceback_()[0].endswith("no table 'evnts' here — did you mean 'events'?")

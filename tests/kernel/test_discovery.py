@@ -68,9 +68,10 @@ def test_schema_describe_and_freshness_magics(shell: InteractiveShell, capsys: p
     assert "2 sample row(s)" in out
     shell.run_line_magic("agnes", "freshness")
     assert "Metadata freshness" in capsys.readouterr().out
-    shell.run_line_magic("agnes", "schema nope")
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["NotFound: no table 'nope'", "hint: agnes.catalog() lists the tables you may use."]
+    failed = shell.run_cell("%agnes schema nope")  # fails the cell, in one line and a hint
+    assert isinstance(failed.error_in_exec, agnes.NotFound)
+    assert failed.error_in_exec.one_line() == "NotFound: no table 'nope' you may read"
+    assert failed.error_in_exec.hint == "agnes.catalog() lists the tables you may use."
 
 
 # -- knowing the data before scanning it (issue 11) -------------------------------------------

@@ -468,8 +468,11 @@ def test_sync_magic_prints_the_dry_run_summary_and_a_held_lock_as_one_line(
     assert list((ws / "data" / "_shared").iterdir()) == []
 
     with _sync.sync_lock(workspace()):
-        shell.run_line_magic("agnes", "sync")
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["Conflict: another sync is running in this workspace",
-                   "hint: Wait for it to finish (in another kernel or terminal), then run agnes.sync() again. "
-                   "A sync that was killed releases the lock by itself."]
+        failed = shell.run_cell("%agnes sync")  # the cell fails: Run All stops here
+    assert isinstance(failed.error_in_exec, agnes.Conflict)
+    assert failed.error_in_exec.one_line() == "Conflict: another sync is running in this workspace"
+    assert failed.error_in_exec.hint == ("Wait for it to finish (in another kernel or terminal), then run "
+                                         "agnes.sync() again. A sync that was killed releases the lock by itself.")
+    shown = capsys.readouterr().out
+    assert "Traceback" not in shown
+    assert "hint: Wait for it to finish" in shown
