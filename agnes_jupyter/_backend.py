@@ -202,7 +202,10 @@ class AgnesBackend(DuckDBBackend):
     def _split(self, expr: ir.Expr) -> tuple[ir.Expr, list[_Part]]:
         """The local expression over placeholders, and the remote parts with their queries."""
         parts = self._parts(expr)
-        local = expr.op().replace({p.op: p.placeholder for p in parts}).to_expr()
+        # each part becomes SELECT * over its placeholder: a relation (not a bare table) wherever
+        # it sits, so scalar and IN subqueries over it compile as they did
+        local = expr.op().replace({p.op: p.placeholder.to_expr().select(*p.placeholder.schema.names).op()
+                                   for p in parts}).to_expr()
         pushed = _pushdown(self, local, parts)
         for part in parts:
             part.sql = _remote_query(self, part, pushed.get(part.placeholder.name, []))
@@ -481,12 +484,13 @@ def _on_filters(select: sge.Select, alias: str) -> list[sge.Expression]:
 
 
 def _remote_query(backend: AgnesBackend, part: _Part, filters: list[sge.Expression]) -> str:
-    """The source query for one part: its columns, its own SQL and the pushed filters."""
+    """The source query for one part: its columns, its own SQL and the pushed filters — flat
+    (``SELECT cols FROM t WHERE own AND pushed``) when the part is a table or a plain filter of
+    one, so the source estimates it exactly like the query an analyst would write by hand."""
     import sqlglot.expressions as sge
 
     compiler = backend.source_compiler(part.source)
     dialect = compiler.dialect
-    inner = compiler.to_sqlglot(_unmark(part.op).to_expr())
     cols = [sge.column(c, quoted=True) for c in part.columns]
 
     def bare(pred: sge.Expression) -> sge.Expression:
@@ -499,14 +503,41 @@ def _remote_query(backend: AgnesBackend, part: _Part, filters: list[sge.Expressi
     if is_remote(part.op):
         query = sge.select(*cols).from_(sge.table_(part.op.name, quoted=True))
     else:
-        query = sge.select(*cols).from_(inner.subquery("_r"))
+        inner = compiler.to_sqlglot(_unmark(part.op).to_expr())
+        flat = _plain_filter(inner)
+        if flat is not None:
+            table, own = flat
+            query = sge.select(*cols).from_(sge.table_(table, quoted=True))
+            conditions = [bare(c) for c in _conjuncts(own)] + conditions
+        else:
+            query = sge.select(*cols).from_(inner.subquery("_r"))
     for condition in conditions:
         query = query.where(condition)
-    if not is_remote(part.op):
-        try:
-            from sqlglot.optimizer.merge_subqueries import merge_subqueries
-
-            query = merge_subqueries(query)
-        except Exception:  # noqa: BLE001 - the nested form is correct, only less tidy
-            pass
     return str(query.sql(dialect=dialect))
+
+
+def _plain_filter(select: Any) -> tuple[str, Any] | None:
+    """``(table, where)`` when ``select`` is ``SELECT <its columns, unrenamed> FROM table [WHERE ...]``
+    and nothing else (no join, grouping, window, distinct, limit or subquery)."""
+    import sqlglot.expressions as sge
+
+    if not isinstance(select, sge.Select):
+        return None
+    if any(select.args.get(k) for k in ("joins", "group", "having", "qualify", "distinct", "limit", "offset",
+                                        "order", "with_", "windows", "laterals")):
+        return None
+    source = select.args.get("from_")
+    table = source.this if source is not None else None
+    if not isinstance(table, sge.Table) or table.args.get("db") or table.args.get("catalog"):
+        return None
+    for projection in select.expressions:
+        if isinstance(projection, sge.Star):
+            continue
+        if isinstance(projection, sge.Column) and isinstance(projection.this, sge.Star):
+            continue
+        if not isinstance(projection, sge.Column):
+            return None
+    where = select.args.get("where")
+    if where is not None and (where.find(sge.Select) or where.find(sge.AggFunc) or where.find(sge.Window)):
+        return None
+    return table.name, (where.this if where is not None else None)

@@ -142,6 +142,8 @@ def main() -> int:
         server = Server(root, data, TOKEN, ["--AgnesApp.scheduler_interval_seconds=0"], port_offset=800)
         server.call("PATCH", "admin/sources/demo", {"options": {"path": str(lake)}})
         server.call("POST", "admin/metadata/refresh/events")
+        for table in ("customers", "orders"):  # the scheduler is off: extract the local tables now
+            server.call("POST", f"admin/tables/{table}/extract?wait=true")
         kernel_env = {"AGNES_SERVER_URL": server.url, "AGNES_TOKEN": TOKEN}
         sources = cells()
         print(f"time to answer: {len(sources)} code cells of {NOTEBOOK.relative_to(ROOT)} "
