@@ -30,7 +30,7 @@ import contextvars
 import itertools
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -41,7 +41,6 @@ from ibis.expr.operations.relations import Namespace
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
-    import sqlglot.expressions as sge
 
 REMOTE = "__agnes_remote__"
 DUCKDB_COMPILER = DuckDBBackend.compiler
@@ -130,6 +129,7 @@ class _Part:
     source: str
     placeholder: ops.DatabaseTable
     columns: list[str]
+    filters: list[ops.Value] = field(default_factory=list)
     sql: str = ""
 
 
@@ -206,9 +206,10 @@ class AgnesBackend(DuckDBBackend):
         # it sits, so scalar and IN subqueries over it compile as they did
         local = expr.op().replace({p.op: p.placeholder.to_expr().select(*p.placeholder.schema.names).op()
                                    for p in parts}).to_expr()
-        pushed = _pushdown(self, local, parts)
+        _needed_columns(expr.op(), parts)
         for part in parts:
-            part.sql = _remote_query(self, part, pushed.get(part.placeholder.name, []))
+            _narrow(expr.op(), part, self._sources.get(part.source, "duckdb"))
+            part.sql = _remote_query(self, part)
         return local, parts
 
     def remote_queries(self, expr: ir.Expr) -> list[str]:
@@ -345,11 +346,11 @@ def _widen(arrow: pa.Table, schema: Any) -> pa.Table:
 
     target = schema.to_pyarrow()
     columns = []
-    for field in target:
-        if field.name in arrow.column_names:
-            columns.append(arrow.column(field.name))
+    for target_field in target:
+        if target_field.name in arrow.column_names:
+            columns.append(arrow.column(target_field.name))
         else:
-            columns.append(pa.nulls(arrow.num_rows, field.type))
+            columns.append(pa.nulls(arrow.num_rows, target_field.type))
     return pa.Table.from_arrays(columns, names=target.names)
 
 
@@ -373,171 +374,227 @@ def _pandas_result(backend: AgnesBackend, expr: ir.Expr, table: pa.Table) -> Any
 # -- pushdown ----------------------------------------------------------------------------------------
 
 
-def _conjuncts(node: Any) -> list[sge.Expression]:
-    import sqlglot.expressions as sge
+# -- pushdown ----------------------------------------------------------------------------------------
+#
+# Worked out on the ibis operation graph, where every column reference names the relation it comes
+# from: exact for any column name, and a filter pushed is the user's own ibis predicate, compiled
+# by ibis for the source (no SQL rewriting).
 
-    if node is None:
-        return []
-    if isinstance(node, sge.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    if isinstance(node, sge.Paren):
-        return _conjuncts(node.this)
-    if isinstance(node, sge.Boolean) and node.this is True:
-        return []
-    return [node]
+#: Joins after which the first table keeps all its rows / a joined table is filtered by the join.
+_KEEPS_FIRST = {"inner", "left", "any_inner", "any_left", "semi", "anti", "cross"}
+_FILTERS_JOINED = {"inner", "any_inner", "cross"}
+#: Joins whose ON conjuncts over the joined table alone may filter it first.
+_ON_PUSHABLE = {"inner", "any_inner", "left", "any_left", "semi", "anti"}
+
+#: What a pushed filter may be made of on a source of another engine: comparisons whose meaning
+#: does not depend on the engine (no ordering of text: collations differ; no engine functions).
+_PORTABLE = (ops.Field, ops.Literal, ops.Equals, ops.NotEquals, ops.Greater, ops.GreaterEqual, ops.Less,
+             ops.LessEqual, ops.And, ops.Or, ops.Not, ops.IsNull, ops.NotNull, ops.InValues, ops.Between,
+             ops.IdenticalTo)
+_ORDERING = (ops.Greater, ops.GreaterEqual, ops.Less, ops.LessEqual, ops.Between)
+#: Never pushed anywhere: results that depend on more than the row, or on when it runs.
+_NEVER = (ops.Reduction, ops.Analytic, ops.WindowFunction, ops.Impure, ops.ScalarSubquery, ops.InSubquery,
+          ops.ExistsSubquery, ops.ScalarParameter)
 
 
-def _pushable(predicate: sge.Expression, alias: str) -> bool:
-    """A filter over this table's columns only, made of plain comparisons and literals (nothing
-    that could read another table, aggregate, or differ between two runs)."""
-    import sqlglot.expressions as sge
+def _conjuncts(pred: ops.Value) -> list[ops.Value]:
+    if isinstance(pred, ops.And):
+        return _conjuncts(pred.left) + _conjuncts(pred.right)
+    return [pred]
 
-    allowed = (sge.Column, sge.Identifier, sge.Literal, sge.Boolean, sge.Null, sge.EQ, sge.NEQ, sge.GT, sge.GTE,
-               sge.LT, sge.LTE, sge.And, sge.Or, sge.Not, sge.Paren, sge.In, sge.Between, sge.Is, sge.Like,
-               sge.ILike, sge.Cast, sge.DataType, sge.DataTypeParam, sge.Neg, sge.Add, sge.Sub, sge.Mul,
-               sge.Div, sge.DateFromParts, sge.Tuple, sge.Var)
-    columns = list(predicate.find_all(sge.Column))
-    if not columns or any(c.table != alias for c in columns):
+
+def _values(pred: ops.Value) -> list[ops.Node]:
+    """The nodes of a predicate, not descending into the relations its columns come from."""
+    return list(pred.find(ops.Node, filter=lambda n: not isinstance(n, ops.Relation)))
+
+
+def _portable(pred: ops.Value, flavor: str) -> bool:
+    nodes = _values(pred)
+    if any(isinstance(n, _NEVER) for n in nodes):
         return False
-    return all(isinstance(node, allowed) for node in predicate.walk())
-
-
-def _pushdown(backend: AgnesBackend, local: ir.Expr, parts: list[_Part]) -> dict[str, list[sge.Expression]]:
-    """Narrow each part to the columns the local query reads of it and return, per placeholder,
-    the filters that hold before it (the sqlglot optimizer flattens ibis's nesting first)."""
-    import sqlglot.expressions as sge
-    from sqlglot.optimizer import optimize
-    from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
-    from sqlglot.optimizer.merge_subqueries import merge_subqueries
-    from sqlglot.optimizer.normalize import normalize
-    from sqlglot.optimizer.optimize_joins import optimize_joins
-    from sqlglot.optimizer.pushdown_predicates import pushdown_predicates
-    from sqlglot.optimizer.pushdown_projections import pushdown_projections
-    from sqlglot.optimizer.qualify import qualify
-    from sqlglot.optimizer.scope import traverse_scope
-
-    mapper = DUCKDB_COMPILER.type_mapper
-    schema: dict[str, object] = {}
-    for leaf in _leaves(local.op()):
-        if isinstance(leaf, ops.PhysicalTable):
-            schema[leaf.name] = {name: mapper.to_string(dtype) for name, dtype in leaf.schema.items()}
-    by_name = {p.placeholder.name: p for p in parts}
-    try:
-        ast = DUCKDB_COMPILER.to_sqlglot(local.as_table())
-        flat = optimize(ast, schema=schema, dialect="duckdb",
-                        rules=(qualify, pushdown_projections, normalize, pushdown_predicates, optimize_joins,
-                               eliminate_subqueries, merge_subqueries))
-    except Exception:  # noqa: BLE001 - the optimizer could not follow it: read every column, push no filter
-        return {}
-    used: dict[str, set[str] | None] = {name: set() for name in by_name}
-    filters: dict[str, list[sge.Expression]] = {}
-    occurrences: dict[str, int] = {name: 0 for name in by_name}
-    for scope in traverse_scope(flat):
-        for alias, source in scope.selected_sources.items():
-            table = source[1] if isinstance(source, tuple) else source
-            if not isinstance(table, sge.Table) or table.name not in by_name:
-                continue
-            name = table.name
-            occurrences[name] += 1
-            for other in traverse_scope(flat):
-                for column in other.columns:
-                    cols = used[name]
-                    if not column.table and column.name == alias:
-                        used[name] = None  # the row as a value: every column
-                    elif column.table == alias and cols is not None:
-                        cols.add(column.name)
-            select = scope.expression
-            if isinstance(select, sge.Select):
-                where = select.args.get("where")
-                filters[name] = [c for c in _conjuncts(where.this if where is not None else None)
-                                 if _pushable(c, alias)] if _preserved(select, alias) else []
-                filters[name] += _on_filters(select, alias)
-    for name, part in by_name.items():
-        cols = used[name]
-        if cols is not None:
-            part.columns = [c for c in part.columns if c in cols] or part.columns[:1]
-    return {name: fs for name, fs in filters.items() if occurrences[name] == 1}
-
-
-def _preserved(select: sge.Select, alias: str) -> bool:
-    """Whether ``alias`` keeps all its rows through the joins of this SELECT (so a WHERE filter
-    over it may be applied before the join)."""
-    for join in select.args.get("joins") or []:
-        side = (join.side or "").upper()
-        joined = join.this.alias_or_name
-        if side == "FULL" or (side == "LEFT" and joined == alias) or (side == "RIGHT" and joined != alias):
+    if flavor == "duckdb":  # the same engine as the local part: any deterministic row expression
+        return True
+    for node in nodes:
+        if isinstance(node, (ops.Relation, ops.Literal, ops.Field)):
+            continue
+        if not isinstance(node, _PORTABLE) and not (isinstance(node, ops.Cast) and not isinstance(node, ops.TryCast)
+                                                     and (node.to.is_numeric() or node.to.is_temporal())):
+            return False
+        if isinstance(node, _ORDERING) and any(
+                isinstance(arg, ops.Value) and (arg.dtype.is_string() or arg.dtype.is_binary())
+                for arg in node.__args__ if isinstance(arg, ops.Value)):
             return False
     return True
 
 
-def _on_filters(select: sge.Select, alias: str) -> list[sge.Expression]:
-    """ON conjuncts over ``alias`` alone of the join that brings ``alias`` in, when that join
-    filters ``alias`` (inner, or ``alias`` is the null-supplying side of a LEFT join)."""
-    out: list[sge.Expression] = []
-    for join in select.args.get("joins") or []:
-        if join.this.alias_or_name != alias:
-            continue
-        side = (join.side or "").upper()
-        if side in ("", "LEFT") and (join.kind or "").upper() not in ("ANTI", "SEMI", "ASOF"):
-            out += [c for c in _conjuncts(join.args.get("on")) if _pushable(c, alias)]
-    return out
+def _narrow(root: ops.Node, part: _Part, flavor: str) -> None:
+    """Set ``part.filters`` to the filters (over the part's own columns) that hold before it:
+    conjuncts of a ``filter()`` above it whose path down to it keeps every row of it (inner joins,
+    the preserved side of a left join, filters, sorts and projections without windows or
+    aggregates), and ``ON`` conjuncts of the join that brings it in. A part used more than once
+    pushes nothing; on a source of another engine only engine-independent comparisons move."""
+    from ibis.common.graph import Graph
+
+    graph = Graph.from_bfs(root)
+    parents: dict[ops.Node, list[ops.Node]] = {}
+    for node, children in graph.items():
+        for child in children:
+            parents.setdefault(child, []).append(node)
+    rel = part.op
+    refs = [n for n in parents.get(rel, []) if isinstance(n, ops.Reference) and n.parent == rel]
+
+    # -- filters: only for a part that appears once, through one join reference
+    uses = [u for u in parents.get(rel, []) if not isinstance(u, ops.Field)]
+    if len(refs) != 1 or len(uses) != 1:
+        return
+    ref = refs[0]
+    pushed: list[ops.Value] = []
+
+    def origin(f: ops.Field) -> str | None:
+        """The part's column a field above it is, if the path down keeps every row of the part."""
+        node: ops.Field = f
+        for _ in range(64):
+            holder = node.rel
+            if holder == ref:
+                return str(node.name)
+            if isinstance(holder, ops.JoinChain):
+                if not _keeps(holder, ref):
+                    return None
+                value = holder.values.get(node.name)
+            elif isinstance(holder, ops.Project):
+                if any(isinstance(n, (*_NEVER, ops.Relation)) and n is not holder
+                       for v in holder.values.values() for n in _values(v)):
+                    return None  # a window or aggregate beside it would see fewer rows
+                value = holder.values.get(node.name)
+            elif isinstance(holder, (ops.Filter, ops.Sort)):
+                value = ops.Field(holder.parent, node.name)
+            else:
+                return None
+            if not isinstance(value, ops.Field):
+                return None
+            node = value
+        return None
+
+    for node in graph:
+        if isinstance(node, ops.Filter):
+            for pred in (c for p in node.predicates for c in _conjuncts(p)):
+                fields = [n for n in _values(pred) if isinstance(n, ops.Field)]
+                if not fields or not _portable(pred, flavor):
+                    continue
+                mapping = {}
+                for f in fields:
+                    col = origin(f)
+                    if col is None:
+                        break
+                    mapping[f] = ops.Field(rel, col)
+                else:
+                    pushed.append(pred.replace(mapping))
+        elif isinstance(node, ops.JoinChain):
+            for link in node.rest:
+                if link.table != ref or link.how not in _ON_PUSHABLE:
+                    continue
+                for pred in (c for p in link.predicates for c in _conjuncts(p)):
+                    fields = [n for n in _values(pred) if isinstance(n, ops.Field)]
+                    if fields and all(f.rel == ref for f in fields) and _portable(pred, flavor):
+                        pushed.append(pred.replace({f: ops.Field(rel, f.name) for f in fields}))
+    part.filters = list(dict.fromkeys(pushed))
 
 
-def _remote_query(backend: AgnesBackend, part: _Part, filters: list[sge.Expression]) -> str:
-    """The source query for one part: its columns, its own SQL and the pushed filters — flat
-    (``SELECT cols FROM t WHERE own AND pushed``) when the part is a table or a plain filter of
-    one, so the source estimates it exactly like the query an analyst would write by hand."""
-    import sqlglot.expressions as sge
+def _needed_columns(root: ops.Node, parts: list[_Part]) -> None:
+    """Narrow each part to the columns the rest of the expression reads of it: demand flows from
+    the result down the operation graph (a projection needs what its needed values read, a
+    filter or sort also what its predicates or keys read, a join what its needed values and its
+    conditions read, an aggregate its groups and needed metrics); anything unknown needs every
+    column of what it reads."""
+    from ibis.common.graph import Graph
 
-    compiler = backend.source_compiler(part.source)
-    dialect = compiler.dialect
-    cols = [sge.column(c, quoted=True) for c in part.columns]
+    graph = Graph.from_bfs(root)
+    order = graph.toposort()
+    order = order[0] if isinstance(order, tuple) else order
+    everything = object()
+    needed: dict[ops.Node, Any] = {}
 
-    def bare(pred: sge.Expression) -> sge.Expression:
-        copy = pred.copy()
-        for column in copy.find_all(sge.Column):
-            column.set("table", None)
-        return copy
-
-    conditions = [bare(f) for f in filters]
-    if is_remote(part.op):
-        query = sge.select(*cols).from_(sge.table_(part.op.name, quoted=True))
-    else:
-        inner = compiler.to_sqlglot(_unmark(part.op).to_expr())
-        flat = _plain_filter(inner)
-        if flat is not None:
-            table, own = flat
-            query = sge.select(*cols).from_(sge.table_(table, quoted=True))
-            conditions = [bare(c) for c in _conjuncts(own)] + conditions
+    def need(rel: ops.Node, names: Any) -> None:
+        have = needed.get(rel, set())
+        if have is everything or names is everything:
+            needed[rel] = everything
         else:
-            query = sge.select(*cols).from_(inner.subquery("_r"))
-    for condition in conditions:
-        query = query.where(condition)
-    return str(query.sql(dialect=dialect))
+            needed[rel] = have | set(names)
 
+    def reads(value: Any) -> None:
+        """What a value expression reads: its columns, and every column of a subquery's relation."""
+        if not isinstance(value, ops.Node):
+            return
+        for node in value.find(ops.Value, filter=lambda n: not isinstance(n, ops.Relation)):
+            if isinstance(node, ops.Field):
+                need(node.rel, {node.name})
+            elif isinstance(node, (ops.ScalarSubquery, ops.InSubquery, ops.ExistsSubquery)):
+                need(node.rel, everything)
+            else:  # e.g. count(*) of a relation: its rows, none of its columns
+                for arg in node.__args__:
+                    if isinstance(arg, ops.Relation):
+                        need(arg, set())
 
-def _plain_filter(select: Any) -> tuple[str, Any] | None:
-    """``(table, where)`` when ``select`` is ``SELECT <its columns, unrenamed> FROM table [WHERE ...]``
-    and nothing else (no join, grouping, window, distinct, limit or subquery)."""
-    import sqlglot.expressions as sge
-
-    if not isinstance(select, sge.Select):
-        return None
-    if any(select.args.get(k) for k in ("joins", "group", "having", "qualify", "distinct", "limit", "offset",
-                                        "order", "with_", "windows", "laterals")):
-        return None
-    source = select.args.get("from_")
-    table = source.this if source is not None else None
-    if not isinstance(table, sge.Table) or table.args.get("db") or table.args.get("catalog"):
-        return None
-    for projection in select.expressions:
-        if isinstance(projection, sge.Star):
+    top = root.to_expr().as_table().op() if isinstance(root, ops.Value) else root
+    if isinstance(root, ops.Value):
+        reads(root)
+    need(top, everything)
+    for node in reversed(list(order)):
+        if not isinstance(node, ops.Relation) or node not in needed:
             continue
-        if isinstance(projection, sge.Column) and isinstance(projection.this, sge.Star):
-            continue
-        if not isinstance(projection, sge.Column):
-            return None
-    where = select.args.get("where")
-    if where is not None and (where.find(sge.Select) or where.find(sge.AggFunc) or where.find(sge.Window)):
-        return None
-    return table.name, (where.this if where is not None else None)
+        want = needed[node]
+        names = list(node.schema.names) if want is everything else [n for n in node.schema.names if n in want]
+        if isinstance(node, ops.Project):
+            for name in names:
+                reads(node.values[name])
+        elif isinstance(node, (ops.Filter, ops.Sort, ops.Limit)):
+            need(node.parent, set(names) if want is not everything else everything)
+            for arg in (getattr(node, "predicates", ()) or ()) + tuple(getattr(node, "keys", ()) or ()):
+                reads(arg)
+        elif isinstance(node, ops.Aggregate):
+            for value in node.groups.values():
+                reads(value)
+            for name, value in node.metrics.items():
+                if want is everything or name in want:
+                    reads(value)
+        elif isinstance(node, ops.JoinChain):
+            for name in names:
+                reads(node.values[name])
+            for link in node.rest:
+                for pred in link.predicates:
+                    reads(pred)
+        elif isinstance(node, ops.Reference):
+            need(node.parent, set(names) if want is not everything else everything)
+        else:  # anything else: every column of every relation it reads
+            for arg in node.__args__:
+                for item in arg if isinstance(arg, tuple) else (arg.values() if isinstance(arg, dict) else (arg,)):
+                    if isinstance(item, ops.Relation):
+                        need(item, everything)
+                    else:
+                        reads(item)
+    for part in parts:
+        want = needed.get(part.op, everything)
+        if want is not everything:
+            part.columns = [n for n in part.columns if n in want] or part.columns[:1]
+
+
+def _keeps(chain: ops.JoinChain, ref: ops.Node) -> bool:
+    """Whether every row of ``ref`` that survives its own join survives the whole chain (so a
+    filter on it after the join may run before it)."""
+    hows = [link.how for link in chain.rest]
+    if chain.first == ref:
+        return all(h in _KEEPS_FIRST for h in hows)
+    for i, link in enumerate(chain.rest):
+        if link.table == ref:
+            return link.how in _FILTERS_JOINED and all(h in _KEEPS_FIRST for h in hows[i + 1:])
+    return False
+
+
+def _remote_query(backend: AgnesBackend, part: _Part) -> str:
+    """The source query for one part: its own expression, the pushed filters and its columns,
+    compiled by ibis for the source's dialect."""
+    expr = part.op.to_expr()
+    if part.filters:
+        expr = expr.filter(*[f.to_expr() for f in part.filters])
+    expr = expr.select(*part.columns)
+    return backend.source_sql(expr)

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import ids
 from .access import GRANTING_LIFECYCLES, Access, Principal
-from .errors import AgnesError, AlreadyExists, BadRequest, NotFound, ValidationError
+from .errors import AgnesError, AlreadyExists, BadRequest, Conflict, NotFound, ValidationError
 from .events import Change, ChangeHub
 from .registry import Registry
 from .store import StateStore, dumps, iso, loads, utcnow
@@ -209,6 +209,9 @@ class Packages:
 
     def _row(self, slug: str, *, deleted: bool) -> dict[str, Any]:
         row = self.store.row("SELECT * FROM packages WHERE slug = ?", [slug])
+        if deleted and row is not None and row["deleted_at"] is None:
+            raise Conflict(f"package {slug!r} is not deleted: there is nothing to restore",
+                           hint=f"GET admin/packages/{slug} shows it.", details={"slug": slug})
         if row is None or (row["deleted_at"] is not None) != deleted:
             state = "deleted " if deleted else ""
             raise NotFound(f"no {state}package {slug!r}", hint="GET admin/packages?include_deleted=true lists them.",

@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from .access import Access, Principal
-from .errors import AgnesError, AlreadyExists, NotFound, ValidationError
+from .errors import AgnesError, AlreadyExists, Conflict, NotFound, ValidationError
 from .events import Change, ChangeHub
 from .ids import whole_number
 from .packages import check_slug, check_text, check_unknown
@@ -275,6 +275,9 @@ class Recipes:
 
     def _row(self, slug: str, *, deleted: bool) -> dict[str, Any]:
         row = self.store.row("SELECT * FROM recipes WHERE slug = ?", [slug])
+        if deleted and row is not None and row["deleted_at"] is None:
+            raise Conflict(f"recipe {slug!r} is not deleted: there is nothing to restore",
+                           hint=f"GET admin/recipes/{slug} shows it.", details={"slug": slug})
         if row is None or (row["deleted_at"] is not None) != deleted:
             raise NotFound(f"no {'deleted ' if deleted else ''}recipe {slug!r}",
                            hint="GET admin/recipes?include_deleted=true lists them.", details={"slug": slug})

@@ -12,8 +12,12 @@ import ibis
 import pytest
 
 import agnes_jupyter as agnes
-from agnes_jupyter._backend import REMOTE
 from tests._live import LiveServer
+
+#: How remote tables are marked inside expressions (never in SQL anyone sees). Spelled out rather than
+#: imported: importing the backend loads ibis's SQL dialects, which patch sqlglot's PostgreSQL
+#: generator for the whole process, and the core tests collected beside these render PostgreSQL SQL.
+REMOTE = "__agnes_remote__"
 
 
 @pytest.fixture

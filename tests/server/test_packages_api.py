@@ -92,7 +92,9 @@ async def test_admin_crud_soft_delete_and_restore(api) -> None:
     status, restored, _ = await api("POST", "admin/packages/sales/restore", token=ALICE)
     assert (status, restored["deleted_at"], restored["tags"]) == (200, None, ["orders"])
     status, body, _ = await api("POST", "admin/packages/sales/restore", token=ALICE)
-    assert status == 404  # nothing deleted to restore
+    assert (status, body["error"]) == (409, "conflict")  # it exists, and is not deleted
+    status, body, _ = await api("POST", "admin/packages/nope/restore", token=ALICE)
+    assert status == 404
 
 
 async def test_browse_stack_and_subscriptions_follow_grants(api) -> None:

@@ -85,6 +85,8 @@ async def test_recipes_are_listed_by_grant_and_soft_deleted(api) -> None:
     assert body["recipes"] == []
     status, restored, _ = await api("POST", "admin/recipes/top-customers/restore", token=ALICE)
     assert (status, restored["deleted_at"]) == (200, None)
+    status, again, _ = await api("POST", "admin/recipes/top-customers/restore", token=ALICE)
+    assert (status, again["error"]) == (409, "conflict")  # it exists and is not deleted
     status, body, _ = await api("GET", "recipes", token=BOB)
     assert [r["slug"] for r in body["recipes"]] == ["top-customers"]
 
