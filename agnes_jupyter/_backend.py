@@ -60,7 +60,8 @@ def confirm() -> Iterator[None]:
 
 @contextlib.contextmanager
 def duckdb_errors() -> Iterator[None]:
-    """DuckDB's errors as :class:`QueryError` (one line and a hint), not a traceback through ibis."""
+    """DuckDB's errors while running an expression as :class:`QueryError` (one line and a hint),
+    not a traceback through ibis. The SQL is ibis's, not the user's: no position is given."""
     import duckdb
 
     from .errors import from_duckdb
@@ -68,7 +69,7 @@ def duckdb_errors() -> Iterator[None]:
     try:
         yield
     except duckdb.Error as exc:
-        raise from_duckdb(exc) from None
+        raise from_duckdb(exc, generated=True) from None
 
 
 def is_remote(op: ops.Node) -> bool:
@@ -327,6 +328,24 @@ class AgnesBackend(DuckDBBackend):
         with self._localised(expr, confirm) as local, duckdb_errors():
             table = super().to_pyarrow(local, params=params, limit=limit)
         return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=chunk_size))
+
+    def to_parquet(self, expr: ir.Table, /, *args: Any, **kwargs: Any) -> Any:
+        with duckdb_errors():
+            return super().to_parquet(expr, *args, **kwargs)
+
+    def to_csv(self, expr: ir.Table, /, *args: Any, **kwargs: Any) -> Any:
+        with duckdb_errors():
+            return super().to_csv(expr, *args, **kwargs)
+
+    def _get_schema_using_query(self, query: str) -> Any:
+        if REMOTE in query:
+            from .errors import ValidationError
+
+            raise ValidationError("SQL over an expression that reads remote tables cannot run before they are "
+                                  "scanned", hint="Run the expression (.to_pandas()) or keep it "
+                                                  "(agnes.snapshot(expr, name)), then SQL over the snapshot: "
+                                                  "agnes.sql('SELECT ... FROM name').")
+        return super()._get_schema_using_query(query)
 
     def _to_duckdb_relation(self, expr: ir.Expr, *, params: Mapping[Any, Any] | None = None,
                             limit: int | str | None = None, **kwargs: Any) -> Any:

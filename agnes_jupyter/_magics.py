@@ -255,15 +255,26 @@ def _params(sql: str, dialect: str) -> str:
 
 
 def _remote_dialect(sql: str) -> str:
-    """The SQL flavor of the source of the first Agnes table the query names."""
+    """The SQL flavor of the source of the first Agnes table the query names (its placeholders
+    read as NULL for this look only)."""
     import sqlglot
     from sqlglot import exp
 
     import agnes_jupyter as agnes
 
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except sqlglot.errors.ParseError:
+    from ._scans import param_names
+
+    probe = sql
+    for start, end, _ in reversed(param_names(sql, "duckdb")):
+        probe = probe[:start] + "NULL" + probe[end + 1:]
+    tree = None
+    for read in ("duckdb", "postgres"):
+        try:
+            tree = sqlglot.parse_one(probe, read=read)
+            break
+        except sqlglot.errors.ParseError:
+            continue
+    if tree is None:
         return "duckdb"
     for table in tree.find_all(exp.Table):
         try:

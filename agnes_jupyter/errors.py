@@ -183,29 +183,48 @@ def from_envelope(envelope: dict[str, Any], status: int | None = None) -> AgnesE
     )
 
 
-def from_duckdb(exc: BaseException, query: str | None = None) -> QueryError:
+def from_duckdb(exc: BaseException, query: str | None = None, generated: bool = False) -> QueryError:
     """A DuckDB error as one line and a hint: the first line of its message, its "Did you mean"
-    kept, the line and column of the error (ibis's internal ``DESCRIBE`` prefix removed)."""
+    or candidate columns kept, and the line and column of the error in the user's own SQL (ibis's
+    internal ``DESCRIBE`` prefix accounted for; none when the SQL was generated from an expression)."""
     import re
 
     text = str(exc)
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(exc).__name__
-    suggestion = next((line.strip() for line in lines[1:] if line.strip().lower().startswith("did you mean")), "")
+    suggestion = next((line.strip() for line in lines[1:]
+                       if line.strip().lower().startswith(("did you mean", "candidate bindings"))), "")
     where = ""
     for i, line in enumerate(lines):
         m = re.match(r"LINE (\d+): ?(.*)$", line)
-        if m and i + 1 < len(lines) and lines[i + 1].strip() == "^":
-            shown, caret = m.group(2), lines[i + 1].index("^") - len(line) + len(m.group(2))
-            offset = 0
-            if shown.startswith("DESCRIBE ") and (query is None or not query.lstrip().upper().startswith("DESCRIBE")):
-                offset = len("DESCRIBE ")
-            where = f" (line {m.group(1)}, column {max(caret - offset, 0) + 1})"
-            break
+        if generated or not m or i + 1 >= len(lines) or lines[i + 1].strip() != "^":
+            continue
+        number, shown = int(m.group(1)), m.group(2)
+        caret = lines[i + 1].index("^") - (len(line) - len(shown))
+        source = (query or "").splitlines()
+        described = bool(shown.startswith("DESCRIBE ") or shown.startswith("...")) and query is not None
+        if query is not None and number <= len(source):
+            own = source[number - 1]
+            if number == 1 and not query.lstrip().upper().startswith("DESCRIBE"):
+                own = "DESCRIBE " + own if shown.startswith("DESCRIBE ") else own
+            visible = shown[3:] if shown.startswith("...") else shown
+            skipped = 3 if shown.startswith("...") else 0
+            at = own.find(visible.rstrip(".")[:60]) if visible else -1
+            if at >= 0:
+                column = at + caret - skipped
+                if own.startswith("DESCRIBE ") and not source[number - 1].startswith("DESCRIBE "):
+                    column -= len("DESCRIBE ")
+                where = f" (line {number}, column {max(column, 0) + 1})"
+        elif not described:
+            where = f" (line {number}, column {max(caret, 0) + 1})"
+        break
     message = re.sub(r"\s+", " ", first).strip() + where
     if suggestion:
         message += f" — {suggestion}"
-    hint = ("agnes.catalog() lists the tables you may use; agnes.snapshots() your snapshots."
-            if "Catalog Error" in first or "does not exist" in first
-            else "Check the SQL near that position (DuckDB dialect: workspace tables and snapshots by name).")
+    if "Catalog Error" in first or "does not exist" in first:
+        hint = "agnes.catalog() lists the tables you may use; agnes.snapshots() your snapshots."
+    elif generated:
+        hint = "DuckDB could not run this expression (check the columns' types in the operations above)."
+    else:
+        hint = "Check the SQL near that position (DuckDB dialect: workspace tables and snapshots by name)."
     return QueryError(message, hint=hint, details={"duckdb": type(exc).__name__})

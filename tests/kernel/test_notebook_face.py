@@ -202,3 +202,17 @@ def test_byte_bars_end_full_on_success_and_where_they_stopped_on_failure() -> No
     failed.update(100)
     failed.done(False)
     assert (bar.n, bar.total) == (100, 1000)
+
+
+def test_more_failures_are_one_line_errors(ws: Path, tmp_path: Path) -> None:
+    agnes.table("orders")
+    with pytest.raises(agnes.ValidationError, match="one query"):
+        agnes.sql("SELECT 1; SELECT 2")
+    bad = agnes.sql("SELECT 'x' AS v").mutate(n=lambda t: t.v.cast("int32"))
+    with pytest.raises(agnes.QueryError):
+        bad.to_parquet(tmp_path / "x.parquet")
+    with pytest.raises(agnes.QueryError):
+        bad.to_pandas()
+    events = agnes.table("events")
+    with pytest.raises(agnes.ValidationError, match="remote tables"):
+        events.filter(events.country == "CZ").alias("cz").sql("SELECT count(*) FROM cz")
