@@ -216,3 +216,32 @@ def test_more_failures_are_one_line_errors(ws: Path, tmp_path: Path) -> None:
     events = agnes.table("events")
     with pytest.raises(agnes.ValidationError, match="remote tables"):
         events.filter(events.country == "CZ").alias("cz").sql("SELECT count(*) FROM cz")
+
+
+def test_suggestions_never_name_a_table_the_user_may_not_read(connected: LiveServer, ws: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    owner = agnes.connect(connected.url, connected.token, default=False)  # the server's owner: an admin
+    unique = uuid.uuid4().hex[:8]
+    secret, user = f"secret_revenue_{unique}", f"guess_{unique}"
+    owner.post("admin/tables", {"id": secret, "source": "demo", "source_table": "orders", "query_mode": "remote"})
+    owner.post("admin/users", {"username": user})
+    try:
+        token = owner.post(f"admin/users/{user}/tokens", {"name": "suggestions"})["token"]
+        with pytest.raises(agnes.NotFound) as as_admin:
+            agnes.table(secret[:-1])
+        assert repr(secret) in str(as_admin.value)  # the admin may read it: suggested
+        monkeypatch.setenv("AGNES_TOKEN", token)
+        agnes.connect(connected.url, token)
+        with pytest.raises(agnes.NotFound) as as_user:
+            agnes.table(secret[:-1])
+        assert secret not in str(as_user.value)
+        assert secret not in as_user.value.details["suggestions"]
+    finally:
+        for path in (f"admin/tables/{secret}", f"admin/users/{user}"):
+            try:
+                owner.delete(path)
+            except agnes.AgnesError:
+                pass
+        owner.close()
