@@ -87,3 +87,19 @@ def test_errors_of_generated_sql_name_no_position() -> None:
     error = from_duckdb(info.value, generated=True)
     assert "line" not in error.message
     assert "expression" in (error.hint or "")
+
+
+def test_magic_help_is_generated_from_the_parsers() -> None:
+    import argparse
+
+    from agnes_jupyter._magics import _cell_parser, _parser, help_text
+
+    text = help_text()
+    parser = _parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"snapshots", "packages", "package", "stack", "recipes", "catalog", "sync"} <= set(subcommands)
+    for name in subcommands:
+        assert f"%agnes {name}" in text
+    for action in _cell_parser()._actions:
+        for flag in action.option_strings:
+            assert flag in text
