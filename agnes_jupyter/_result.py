@@ -18,7 +18,10 @@ def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, float):
-        return f"{value:,.6g}" if abs(value) < 1e15 else repr(value)
+        if value != value or value in (float("inf"), float("-inf")) or abs(value) >= 1e15 or (
+                value != 0 and abs(value) < 1e-4):
+            return repr(value)
+        return f"{value:.4f}".rstrip("0").rstrip(".")  # 75367312.45, 0.5, 3
     if isinstance(value, (dt.date, dt.datetime, decimal.Decimal)):
         return str(value)
     text = str(value)
