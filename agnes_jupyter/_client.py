@@ -16,6 +16,17 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 60.0
 
 
+def retry_policy() -> Any:
+    """urllib3's retries for what is safe to repeat: idempotent requests (never POST, so never a
+    scan) after a refused connection or a 502/503/504 from a proxy, with a short doubling back-off.
+    A server that stays away still fails fast with :class:`ServerNotFound`."""
+    from urllib3.util.retry import Retry
+
+    return Retry(total=3, connect=3, read=0, status=2, backoff_factor=0.2,
+                 status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE"}),
+                 raise_on_status=False, respect_retry_after_header=True)
+
+
 class Client:
     """A connection to one Agnes server. Create it with :func:`agnes_jupyter.connect`."""
 
@@ -25,6 +36,9 @@ class Client:
         self.server = server
         self.timeout = timeout
         self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry_policy())
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         if server.token:
             self._session.headers["Authorization"] = f"token {server.token}"
         self._session.headers["User-Agent"] = "agnes-jupyter-kernel"
@@ -96,6 +110,13 @@ class Client:
 
     def close(self) -> None:
         self._session.close()
+
+
+def current() -> Client:
+    """The kernel's default client (connecting on first use): the one accessor every module uses."""
+    import agnes_jupyter
+
+    return agnes_jupyter.client()
 
 
 def open_client(url: str | None = None, token: str | None = None) -> Client:

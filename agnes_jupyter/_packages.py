@@ -8,15 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 from ._catalog import Catalog, freshness_html, mode_badge
+from ._client import current as _client
 from ._collection import Collection
 from ._display import badge, border, esc, html_table, human_bytes, human_count, muted, text_table
 from .errors import AgnesError
-
-
-def _client() -> Any:
-    import agnes_jupyter
-
-    return agnes_jupyter.client()
 
 
 def _lifecycle(value: str) -> str:

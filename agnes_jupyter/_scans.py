@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ._client import current as _client
 from ._collection import Collection
 from ._display import badge, esc, human_age, human_bytes, human_count, muted, tone_colour
 from ._workspace import Workspace, atomic_write_json, check_name, workspace
@@ -21,16 +21,10 @@ from .errors import AgnesError, NotFound, ScanTimeout, SnapshotExists, SourceErr
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from ._client import Client
 
 SCAN_TIMEOUT = (15.0, 900.0)  # connect, and between two chunks of the stream
 DEFAULT_DISK_CAP = 10 * 1024**3
 DISK_CAP_ENV = "AGNES_DISK_CAP_BYTES"
-
-def _client() -> Client:
-    import agnes_jupyter
-
-    return agnes_jupyter.client()
 
 
 def _catalog_entry(table_id: str) -> dict[str, Any]:
@@ -85,45 +79,10 @@ def table(table_id: str) -> ir.Table:
 
 
 def ensure_local(table_id: str, ws: Workspace) -> Path:
-    """Download a local table into ``data/_shared`` if missing or changed (conditional GET by md5)."""
-    state = ws.sync_state()
-    known = state.get("tables", {}).get(table_id)
-    path = ws.shared / f"{table_id}.parquet"
-    headers = {"If-None-Match": f'"{known["md5"]}"'} if known and path.exists() else {}
-    response = _client().request("GET", f"sync/tables/{quote(table_id, safe='')}/data", stream=True,
-                                 headers=headers, timeout=SCAN_TIMEOUT)
-    if response.status_code == 304:
-        response.close()
-        return path
-    md5 = response.headers.get("ETag", "").strip('"')
-    digest = hashlib.md5(usedforsecurity=False)
-    fd, tmp = tempfile.mkstemp(dir=ws.shared, prefix=f".{table_id}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in response.iter_content(1 << 20):
-                fh.write(chunk)
-                digest.update(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if md5 and digest.hexdigest() != md5:
-            raise SourceError(f"the download of {table_id!r} is corrupt (md5 mismatch)", hint="Run it again.")
-        os.replace(tmp, path)
-    finally:
-        response.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    from ._sync import update_state
+    """Download a local table into ``data/_shared`` if missing or changed (see :mod:`._download`)."""
+    from ._download import ensure_local as _ensure_local
 
-    fresh = {"md5": md5, "size_bytes": path.stat().st_size, "rows": int(response.headers.get("X-Agnes-Rows") or 0),
-             "downloaded_at": datetime.now(timezone.utc).isoformat()}
-
-    def record(tables: dict[str, Any]) -> None:
-        # A table sync put here stays sync's; one fetched only on demand is kept by sync while it is readable.
-        known = tables.get(table_id) or {}
-        tables[table_id] = {**known, **fresh, "origin": known.get("origin", "on_demand")}
-
-    update_state(ws, record)
-    return path
+    return _ensure_local(_client(), ws, table_id)
 
 
 def sql(query: str, params: dict[str, Any] | None = None) -> ir.Table:

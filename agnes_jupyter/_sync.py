@@ -15,87 +15,30 @@ read-modify-write of it happens under a second, short lock (:func:`update_state`
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
 import os
 import re
 import shutil
 import stat
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
+from ._client import current as _client
 from ._display import badge, esc, html_table, human_bytes
-from ._scans import SCAN_TIMEOUT, _client
+from ._download import PART_RE, Downloads, run_downloads, sync_lock, update_state
 from ._workspace import NAME_RE, Workspace, workspace
-from .errors import AgnesError, Conflict, ServerNotFound, SourceError, ValidationError
+from .errors import AgnesError, ValidationError
 
 if TYPE_CHECKING:
-    import requests
 
     from ._client import Client
 
-LOCK_FILE = ".sync.lock"
-STATE_LOCK_FILE = ".sync_state.lock"
-CHUNK = 1 << 20
-#: Attempts per table for connection errors, timeouts and 5xx answers, with a doubling backoff.
-ATTEMPTS = 3
-BACKOFF_SECONDS = 0.5
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MD5_RE = re.compile(r"^[0-9a-f]{32}$")
-PART_RE = re.compile(r"^\.(?P<id>[A-Za-z_][A-Za-z0-9_]{0,62})\.(?P<md5>[0-9a-f]{32})\.part$")
-
-
-# -- locks and state -------------------------------------------------------------------------------
-
-
-@contextmanager
-def sync_lock(ws: Workspace) -> Iterator[None]:
-    """Held for a whole sync; a second sync (another kernel, process or thread) fails at once."""
-    path = ws.root / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Conflict("another sync is running in this workspace",
-                           hint="Wait for it to finish (in another kernel or terminal), then run agnes.sync() "
-                                "again. A sync that was killed releases the lock by itself.",
-                           details={"lock": str(path)}) from None
-        yield
-    finally:
-        os.close(fd)  # releases the flock
-
-
-@contextmanager
-def _state_lock(ws: Workspace) -> Iterator[None]:
-    fd = os.open(ws.root / STATE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def update_state(ws: Workspace, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Read ``sync_state.json``, let ``change`` edit its ``tables`` (id -> record) in place, and
-    write it atomically — under a short lock, as sync and on-demand downloads both write it."""
-    with _state_lock(ws):
-        state = ws.sync_state()
-        before = json.dumps(state, sort_keys=True, default=str)
-        change(state.setdefault("tables", {}))
-        if json.dumps(state, sort_keys=True, default=str) != before:
-            ws.save_sync_state(state)
-    return state
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -234,166 +177,6 @@ def _readable_local(client: Client) -> set[str]:
     return {t["id"] for t in client.get("catalog")["tables"] if t.get("query_mode") != "remote"}
 
 
-# -- downloads -------------------------------------------------------------------------------------
-
-
-class _Restart(Exception):
-    """The partial download cannot be continued (md5 mismatch, range refused): start over."""
-
-
-class _Cancelled(Exception):
-    """Another part of the sync was interrupted."""
-
-
-def _write_chunk(fh: IO[bytes], chunk: bytes) -> None:
-    fh.write(chunk)
-
-
-def _retryable(exc: BaseException) -> bool:
-    import requests
-
-    if isinstance(exc, requests.RequestException | ServerNotFound):
-        return True  # connection refused or cut mid-stream, read timeout
-    return isinstance(exc, AgnesError) and (exc.code == "timeout" or (exc.status or 0) >= 500)
-
-
-class _Downloads:
-    """Downloads tables in worker threads; counts bytes (and drives the bar) for all of them."""
-
-    def __init__(self, client: Client, shared: Path, bar: Any) -> None:
-        self.client = client
-        self.shared = shared
-        self.bar = bar
-        self.bytes = 0
-        self.cancelled = threading.Event()
-        self._lock = threading.Lock()
-
-    def _count(self, n: int, network: bool = True) -> None:
-        with self._lock:
-            if network:
-                self.bytes += n
-            self.bar.update(n)
-
-    def download(self, entry: dict[str, Any]) -> int:
-        """Fetch one table into ``data/_shared/<id>.parquet``; its size."""
-        tid, md5 = entry["id"], entry["md5"]
-        part = self.shared / f".{tid}.{md5}.part"
-        failures = restarts = 0
-        while True:
-            try:
-                return self._attempt(entry, part)
-            except _Restart as exc:
-                part.unlink(missing_ok=True)
-                restarts += 1
-                if restarts > 1:
-                    raise SourceError(f"the download of {tid!r} does not match its md5 ({exc})",
-                                      hint="Run agnes.sync() again.") from None
-            except Exception as exc:
-                failures += 1
-                if self.cancelled.is_set() or not _retryable(exc) or failures >= ATTEMPTS:
-                    raise
-                time.sleep(BACKOFF_SECONDS * 2 ** (failures - 1))  # backoff before retrying, not a wait
-
-    def _attempt(self, entry: dict[str, Any], part: Path) -> int:
-        tid, md5, size = entry["id"], entry["md5"], entry.get("size_bytes")
-        digest: Any = None
-        have = 0
-        if os.path.lexists(part):
-            digest = hashlib.md5(usedforsecurity=False)
-            have = _hash_into(part, digest)  # raises for a part that cannot be read: a real failure
-            if isinstance(size, int) and have > size:
-                raise _Restart("the partial download is longer than the table")
-        if have and have == size:
-            self._count(have, network=False)
-            return self._finish(tid, md5, part, digest)
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        try:
-            response = self.client.request("GET", f"sync/tables/{quote(tid, safe='')}/data", stream=True,
-                                           headers=headers, timeout=SCAN_TIMEOUT)
-        except AgnesError as exc:
-            if exc.status == 416 or exc.code == "range_not_satisfiable":
-                raise _Restart("the server refused to continue the partial download") from None
-            raise
-        try:
-            etag = response.headers.get("ETag", "").strip('"')
-            if etag and etag != md5:
-                raise SourceError(f"{tid!r} changed on the server during the sync",
-                                  hint="Run agnes.sync() again to fetch the new version.")
-            if response.status_code == 206:
-                if not have or _range_start(response) != have:
-                    raise _Restart("the server sent another range than asked for")
-                mode = "ab"
-                self._count(have, network=False)
-            else:  # the whole file (a 200 also answers a Range the server chose not to honour)
-                mode, digest = "wb", hashlib.md5(usedforsecurity=False)
-            self._stream(response, part, mode, digest)
-        finally:
-            response.close()
-        return self._finish(tid, md5, part, digest)
-
-    def _stream(self, response: requests.Response, part: Path, mode: str, digest: Any) -> None:
-        with open(part, mode) as fh:
-            for chunk in response.iter_content(CHUNK):
-                if self.cancelled.is_set():
-                    raise _Cancelled
-                _write_chunk(fh, chunk)
-                digest.update(chunk)
-                self._count(len(chunk))
-            fh.flush()
-            _datasync(fh.fileno())
-
-    def _finish(self, tid: str, md5: str, part: Path, digest: Any) -> int:
-        if digest.hexdigest() != md5:
-            raise _Restart("md5 mismatch")
-        target = self.shared / f"{tid}.parquet"
-        os.chmod(part, 0o444)  # read-only, links included: a file edited in place would defeat the size check
-        os.replace(part, target)
-        return target.stat().st_size
-
-
-def _datasync(fd: int) -> None:
-    """The part's bytes are on disk before it is renamed into place (a power cut cannot leave a
-    renamed file without its data). ``fdatasync`` skips the inode times that ``fsync`` also
-    writes: measured 25 % faster on a 1 GB sync (benchmarks/sync.py)."""
-    getattr(os, "fdatasync", os.fsync)(fd)
-
-
-def _hash_into(path: Path, digest: Any) -> int:
-    size = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-            size += len(block)
-    return size
-
-
-def _range_start(response: requests.Response) -> int | None:
-    m = re.match(r"^bytes (\d+)-", response.headers.get("Content-Range", ""))
-    return int(m.group(1)) if m else None
-
-
-def _run_downloads(downloads: _Downloads, entries: list[dict[str, Any]], workers: int) -> dict[str, Any]:
-    """id -> size, or the exception that failed it. An interrupt cancels the others."""
-    results: dict[str, Any] = {}
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(entries)), thread_name_prefix="agnes-sync")
-    try:
-        futures: dict[Future[int], str] = {pool.submit(downloads.download, e): e["id"] for e in entries}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    results[futures[future]] = future.result()
-                except Exception as exc:  # noqa: BLE001 - one failing table does not abort the others
-                    results[futures[future]] = exc
-    except BaseException:
-        downloads.cancelled.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return results
-
-
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, AgnesError):
         return exc.one_line()
@@ -500,9 +283,9 @@ def _apply(ws: Workspace, client: Client, p: _Plan, report: SyncReport, progress
         from ._progress import ByteBar
 
         bar = ByteBar(report.planned_bytes, "agnes sync", progress and report.planned_bytes > 0)
-        downloads = _Downloads(client, ws.shared, bar)
+        downloads = Downloads(client, ws.shared, bar)
         try:
-            results = _run_downloads(downloads, p.download, workers)
+            results = run_downloads(downloads, p.download, workers)
         finally:
             bar.done(not any(isinstance(r, BaseException) for r in results.values()))
         report.bytes_downloaded = downloads.bytes

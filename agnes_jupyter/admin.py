@@ -15,15 +15,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from ._client import current as _client
 from ._display import badge, human_bytes
 from ._records import Records
 from .errors import AgnesError
-
-
-def _client() -> Any:
-    import agnes_jupyter
-
-    return agnes_jupyter.client()
 
 
 def _q(part: str) -> str:

@@ -29,7 +29,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import agnes_jupyter as agnes
-from agnes_jupyter import _sync
+from agnes_jupyter import _download, _sync
 from agnes_jupyter._client import Client
 from agnes_jupyter._workspace import workspace
 from tests._live import LiveServer
@@ -153,7 +153,7 @@ def tree(root: Path) -> dict[str, tuple[int, int, int]]:
     """Every path under ``root`` (but the lock file) with its size, mtime and inode."""
     out = {}
     for path in sorted(root.rglob("*")):
-        if path.name != _sync.LOCK_FILE:
+        if path.name != _download.LOCK_FILE:
             st = path.lstat()
             out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns, st.st_ino)
     return out
@@ -211,7 +211,7 @@ def test_a_second_sync_is_a_no_op_that_reads_no_file(analyst: Analyst, own: Simp
         hashed.append(args)
         return hashlib.md5(*args, **kwargs)
 
-    monkeypatch.setattr(_sync, "hashlib", SimpleNamespace(md5=counting_md5))
+    monkeypatch.setattr(_download, "hashlib", SimpleNamespace(md5=counting_md5))
     report = agnes.sync(progress=False)
     assert sorted(report.unchanged) == analyst.local()
     assert (report.downloaded, report.removed, report.failed, report.bytes_downloaded) == ([], [], {}, 0)
@@ -233,7 +233,7 @@ def test_1000_unchanged_tables_are_planned_without_hashing_or_catalog_lookups(
         records[table_id] = {"md5": md5, "size_bytes": i + 1, "origin": "sync"}
     wanted = {t["id"]: t["packages"] for t in tables}
     assert _sync._sync_links(data, wanted) == {}
-    monkeypatch.setattr(_sync, "hashlib", None)  # any hashing would raise
+    monkeypatch.setattr(_download, "hashlib", None)  # any hashing would raise
 
     plan = _sync.plan(tables, records, shared, readable=lambda: pytest.fail("no catalog lookup needed"))
     assert _sync._sync_links(data, wanted) == {}  # links already right: nothing rewritten
@@ -326,16 +326,16 @@ def test_a_killed_sync_is_completed_by_the_next_one(
     script = textwrap.dedent("""
         import os, signal
         import agnes_jupyter as agnes
-        from agnes_jupyter import _sync
+        from agnes_jupyter import _download
 
-        write = _sync._write_chunk
+        write = _download._write_chunk
 
         def write_then_die(fh, chunk):
             write(fh, chunk)
             fh.flush()
             os.kill(os.getpid(), signal.SIGKILL)
 
-        _sync._write_chunk = write_then_die
+        _download._write_chunk = write_then_die
         agnes.sync(progress=False)
     """)
     env = {**os.environ, "AGNES_SERVER_URL": connected.url, "AGNES_TOKEN": analyst.token,
@@ -362,7 +362,7 @@ def test_a_killed_sync_is_completed_by_the_next_one(
 def test_a_sync_running_elsewhere_makes_sync_raise_until_it_ends(
         analyst: Analyst, own: SimpleNamespace, ws: Path) -> None:
     analyst.package(own.orders)
-    lock = workspace().root / _sync.LOCK_FILE
+    lock = workspace().root / _download.LOCK_FILE
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, os, sys\n"
                                "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
