@@ -25,6 +25,13 @@ def test_every_interval() -> None:
         ("0 0 1 * *", datetime(2026, 1, 15), datetime(2026, 2, 1)),
         ("15,45 * * * *", datetime(2026, 1, 1, 0, 20), datetime(2026, 1, 1, 0, 45)),
         ("0 0 29 2 *", datetime(2026, 3, 1), datetime(2028, 2, 29)),
+        # Debian cron: a day-of-month starting with '*' is not a restriction, so this is Mondays
+        # (odd-dated ones) only — never Saturday the 3rd or Wednesday the 7th
+        ("0 0 */2 * mon", datetime(2026, 1, 1), datetime(2026, 1, 5)),
+        ("0 0 */2 * mon", datetime(2026, 1, 5), datetime(2026, 1, 19)),
+        # both restricted: either matches (the 1st, or any Friday)
+        ("0 12 1,15 * fri", datetime(2026, 1, 1, 12, 0), datetime(2026, 1, 2, 12, 0)),
+        ("0 0 * * 7", datetime(2026, 1, 1), datetime(2026, 1, 4)),  # 7 is Sunday too
     ],
 )
 def test_cron_next_run(expr: str, after: datetime, expected: datetime) -> None:
