@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AgnesError,
+    AlreadyExists,
     ConfirmationRequired,
     Conflict,
     Forbidden,
     NotFound,
+    NotRemote,
     QueryError,
     QuotaExceeded,
+    Rejected,
+    RequiredItem,
     ScanCancelled,
     ScanTimeout,
     ScanTooLarge,
@@ -40,12 +44,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgnesError",
+    "AlreadyExists",
     "ConfirmationRequired",
     "Conflict",
     "Forbidden",
     "NotFound",
+    "NotRemote",
     "QueryError",
     "QuotaExceeded",
+    "Rejected",
+    "RequiredItem",
     "ScanCancelled",
     "ScanTimeout",
     "ScanTooLarge",

@@ -119,6 +119,65 @@ class PayloadTooLarge(AgnesError):
     code = "payload_too_large"
 
 
+# -- the server's codes, one class each (the same names as the server's; tests/core/test_boundaries.py)
+
+
+class BadRequest(ValidationError):
+    code = "bad_request"
+
+
+class Rejected(ValidationError):
+    """The scan validator refused the query; ``details['kind']`` says why."""
+
+    code = "validator_rejected"
+
+
+class NotRemote(ValidationError):
+    """An operation for remote tables was asked of another kind (or the other way round)."""
+
+    code = "not_remote"
+
+
+class RequiredItem(ValidationError):
+    """Unsubscribing from something granted to your group as required."""
+
+    code = "required_item"
+
+
+class NotAvailable(ValidationError):
+    code = "not_available"
+
+
+class RecipeParameterError(ValidationError):
+    code = "recipe_parameter"
+
+
+class MethodNotAllowed(ValidationError):
+    code = "method_not_allowed"
+
+
+class RangeNotSatisfiable(ValidationError):
+    code = "range_not_satisfiable"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class AlreadyRunning(Conflict):
+    code = "already_running"
+
+
+class SourceTimeout(SourceError):
+    code = "source_timeout"
+
+
+class Unavailable(AgnesError):
+    """The server cannot do it now (it is starting or stopping): try again shortly."""
+
+    code = "unavailable"
+
+
 class QueryError(AgnesError):
     """SQL the workspace DuckDB could not run (a typo, a missing table or column): DuckDB's own
     message and its "Did you mean" kept, with the line and column of the error."""
@@ -136,31 +195,40 @@ UNAUTHORIZED_HINT = ("In JupyterLab the kernel gets a token by itself: restart t
                      "to a personal access token (an admin issues one with 'jupyter agnes user token NAME') "
                      "or pass agnes.connect(url, token=...).")
 
+#: The server's error table, mirrored: code -> the exception the kernel raises.
 _BY_CODE: dict[str, type[AgnesError]] = {
-    "unauthorized": Unauthorized,
-    "forbidden": Forbidden,
-    "not_found": NotFound,
-    "bad_request": ValidationError,
+    "bad_request": BadRequest,
     "validation_error": ValidationError,
-    "validator_rejected": ValidationError,
-    "not_remote": ValidationError,
-    "conflict": Conflict,
-    "already_exists": Conflict,
-    "already_running": Conflict,
-    "confirmation_required": ConfirmationRequired,
+    "validator_rejected": Rejected,
     "scan_too_large": ScanTooLarge,
-    "quota_exceeded": QuotaExceeded,
-    "source_error": SourceError,
-    "source_timeout": SourceError,
+    "required_item": RequiredItem,
+    "not_available": NotAvailable,
+    "recipe_parameter": RecipeParameterError,
     "scan_timeout": ScanTimeout,
     "value_too_large": ValueTooLarge,
     "resources_exceeded": ResourcesExceeded,
+    "unauthorized": Unauthorized,
+    "forbidden": Forbidden,
+    "not_found": NotFound,
+    "method_not_allowed": MethodNotAllowed,
+    "not_remote": NotRemote,
+    "conflict": Conflict,
+    "already_exists": AlreadyExists,
+    "already_running": AlreadyRunning,
+    "confirmation_required": ConfirmationRequired,
     "scan_cancelled": ScanCancelled,
     "payload_too_large": PayloadTooLarge,
+    "range_not_satisfiable": RangeNotSatisfiable,
+    "quota_exceeded": QuotaExceeded,
+    "internal": AgnesError,
+    "source_error": SourceError,
+    "unavailable": Unavailable,
+    "source_timeout": SourceTimeout,
+    # the kernel's own
+    "snapshot_exists": SnapshotExists,
+    "server_not_found": ServerNotFound,
     "query_error": QueryError,
     "usage_error": UsageError,
-    "range_not_satisfiable": ValidationError,
-    "method_not_allowed": ValidationError,
 }
 
 

@@ -10,37 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The single code -> HTTP status table. Caller faults are 4xx.
-STATUS_BY_CODE: dict[str, int] = {
-    "bad_request": 400,
-    "validation_error": 400,
-    "validator_rejected": 400,
-    "scan_too_large": 400,
-    "not_remote": 409,
-    "required_item": 400,
-    "not_available": 400,
-    "recipe_parameter": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "conflict": 409,
-    "already_exists": 409,
-    "already_running": 409,
-    "confirmation_required": 409,
-    "scan_timeout": 400,
-    "value_too_large": 400,
-    "resources_exceeded": 400,
-    "scan_cancelled": 409,
-    "payload_too_large": 413,
-    "range_not_satisfiable": 416,
-    "quota_exceeded": 429,
-    "internal": 500,
-    "source_error": 502,
-    "unavailable": 503,
-    "source_timeout": 504,
-}
-
 
 class AgnesError(Exception):
     """Base of every expected Agnes failure."""
@@ -162,19 +131,134 @@ class StoreVersionError(AgnesError):
     code = "internal"
 
 
+class NotAvailable(AgnesError):
+    """Something exists but is not offered to this user (a package not granted as available)."""
+
+    code = "not_available"
+
+
+class MethodNotAllowed(AgnesError):
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(AgnesError):
+    code = "payload_too_large"
+
+
+class RangeNotSatisfiable(AgnesError):
+    code = "range_not_satisfiable"
+
+
+class Unavailable(AgnesError):
+    """The server cannot do it now (starting or stopping)."""
+
+    code = "unavailable"
+
+
+class QuotaExceeded(AgnesError):
+    """A limit per user or per server (the daily scan budget, concurrent scans) is reached."""
+
+    code = "quota_exceeded"
+
+
+class ConfirmationRequired(AgnesError):
+    """The scan is above the confirmation threshold: repeat it with ``confirm``."""
+
+    code = "confirmation_required"
+
+
+class ScanTooLarge(AgnesError):
+    """The scan is above the per-scan cap."""
+
+    code = "scan_too_large"
+
+
+class RecipeParameterError(AgnesError):
+    """A value given for a recipe parameter is missing, unknown or of the wrong type."""
+
+    code = "recipe_parameter"
+
+
+class RequiredItem(AgnesError):
+    """Unsubscribing from something granted as ``required``."""
+
+    code = "required_item"
+
+
+#: Why the scan validator refuses a query (``details.kind`` of :class:`Rejected`).
+KINDS = ("parse_error", "multi_statement", "ddl_or_dml", "disallowed_node", "unregistered_table",
+         "mixed_sources", "table_function", "unknown_function", "unknown_column", "query_too_long",
+         "query_too_complex", "value_too_large")
+
+
+class Rejected(AgnesError):
+    """400 ``validator_rejected``: ``details.kind`` says why, ``details.fragment`` shows where."""
+
+    code = "validator_rejected"
+
+    def __init__(self, kind: str, message: str, *, fragment: str | None = None, hint: str | None = None,
+                 **details: Any) -> None:
+        assert kind in KINDS, kind
+        super().__init__(message, hint=hint or _HINTS.get(kind),
+                         details={"kind": kind, "fragment": fragment, **details})
+        self.kind = kind
+
+
+_HINTS = {
+    "parse_error": "Check the SQL syntax for the table's dialect (see agnes.schema(id)['sql_flavor']).",
+    "multi_statement": "Send one SELECT statement at a time.",
+    "ddl_or_dml": "Scans only read: use SELECT (CTEs and subqueries are fine).",
+    "disallowed_node": "Scans read registered tables with plain SQL; this construct is not allowed.",
+    "unregistered_table": "Use table ids from agnes.catalog(); an admin registers tables and grants them.",
+    "mixed_sources": "A scan reads one source; snapshot each part and join the snapshots locally.",
+    "table_function": "Scans read registered tables only; files and other databases are not reachable.",
+    "unknown_function": "Use standard SQL functions; ask an admin if you need this one allow-listed.",
+    "unknown_column": "agnes.schema(id) lists the columns of a table.",
+    "query_too_long": "Send a shorter query: the columns you need, ranges or IN lists in WHERE, or snapshot in steps.",
+    "query_too_complex": "Simplify it: fewer nesting levels, IN (...) instead of long OR chains, CTEs for reuse.",
+    "value_too_large": "Build smaller values: literal counts in repeat()/lpad(), fewer copies concatenated.",
+}
+
+#: The one table: every error code, the class that raises it and its HTTP status. Caller faults
+#: are 4xx. The kernel library mirrors the codes and classes (tests/core/test_boundaries.py).
+ERRORS: dict[str, tuple[type[AgnesError], int]] = {
+    "bad_request": (BadRequest, 400),
+    "validation_error": (ValidationError, 400),
+    "validator_rejected": (Rejected, 400),
+    "scan_too_large": (ScanTooLarge, 400),
+    "required_item": (RequiredItem, 400),
+    "not_available": (NotAvailable, 400),
+    "recipe_parameter": (RecipeParameterError, 400),
+    "scan_timeout": (ScanTimeout, 400),
+    "value_too_large": (ValueTooLarge, 400),
+    "resources_exceeded": (ResourcesExceeded, 400),
+    "unauthorized": (Unauthorized, 401),
+    "forbidden": (Forbidden, 403),
+    "not_found": (NotFound, 404),
+    "method_not_allowed": (MethodNotAllowed, 405),
+    "not_remote": (NotRemote, 409),
+    "conflict": (Conflict, 409),
+    "already_exists": (AlreadyExists, 409),
+    "already_running": (AlreadyRunning, 409),
+    "confirmation_required": (ConfirmationRequired, 409),
+    "scan_cancelled": (ScanCancelled, 409),
+    "payload_too_large": (PayloadTooLarge, 413),
+    "range_not_satisfiable": (RangeNotSatisfiable, 416),
+    "quota_exceeded": (QuotaExceeded, 429),
+    "internal": (AgnesError, 500),
+    "source_error": (SourceError, 502),
+    "unavailable": (Unavailable, 503),
+    "source_timeout": (SourceTimeout, 504),
+}
+#: code -> HTTP status, from :data:`ERRORS`.
+STATUS_BY_CODE: dict[str, int] = {code: status for code, (_, status) in ERRORS.items()}
+
+
 def from_envelope(envelope: dict[str, Any], status: int | None = None) -> AgnesError:
     """Rebuild the domain error an API answered with (used by API clients such as the CLI)."""
     code = str(envelope.get("error") or ("not_found" if status == 404 else "internal"))
-    cls = next((c for c in _all_subclasses(AgnesError) if c.code == code), AgnesError)
+    cls = ERRORS.get(code, (AgnesError, 500))[0]
     err = cls.__new__(cls)
     AgnesError.__init__(err, str(envelope.get("message") or f"{status} error"), hint=envelope.get("hint"),
                         details=envelope.get("details") or {}, code=code)
     return err
-
-
-def _all_subclasses(cls: type[AgnesError]) -> list[type[AgnesError]]:
-    out: list[type[AgnesError]] = []
-    for sub in cls.__subclasses__():
-        out.append(sub)
-        out.extend(_all_subclasses(sub))
-    return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import ids
 from .access import GRANTING_LIFECYCLES, Access, Principal
-from .errors import AgnesError, AlreadyExists, BadRequest, Conflict, NotFound, ValidationError
+from .errors import AgnesError, AlreadyExists, BadRequest, Conflict, NotFound, RequiredItem, ValidationError
 from .events import Change, ChangeHub
 from .registry import Registry
 from .store import StateStore, dumps, iso, loads, utcnow
@@ -40,12 +40,6 @@ FIELDS = ("slug", "title", "description", "cover_image_url", "lifecycle", "categ
           "owner_team", "tags", "long_description", "when_to_use", "when_not_to_use", "example_questions",
           "tables")
 MAX_TABLES = 500
-
-
-class RequiredItem(AgnesError):
-    """Unsubscribing from something granted as ``required``."""
-
-    code = "required_item"
 
 
 def check_slug(value: Any, field: str = "slug") -> str:

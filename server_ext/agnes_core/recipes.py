@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from .access import Access, Principal
-from .errors import AgnesError, AlreadyExists, Conflict, NotFound, ValidationError
+from .errors import AlreadyExists, Conflict, NotFound, RecipeParameterError, ValidationError
 from .events import Change, ChangeHub
 from .ids import whole_number
 from .packages import check_slug, check_text, check_unknown
@@ -35,12 +35,6 @@ PARAM_FIELDS = ("name", "type", "default", "description", "choices")
 MAX_SQL = 20_000
 MAX_PARAMS = 20
 PARAM_NAME_MAX = 63
-
-
-class RecipeParameterError(AgnesError):
-    """A value given for a recipe parameter is missing, unknown or of the wrong type."""
-
-    code = "recipe_parameter"
 
 
 def _coerce(param: dict[str, Any], value: Any) -> Any:

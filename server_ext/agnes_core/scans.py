@@ -28,10 +28,14 @@ from .audit import Audit
 from .connectors import Capability, Connector, ScanEstimate, ScanGuard, TableRead, TableRef
 from .errors import (
     AgnesError,
+    ConfirmationRequired,
     NotFound,
+    QuotaExceeded,
+    Rejected,
     ResourcesExceeded,
     ScanCancelled,
     ScanTimeout,
+    ScanTooLarge,
     ValidationError,
     ValueTooLarge,
 )
@@ -44,24 +48,12 @@ from .registry import Registry, Table
 from .sqlbounds import DEFAULT_LIMITS, GUARD_MARK, SqlLimits
 from .sqlsafe import parse_sql, render
 from .store import StateStore, dumps, iso, loads, utcnow
-from .validator import Rejected, Resolver, ValidatedQuery, validate
+from .validator import Resolver, ValidatedQuery, validate
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
-
-class QuotaExceeded(AgnesError):
-    code = "quota_exceeded"
-
-
-class ConfirmationRequired(AgnesError):
-    code = "confirmation_required"
-
-
-class ScanTooLarge(AgnesError):
-    code = "scan_too_large"
-
 
 def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -23,7 +23,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from . import sqlbounds
-from .errors import AgnesError
+from .errors import Rejected
 from .sqlbounds import DEFAULT_LIMITS, SqlLimits, TooComplex
 from .sqlnames import classify, normalized, rename_ctes, unverified_relations
 from .sqlsafe import SCALAR_FUNCTIONS, render
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("parse_error", "multi_statement", "ddl_or_dml", "disallowed_node", "unregistered_table",
-         "mixed_sources", "table_function", "unknown_function", "unknown_column", "query_too_long",
-         "query_too_complex", "value_too_large")
 
 #: Statements that write or change anything (checked anywhere in the tree, not only at the root).
 WRITE_NODES: tuple[type[exp.Expr], ...] = (
@@ -162,33 +159,7 @@ CAST_TYPES = frozenset({
 })
 
 
-class Rejected(AgnesError):
-    """400 ``validator_rejected``: ``details.kind`` says why, ``details.fragment`` shows where."""
 
-    code = "validator_rejected"
-
-    def __init__(self, kind: str, message: str, *, fragment: str | None = None, hint: str | None = None,
-                 **details: Any) -> None:
-        assert kind in KINDS, kind
-        super().__init__(message, hint=hint or _HINTS.get(kind),
-                         details={"kind": kind, "fragment": fragment, **details})
-        self.kind = kind
-
-
-_HINTS = {
-    "parse_error": "Check the SQL syntax for the table's dialect (see agnes.schema(id)['sql_flavor']).",
-    "multi_statement": "Send one SELECT statement at a time.",
-    "ddl_or_dml": "Scans only read: use SELECT (CTEs and subqueries are fine).",
-    "disallowed_node": "Scans read registered tables with plain SQL; this construct is not allowed.",
-    "unregistered_table": "Use table ids from agnes.catalog(); an admin registers tables and grants them.",
-    "mixed_sources": "A scan reads one source; snapshot each part and join the snapshots locally.",
-    "table_function": "Scans read registered tables only; files and other databases are not reachable.",
-    "unknown_function": "Use standard SQL functions; ask an admin if you need this one allow-listed.",
-    "unknown_column": "agnes.schema(id) lists the columns of a table.",
-    "query_too_long": "Send a shorter query: the columns you need, ranges or IN lists in WHERE, or snapshot in steps.",
-    "query_too_complex": "Simplify it: fewer nesting levels, IN (...) instead of long OR chains, CTEs for reuse.",
-    "value_too_large": "Build smaller values: literal counts in repeat()/lpad(), fewer copies concatenated.",
-}
 
 
 @dataclass

@@ -57,12 +57,27 @@ def test_predicates_are_re_rendered_without_comments() -> None:
 
 
 def test_every_error_code_the_server_answers_with_has_its_kernel_exception() -> None:
-    """The kernel library mirrors the server's error table (it imports nothing from the server):
-    each code a handler can answer with turns into a named exception, never a bare AgnesError."""
-    from agnes_core.errors import STATUS_BY_CODE
+    """The kernel library mirrors the server's one error table (it imports nothing from the
+    server): each code turns into the exception of the same name, and nothing else differs."""
+    from agnes_core.errors import ERRORS, STATUS_BY_CODE
     from agnes_jupyter.errors import _BY_CODE
 
-    # Codes that only the server logs or that have no kernel-side use as their own class.
-    generic = {"internal", "unavailable", "required_item", "not_available", "recipe_parameter"}
-    missing = sorted(set(STATUS_BY_CODE) - set(_BY_CODE) - generic)
-    assert missing == []
+    assert set(STATUS_BY_CODE) == set(ERRORS)
+    differ = {code: (server.__name__, _BY_CODE[code].__name__ if code in _BY_CODE else None)
+              for code, (server, _) in ERRORS.items()
+              if code not in _BY_CODE or _BY_CODE[code].__name__ != server.__name__}
+    assert differ == {}
+    for code, (server, status) in ERRORS.items():
+        assert server.code == code or code == "internal", code  # the class raises the code it is listed for
+        assert 400 <= status < 600
+    kernel_only = set(_BY_CODE) - set(ERRORS)
+    assert kernel_only == {"snapshot_exists", "server_not_found", "query_error", "usage_error"}
+
+
+def test_an_envelope_becomes_the_class_of_its_code_never_a_lookalike() -> None:
+    from agnes_core.errors import AgnesError, QuotaExceeded, StoreVersionError, from_envelope
+
+    internal = from_envelope({"error": "internal", "message": "boom"}, 500)
+    assert type(internal) is AgnesError  # not StoreVersionError, which shares the code
+    assert not isinstance(internal, StoreVersionError)
+    assert type(from_envelope({"error": "quota_exceeded", "message": "x"}, 429)) is QuotaExceeded

@@ -11,8 +11,8 @@ import pytest
 from agnes_core.access import Principal
 from agnes_core.core import AgnesCore
 from agnes_core.demo import demo_source, demo_tables
+from agnes_core.errors import QuotaExceeded
 from agnes_core.limits import Limits
-from agnes_core.scans import QuotaExceeded
 
 ANN = Principal("ann", "Ann", frozenset({"Everyone"}), is_admin=True)
 ONE_DAY = {"sql": "SELECT country, amount FROM events WHERE event_date = DATE '2026-01-05'"}
@@ -122,7 +122,7 @@ def test_lake_estimate_never_undercounts_the_row_groups_that_match(tmp_path: Pat
 def test_a_query_the_source_cannot_estimate_always_needs_confirmation(tmp_path: Path, demo_lake: Path) -> None:
     """A materialized table is inlined as its SQL, which the lake cannot estimate from footers:
     the gate does not guess 0 bytes and let it through — it asks for confirmation."""
-    from agnes_core.scans import ConfirmationRequired
+    from agnes_core.errors import ConfirmationRequired
 
     core = open_core(tmp_path / "data", demo_lake)
     try:

@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
+from agnes_core.errors import KINDS, Rejected
 from agnes_core.registry import Table
-from agnes_core.validator import KINDS, Rejected, Resolver, ValidatedQuery, validate
+from agnes_core.validator import Resolver, ValidatedQuery, validate
 
 # -- the fake registry ------------------------------------------------------------------------
 

@@ -210,7 +210,7 @@ async def audit_count(api) -> int:
 
 async def test_a_lone_surrogate_reaching_the_core_is_refused_and_audited(jp_serverapp) -> None:
     from agnes_core.access import Principal
-    from agnes_core.validator import Rejected
+    from agnes_core.errors import Rejected
 
     core = agnes_app(jp_serverapp).core
     owner = Principal("owner", "Owner", frozenset({"Everyone"}), is_admin=True)
