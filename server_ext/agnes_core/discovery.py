@@ -2,7 +2,8 @@
 
 Callers check existence and access first (``AgnesCore.readable_table``); only then is a
 cache read. Local tables answer from their extracted Parquet file (no source call);
-remote ones from the source, by its cheapest path, and the answer is cached.
+remote ones from the source, by its cheapest path, and the answer is cached. Every source
+call is bounded by ``call_timeout_s`` (stopped in the source then: ``connectors.calls``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import duck
 from .caches import TTLCache
-from .connectors import ColumnStats, Connector, TableRef
+from .connectors import ColumnStats, Connector, TableRef, calls
 from .events import Change, ChangeHub
 from .metadata import MetadataCache, MetaRow
 from .parquet_stats import footer_stats
@@ -63,7 +64,14 @@ class Discovery:
         self.extracted_path = extracted_path
         self.schemas: TTLCache[dict[str, Any]] = TTLCache(ttl_s)
         self.samples: TTLCache[dict[str, Any]] = TTLCache(ttl_s)
+        #: Wall time each schema or sample call to a source may take.
+        self.call_timeout_s: float | None = calls.DEFAULT_CALL_TIMEOUT_S
         hub.subscribe(self._on_change)
+
+    def _connector(self, source: str) -> Connector:
+        connector = self.connector_for(source)
+        connector.call_timeout_s = self.call_timeout_s
+        return connector
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "metadata" and change.ids:  # ranges and the source's description
@@ -95,11 +103,14 @@ class Discovery:
             import pyarrow.parquet as pq
 
             return pq.read_schema(path), "duckdb"
-        connector = self.connector_for(table.source)
+        connector = self._connector(table.source)
         try:
             if table.query_mode == "materialized":
                 assert table.sql is not None
-                return next(iter(connector.scan(f"SELECT * FROM ({table.sql}) AS q LIMIT 0"))).schema, "duckdb"
+                sql = f"SELECT * FROM ({table.sql}) AS q LIMIT 0"
+                found = calls.run_bounded(connector, "schema", lambda: _first(connector.scan(sql)).schema,
+                                          self.call_timeout_s)
+                return found, "duckdb"
             return connector.schema(TableRef(table.bucket, table.source_table)), connector.dialect
         finally:
             connector.close()
@@ -178,11 +189,13 @@ class Discovery:
                 con.close()
             origin = "extract"
         else:
-            connector = self.connector_for(table.source)
+            connector = self._connector(table.source)
             try:
                 if table.query_mode == "materialized":
                     assert table.sql is not None
-                    result = _first(connector.scan(f"SELECT * FROM ({table.sql}) AS q LIMIT {int(n)}"))
+                    sql = f"SELECT * FROM ({table.sql}) AS q LIMIT {int(n)}"
+                    result = calls.run_bounded(connector, "sample", lambda: _first(connector.scan(sql)),
+                                               self.call_timeout_s)
                 else:
                     result = connector.sample(TableRef(table.bucket, table.source_table), n)
             finally:

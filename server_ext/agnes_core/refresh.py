@@ -3,8 +3,9 @@
 One engine runs both: the scheduled refresh of every remote table's metadata, and the
 warm-up (at start-up and on demand), which also fills the schema cache of every table.
 Runs are single-flight (a second trigger gets AlreadyRunning with the running run's id),
-run at most ``concurrency`` tables at once, and give every provider call its own timeout,
-so one hanging source cannot hold a run. Subscribers (the SSE stream) receive events:
+run at most ``concurrency`` tables at once, and give every provider call its own timeout
+(the connector stops the call in the source then, see ``connectors.calls``), so one hanging
+source cannot hold a run or a thread. Subscribers (the SSE stream) receive events:
 ``start``, ``row`` on each table state change (pending -> warming -> fresh | error |
 no_data), ``complete``.
 """
@@ -22,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .connectors import Capability, ColumnStats, Connector, TableRef
+from .connectors import Capability, ColumnStats, Connector, TableRef, calls
 from .discovery import Discovery
-from .errors import AlreadyRunning, NotFound, NotRemote
+from .errors import AgnesError, AlreadyRunning, NotFound, NotRemote
 from .events import Change, ChangeHub
 from .metadata import MetadataCache
 from .registry import Registry, Table
@@ -138,7 +139,7 @@ class MetadataRefresher:
                                  "started_at": iso(run.started_at), "rows": [r.to_json() for r in run.rows.values()]})
             t0 = time.monotonic()
             slots = asyncio.Semaphore(self.concurrency)
-            pool = _ConnectorPool(self.connector_for)
+            pool = _ConnectorPool(self.connector_for, self.timeout_s)
 
             async def one(table: Table) -> None:
                 async with slots:
@@ -162,25 +163,29 @@ class MetadataRefresher:
         self._emit("row", {"run_id": run.run_id, **row.to_json()})
         t0 = time.monotonic()
         loop = asyncio.get_running_loop()
+        job = _Job()
         try:
-            outcome = await asyncio.wait_for(
-                loop.run_in_executor(self.executor, self._work, run.kind, table, pool), self.timeout_s)
-            row.state = outcome
+            row.state = await asyncio.wait_for(
+                loop.run_in_executor(self.executor, self._work, run.kind, table, pool, job), self.timeout_s)
         except asyncio.TimeoutError:
+            # Stop the late call in the source, so the worker thread comes back (each source call
+            # is also bounded by the connector itself, see connectors.calls).
+            if job.connector is not None:
+                calls.stop_calls(job.connector, "timeout")
             message = f"timed out after {self.timeout_s:g} s"
             row.state, row.error = "error", message
             if table.query_mode == "remote":
                 await loop.run_in_executor(None, self.metadata.record_failure, table.id, message)
         except Exception as exc:  # noqa: BLE001 - one table's failure is recorded, the run goes on
-            row.state, row.error = "error", str(exc)[:500]
+            row.state, row.error = "error", (exc.message if isinstance(exc, AgnesError) else str(exc))[:500]
         row.ms = int((time.monotonic() - t0) * 1000)
         self._emit("row", {"run_id": run.run_id, **row.to_json()})
 
-    def _work(self, kind: str, table: Table, pool: _ConnectorPool) -> str:
+    def _work(self, kind: str, table: Table, pool: _ConnectorPool, job: _Job) -> str:
         """In a metadata thread: refresh one table; returns its final state."""
         state = "fresh"
         if table.query_mode == "remote":
-            connector = pool.get(table.source)
+            connector = job.connector = pool.get(table.source)
             if Capability.METADATA in connector.capabilities:
                 meta = connector.metadata(TableRef(table.bucket, table.source_table))
                 if meta is None:
@@ -226,7 +231,7 @@ class MetadataRefresher:
                             details={"table": table_id, "query_mode": table.query_mode})
         run = RefreshRun(uuid.uuid4().hex[:12], "refresh_one", utcnow(), started_by)
         run.rows = {table.id: RowState(table.id)}
-        pool = _ConnectorPool(self.connector_for)
+        pool = _ConnectorPool(self.connector_for, self.timeout_s)
         try:
             await self._refresh_table(run, table, pool)
         finally:
@@ -250,15 +255,24 @@ class MetadataRefresher:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass
+class _Job:
+    """What one table's refresh is calling (to stop it when late)."""
+
+    connector: Connector | None = None
+
+
 class _ProviderFailed(Exception):
     """A provider reported a failure (already recorded in the cache)."""
 
 
 class _ConnectorPool:
-    """One connector per (source, thread) for the length of a run."""
+    """One connector per (source, thread) for the length of a run; each call bounded by
+    ``timeout_s``. A connector whose stopped call has not let go is replaced."""
 
-    def __init__(self, connector_for: Callable[[str], Connector]) -> None:
+    def __init__(self, connector_for: Callable[[str], Connector], timeout_s: float) -> None:
         self.connector_for = connector_for
+        self.timeout_s = timeout_s
         self._connectors: dict[tuple[str, int], Connector] = {}
         self._lock = threading.Lock()
 
@@ -266,8 +280,12 @@ class _ConnectorPool:
         key = (source, threading.get_ident())
         with self._lock:
             found = self._connectors.get(key)
+        if found is not None and found.spent:
+            found.close()  # a no-op: the stopped call's thread closes it
+            found = None
         if found is None:
             found = self.connector_for(source)
+            found.call_timeout_s = self.timeout_s
             with self._lock:
                 self._connectors[key] = found
         return found

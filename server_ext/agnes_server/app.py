@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Set, Unicode, default
 
 from agnes_core.access import Principal
+from agnes_core.connectors import interrupt_all
 from agnes_core.core import AgnesCore, CoreSettings
 from agnes_core.errors import AlreadyRunning
 from agnes_core.events import Change
@@ -48,6 +51,19 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SCAN_NICENESS)
     except (AttributeError, OSError):
         pass  # not Linux, or not allowed: scans then run at the server's priority
+
+
+def _shut_down(pools: Iterable[Executor], timeout_s: float) -> list[str]:
+    """Shut the pools down (queued work cancelled) and wait up to ``timeout_s`` in all for their
+    threads to end; returns the names of those still running."""
+    pools = list(pools)
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + timeout_s
+    threads = [t for pool in pools for t in list(getattr(pool, "_threads", ()))]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in threads if t.is_alive()]
 
 
 class AgnesApp(ExtensionApp):
@@ -97,6 +113,14 @@ class AgnesApp(ExtensionApp):
     metadata_timeout_seconds = Float(
         30.0, config=True, help="Time allowed for each metadata call to a source; a slower call counts as failed."
     )
+    source_timeout_seconds = Float(
+        30.0, config=True,
+        help="Time allowed for each schema or sample call to a source; a slower call is stopped in the source "
+        "and answered with 504 source_timeout, and its thread is freed.")
+    shutdown_timeout_seconds = Float(
+        5.0, config=True,
+        help="At shutdown, how long to wait for worker threads to end once every source call was stopped, "
+        "before the state store is closed anyway.")
     cache_ttl_seconds = Float(3600.0, config=True, help="How long schemas and samples stay cached.")
     warmup_on_start = Bool(
         True, config=True, help="Warm the metadata and schema caches in the background at start-up."
@@ -161,8 +185,13 @@ class AgnesApp(ExtensionApp):
         assert self.serverapp is not None
         self.identity = AgnesIdentity(self.serverapp.identity_provider, owner, os_display_name(owner),
                                       self.core.tokens)
+        self.core.discovery.call_timeout_s = self.source_timeout_seconds
+        # Scheduled extracts have threads of their own: a source that hangs holds these, never the
+        # pool that requests use.
+        self.extract_executor = ThreadPoolExecutor(max_workers=max(1, self.extract_concurrency),
+                                                   thread_name_prefix="agnes-extract")
         self.scheduler = ExtractScheduler(self.core, self.executor, self.scheduler_interval_seconds,
-                                          self.extract_concurrency)
+                                          self.extract_concurrency, extract_executor=self.extract_executor)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._principals: dict[tuple[str, str], Principal] = {}
@@ -195,16 +224,26 @@ class AgnesApp(ExtensionApp):
             self._spawn(self._metadata_loop(), "agnes-metadata-refresh")
 
     async def stop_extension(self) -> None:
+        """Stop scans and every other source call (their sources told to stop, their callers
+        released), cancel background work, wait (bounded) for the worker threads to end, then
+        close the state store."""
         stopped = self.core.scans.cancel_all("shutdown")
         if stopped:
             self.log.info("agnes: stopping %d running scans", stopped)
+        calls = interrupt_all("shutdown")
+        if calls:
+            self.log.info("agnes: stopping %d source calls", calls)
         await self.scheduler.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         remove_marker(self.core.data_dir, os.getpid())
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.scan_executor.shutdown(wait=False, cancel_futures=True)
+        pools = (self.executor, self.scan_executor, self.extract_executor, self.core.refresher.executor)
+        busy = await asyncio.get_running_loop().run_in_executor(
+            None, _shut_down, pools, self.shutdown_timeout_seconds)
+        if busy:
+            self.log.warning("agnes: %d worker threads still running after %g s: %s; closing the state store anyway",
+                             len(busy), self.shutdown_timeout_seconds, ", ".join(busy))
         self.core.close()
 
     # -- background work ----------------------------------------------------------------

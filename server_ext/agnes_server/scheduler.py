@@ -15,12 +15,15 @@ log = logging.getLogger(__name__)
 
 
 class ExtractScheduler:
-    """Every ``interval`` seconds: start the due extracts, at most ``concurrency`` at once,
-    one per table (single-flight shared with manual extracts). ``interval`` 0 disables."""
+    """Every ``interval`` seconds: start the due extracts (failing ones backed off, see
+    ``agnes_core.jobs``), at most ``concurrency`` at once, one per table (single-flight shared
+    with manual extracts), on ``extract_executor`` (default: ``executor``). ``interval`` 0 disables."""
 
-    def __init__(self, core: AgnesCore, executor: Executor, interval: float, concurrency: int) -> None:
+    def __init__(self, core: AgnesCore, executor: Executor, interval: float, concurrency: int, *,
+                 extract_executor: Executor | None = None) -> None:
         self.core = core
         self.executor = executor
+        self.extract_executor = extract_executor or executor
         self.interval = interval
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._loop_task: asyncio.Task[None] | None = None
@@ -63,12 +66,13 @@ class ExtractScheduler:
         async with self._slots:
             try:
                 state = await loop.run_in_executor(
-                    self.executor, lambda: self.core.extracts.start(table_id, trigger="schedule"))
+                    self.extract_executor, lambda: self.core.extracts.start(table_id, trigger="schedule"))
             except (AlreadyRunning, NotFound):
                 return  # a manual run got there first, or the table was deleted meanwhile
-            run = await loop.run_in_executor(self.executor, self.core.extracts.execute, state)
+            run = await loop.run_in_executor(self.extract_executor, self.core.extracts.execute, state)
             if run["status"] == "failed":
-                log.warning("agnes: scheduled extract of %s failed (retried next tick): %s", table_id, run["error"])
+                log.warning("agnes: scheduled extract of %s failed (retried after a back-off): %s", table_id,
+                            run["error"])
 
     async def idle(self) -> None:
         """Wait for the runs started so far (tests and shutdown)."""

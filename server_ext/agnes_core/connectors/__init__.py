@@ -7,6 +7,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import ValidationError
+from . import calls
 from .base import (
     Capability,
     ColumnStats,
@@ -20,6 +21,7 @@ from .base import (
     TableRead,
     TableRef,
 )
+from .calls import interrupt_all, live_calls
 
 ENTRY_POINT_GROUP = "agnes.connectors"
 
@@ -41,8 +43,11 @@ __all__ = [
     "TableMetadata",
     "TableRead",
     "TableRef",
+    "calls",
     "connector_class",
     "connector_types",
+    "interrupt_all",
+    "live_calls",
     "make_connector",
 ]
 

@@ -8,13 +8,15 @@ does not declare raises :class:`NotSupported`. Connectors are found through the
 from __future__ import annotations
 
 import enum
+import functools
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import AgnesError, SourceError, ValidationError
+from ..errors import AgnesError, SourceError, SourceTimeout, ValidationError
 from ..ids import env_var
+from . import calls
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -165,6 +167,13 @@ class NotSupported(AgnesError):
     code = "bad_request"
 
 
+#: Calls that run bounded (see :mod:`.calls`): on a thread of their own, stopped at the
+#: connector's ``call_timeout_s`` or at shutdown, their caller released at once.
+BOUNDED_CALLS = ("test", "discover", "schema", "metadata", "column_stats", "sample", "estimate")
+#: Calls that open a stream: registered while open, so shutdown stops them.
+STREAM_CALLS = ("read", "scan")
+
+
 class Connector:
     """Base class of every connector.
 
@@ -173,6 +182,14 @@ class Connector:
     implement the methods of the capabilities they declare. Secrets are given as the
     *names* of environment variables and resolved with :meth:`secret` at use time;
     a secret value never appears in a message, a log line or a response.
+
+    No source can hang the server. Every call of :data:`BOUNDED_CALLS` runs on a thread of its
+    own and is stopped (:meth:`interrupt`) at ``call_timeout_s`` — its caller gets a
+    :class:`SourceTimeout` — or when the server shuts down; streams (:meth:`read`,
+    :meth:`scan`) are stopped at shutdown. Subclasses get this by defining the methods (the
+    base class wraps them); they must also bound what :meth:`interrupt` cannot stop (connecting:
+    a connect timeout; statements: a statement timeout, on by default), and implement
+    :meth:`interrupt` for every call, not only scans.
     """
 
     type: ClassVar[str] = ""
@@ -187,6 +204,9 @@ class Connector:
     #: Price per TiB scanned, used by estimates (0 = free).
     default_price_per_tib_usd: ClassVar[float] = 0.0
 
+    #: Wall time each bounded call may take (None: no limit); callers set it per instance.
+    call_timeout_s: float | None = calls.DEFAULT_CALL_TIMEOUT_S
+
     def __init__(
         self,
         name: str,
@@ -198,6 +218,13 @@ class Connector:
         self.options = self.validate_options(dict(options))
         self.secrets = self.validate_secrets(dict(secrets or {}))
         self._environ = environ if environ is not None else os.environ
+        #: A call was stopped and left running (its source did not let go): this connector is not
+        #: used again, and that call's thread closes it when it ends.
+        self.spent = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _bound_methods(cls)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -316,3 +343,88 @@ class Connector:
 
     def close(self) -> None:
         """Release connections; the default has none."""
+
+    # -- bounded calls (see .calls) ---------------------------------------------------------
+
+    def _call_started(self, call: calls.SourceCall) -> None:
+        if self.spent:
+            raise self._stopped_error(call.what, "spent", None)
+
+    def _call_ended(self, call: calls.SourceCall) -> None:
+        """In the call's own thread: a stopped call leaves its connections in no known state."""
+        if call.stopped is not None:
+            _raw(type(self), "close")(self)
+
+    def _stopped_error(self, what: str, reason: str, timeout_s: float | None) -> SourceError:
+        details = {"source": self.name, "call": what}
+        if reason == "timeout":
+            return SourceTimeout(
+                f"{self.type} source {self.name!r} did not answer ({what}) within {timeout_s:g} s; the call was "
+                "stopped",
+                hint="The source is slow or unreachable: try again later, or ask an admin to test the source.",
+                details={**details, "timeout_seconds": timeout_s})
+        if reason == "spent":
+            return SourceError(f"{self.type} source {self.name!r}: an earlier call was stopped and has not ended",
+                               hint="Try again: a new connection is opened.", details=details)
+        return SourceError(f"{self.type} source {self.name!r}: {what} was stopped ({reason})",
+                           hint="The server is shutting down; try again once it is back." if reason == "shutdown"
+                           else None, details={**details, "reason": reason})
+
+
+def _raw(cls: type, name: str) -> Callable[..., Any]:
+    """A method as the connector wrote it, without the bounding wrapper."""
+    method = getattr(cls, name)
+    return getattr(method, "__wrapped__", method)
+
+
+def _bounded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: Connector, *args: Any, **kwargs: Any) -> Any:
+        bound = functools.partial(method, self, *args, **kwargs)
+        if name != "metadata":
+            return calls.run_bounded(self, name, bound, self.call_timeout_s)
+        try:  # metadata providers never raise
+            return calls.run_bounded(self, name, bound, self.call_timeout_s,
+                                     failed=lambda meta: meta is not None and meta.error is not None)
+        except SourceError as exc:
+            return TableMetadata(error=self.redact(exc.message))
+
+    call._agnes_bounded = True  # type: ignore[attr-defined]
+    return call
+
+
+def _streamed(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: Connector, *args: Any, **kwargs: Any) -> Any:
+        return calls.tracked_stream(self, name, functools.partial(method, self, *args, **kwargs))
+
+    call._agnes_bounded = True  # type: ignore[attr-defined]
+    return call
+
+
+def _closing(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def close(self: Connector) -> None:
+        if not self.spent:  # else the stopped call's thread closes it when it ends
+            method(self)
+
+    close._agnes_bounded = True  # type: ignore[attr-defined]
+    return close
+
+
+def _bound_methods(cls: type[Connector]) -> None:
+    """Wrap the protocol methods ``cls`` defines itself (once)."""
+    own = vars(cls)
+    for name in (*BOUNDED_CALLS, *STREAM_CALLS, "close"):
+        method = own.get(name)
+        if method is None or getattr(method, "_agnes_bounded", False) or not callable(method):
+            continue
+        if name == "close":
+            setattr(cls, name, _closing(method))
+        elif name in BOUNDED_CALLS:
+            setattr(cls, name, _bounded(name, method))
+        else:
+            setattr(cls, name, _streamed(name, method))
+
+
+_bound_methods(Connector)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,11 +78,19 @@ class LakeConnector(Connector):
 
     # -- DuckDB plumbing ----------------------------------------------------------------
 
+    #: The DuckDB connections and cursors opened last (a call uses one or two), for interrupt().
+    _RECENT = 8
+
+    def _opened(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        recent = self.__dict__.setdefault("_recent", deque(maxlen=self._RECENT))
+        recent.append(con)
+        return con
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB of its own (for work that ATTACHes database files)."""
         con = duck.connect()
         self._configure(con)
-        return con
+        return self._opened(con)
 
     def _configure(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"SET memory_limit = {sql_literal(str(self.options.get('memory_limit', '512MB')))}")
@@ -103,7 +112,7 @@ class LakeConnector(Connector):
                 db = duck.connect()
                 self._configure(db)
                 _SHARED[key] = db
-            return db.cursor()
+            return self._opened(db.cursor())
 
     def relation_sql(self, loc: LakeLocation) -> str:
         """A FROM-clause expression reading the table in place."""
@@ -275,8 +284,11 @@ class LakeConnector(Connector):
         return _drain(con, reader, scratch)
 
     def interrupt(self) -> None:
-        con = getattr(self, "_scanning", None)
-        if con is not None:
+        """``interrupt()`` on the DuckDB connections this connector opened last (a cursor of the
+        shared DuckDB interrupts only its own queries)."""
+        for con in [getattr(self, "_scanning", None), *list(self.__dict__.get("_recent", ()))]:
+            if con is None:
+                continue
             try:
                 con.interrupt()
             except duckdb.Error:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -25,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 
 from ... import duck
-from ...errors import AgnesError, NotFound, SourceError, ValidationError
+from ...errors import AgnesError, NotFound, SourceError, SourceTimeout, ValidationError
 from ...ids import PHYSICAL_NAME_RE
 from ...sqlbounds import GUARD_MARK
 from ...sqlsafe import safe_predicate
@@ -49,6 +50,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+#: libpq's connect_timeout unless options.connect_timeout_seconds says otherwise: a server that
+#: accepts TCP and never answers holds a thread no longer than this (libpq's minimum is 2).
+DEFAULT_CONNECT_TIMEOUT_S = 5
+#: PostgreSQL's statement_timeout on every session unless options.statement_timeout_ms says
+#: otherwise (a gated scan's own limit can only lower it).
+DEFAULT_STATEMENT_TIMEOUT_MS = 300_000
+#: How long cancelling a call may wait to connect (a second, short session).
+CANCEL_CONNECT_TIMEOUT_S = 3
 PAGE_BYTES = 8192
 ENTITY = {"r": "table", "v": "view", "m": "materialized_view", "p": "partitioned_table", "f": "external"}
 
@@ -129,8 +138,9 @@ def _ident(name: str) -> str:
 
 class PostgresConnector(Connector):
     """Options: ``schemas`` (list to discover; default all non-system), ``unconstrained_numeric``
-    (``decimal`` → DECIMAL(38,10), ``double`` or ``text``), ``batch_rows``, ``statement_timeout_ms``,
-    ``limits``. Secrets: ``dsn`` — the NAME of the environment variable holding a libpq
+    (``decimal`` → DECIMAL(38,10), ``double`` or ``text``), ``batch_rows``, ``statement_timeout_ms``
+    (default 300000: every statement of every session, extracts included), ``connect_timeout_seconds``
+    (default 5), ``limits``. Secrets: ``dsn`` — the NAME of the environment variable holding a libpq
     connection string (``host=... user=... password=... dbname=...`` or a ``postgresql://`` URL)."""
 
     type = "postgres"
@@ -144,7 +154,10 @@ class PostgresConnector(Connector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._connecting: duckdb.DuckDBPyConnection | None = None
         self._guard: ScanGuard | None = None
+        #: The application_name of this connector's sessions, to cancel them (see :meth:`interrupt`).
+        self._app_name = f"agnes-{uuid.uuid4().hex[:12]}"
 
     @classmethod
     def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:
@@ -157,9 +170,22 @@ class PostgresConnector(Connector):
             raise ValidationError("options.unconstrained_numeric",
                                   f"unconstrained_numeric must be one of {', '.join(UNCONSTRAINED_NUMERIC)}")
         timeout = options.get("statement_timeout_ms")
-        if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0):
             raise ValidationError("options.statement_timeout_ms", "statement_timeout_ms must be a positive integer")
+        connect = options.get("connect_timeout_seconds")
+        if connect is not None and (isinstance(connect, bool) or not isinstance(connect, int) or not 2 <= connect
+                                    <= 300):
+            raise ValidationError("options.connect_timeout_seconds",
+                                  "connect_timeout_seconds must be an integer from 2 to 300 (libpq's minimum is 2)")
         return dict(options)
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        return int(self.options.get("statement_timeout_ms") or DEFAULT_STATEMENT_TIMEOUT_MS)
+
+    @property
+    def connect_timeout_s(self) -> int:
+        return int(self.options.get("connect_timeout_seconds") or DEFAULT_CONNECT_TIMEOUT_S)
 
     # -- secrets and errors ---------------------------------------------------------------
 
@@ -174,15 +200,28 @@ class PostgresConnector(Connector):
 
     def _error(self, what: str, exc: BaseException, hint: str | None = None) -> SourceError:
         """A SourceError with PostgreSQL's own message (its ``ERROR:`` line, without the query
-        DuckDB echoes around it), secrets redacted."""
+        DuckDB echoes around it), secrets redacted; a SourceTimeout when a timeout stopped it."""
         raw = str(exc).strip()
         found = re.search(r"ERROR:\s+([^\n]*)", raw)
         reason = found.group(1).strip() if found else (raw.splitlines()[0] if raw else type(exc).__name__)
         reason = self.redact(reason)
+        details = {"source": self.name}
+        if "statement timeout" in reason:
+            limit = self._timeout_ms(self._guard)
+            return SourceTimeout(
+                f"postgres source {self.name!r}: {what}: {reason} (it ran longer than {limit:,} ms)",
+                hint="The table may be locked or the source overloaded: try again later, or raise the source's "
+                "options.statement_timeout_ms.", details={**details, "statement_timeout_ms": limit})
+        if "timeout expired" in reason:  # libpq's connect_timeout
+            return SourceTimeout(
+                f"postgres source {self.name!r}: {what}: the server did not answer within {self.connect_timeout_s} s "
+                "of connecting (connect_timeout_seconds)",
+                hint="Check the host and port in the DSN, and that PostgreSQL (not another service) listens there.",
+                details={**details, "connect_timeout_seconds": self.connect_timeout_s})
         return SourceError(f"postgres source {self.name!r}: {what}: {reason}",
                            hint=hint or "Check the server is reachable and the DSN in "
                            f"${self.secrets.get('dsn')} is right (user, password, database).",
-                           details={"source": self.name})
+                           details=details)
 
     # -- connection -----------------------------------------------------------------------
 
@@ -193,18 +232,15 @@ class PostgresConnector(Connector):
         limit, and carries the scan id in ``application_name`` so it can be cancelled."""
         if self._con is not None:
             return self._con
-        dsn = self.secret("dsn")
-        if guard is not None:
-            dsn = _scan_session_dsn(dsn, guard, self.options.get("statement_timeout_ms"))
+        dsn = self._session_dsn(guard)
         con = duck.connect(arrow_lossless_conversion=True)
+        self._connecting = con  # so interrupt() reaches a connection still being set up
         try:
             con.execute(f"LOAD '{_scanner_path()}'")
             con.execute("SET TimeZone = 'UTC'")
             default_mb = 256 if guard is not None else 512
             con.execute(f"SET memory_limit = '{int(self.options.get('memory_limit_mb', default_mb))}MB'")
-            timeout = self.options.get("statement_timeout_ms")
-            if timeout:
-                con.execute(f"SET pg_statement_timeout_millis = {int(timeout)}")
+            con.execute(f"SET pg_statement_timeout_millis = {self._timeout_ms(guard)}")
             literal = "'" + dsn.replace("'", "''") + "'"
             con.execute(f"ATTACH {literal} AS pg (TYPE postgres, READ_ONLY)")
         except AgnesError:
@@ -213,26 +249,50 @@ class PostgresConnector(Connector):
         except duckdb.Error as exc:
             con.close()
             raise self._error("cannot connect", exc) from None
+        finally:
+            self._connecting = None
         self._con = con
         self._guard = guard
         return con
 
-    def interrupt(self) -> None:
-        """Cancel the scan's PostgreSQL sessions (found by ``application_name``), then DuckDB's
-        side. DuckDB alone cannot: it waits inside libpq for the first row."""
-        guard, con = self._guard, self._con
+    def _session_dsn(self, guard: ScanGuard | None = None) -> str:
+        """The DSN every session of this connector opens: a gated scan's (see :func:`_scan_session_dsn`),
+        else the configured one with a connect timeout, the statement timeout and this connector's
+        application_name (to cancel it)."""
+        dsn = self.secret("dsn")
+        if guard is not None:
+            return _scan_session_dsn(dsn, guard, self._timeout_ms(guard), self.connect_timeout_s)
+        return _session_dsn(dsn, self._app_name, self._timeout_ms(None), self.connect_timeout_s)
+
+    def _timeout_ms(self, guard: ScanGuard | None) -> int:
+        """The statement timeout of a session: a gated scan's time limit, lowered by the source's
+        own statement_timeout_ms when set; else the source's, by default 5 minutes."""
         if guard is None:
-            return
+            return self.statement_timeout_ms
+        limit = max(1, int(guard.timeout_s * 1000))
+        own = self.options.get("statement_timeout_ms")
+        return min(limit, int(own)) if own else limit
+
+    def interrupt(self) -> None:
+        """Cancel this connector's PostgreSQL sessions (found by ``application_name``: a scan's, or
+        this connector's own for every other call), then DuckDB's side. DuckDB alone cannot: it
+        waits inside libpq for the first row. A session still connecting cannot be cancelled; the
+        connect timeout ends it."""
+        guard = self._guard
+        app_name = _application_name(guard) if guard is not None else self._app_name
+        cons = [c for c in (self._con, self._connecting) if c is not None]
         try:
             import psycopg
 
-            with psycopg.connect(self.secret("dsn"), connect_timeout=5, autocommit=True) as conn:
+            with psycopg.connect(self.secret("dsn"), connect_timeout=min(CANCEL_CONNECT_TIMEOUT_S,
+                                                                          self.connect_timeout_s),
+                                 autocommit=True) as conn:
                 conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = %s "
-                             "AND pid <> pg_backend_pid()", [_application_name(guard)])
+                             "AND pid <> pg_backend_pid()", [app_name])
         except Exception as exc:  # noqa: BLE001 - best effort; the statement timeout still ends it
-            log.info("postgres source %r: cancelling scan %s failed: %s", self.name, guard.scan_id,
+            log.info("postgres source %r: cancelling %s failed: %s", self.name, app_name,
                      self.redact(f"{type(exc).__name__}: {exc}"))
-        if con is not None:
+        for con in cons:
             try:
                 con.interrupt()
             except duckdb.Error:
@@ -394,11 +454,9 @@ class PostgresConnector(Connector):
         import psycopg
 
         try:
-            with psycopg.connect(self.secret("dsn"), connect_timeout=15, autocommit=True) as conn:
+            with psycopg.connect(self._session_dsn(), autocommit=True) as conn:
                 conn.execute("SET default_transaction_read_only = on")
                 conn.execute("SET search_path = pg_catalog")
-                timeout = int(self.options.get("statement_timeout_ms") or 30_000)
-                conn.execute(f"SET statement_timeout = {timeout}")
                 row = conn.execute("EXPLAIN (FORMAT JSON) " + sql).fetchone()
                 doc = row[0] if row else "[{}]"
                 plan = (json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]
@@ -587,23 +645,37 @@ def _application_name(guard: ScanGuard) -> str:
     return f"agnes-scan-{guard.scan_id}"
 
 
-def _scan_session_dsn(dsn: str, guard: ScanGuard, statement_timeout_ms: Any) -> str:
-    """``dsn`` with the options of a gated scan's sessions (libpq ``options``, kept alongside any
-    the DSN already has)."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+def _existing_options(dsn: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
 
     try:
-        existing = str(conninfo_to_dict(dsn).get("options") or "")
+        return str(conninfo_to_dict(dsn).get("options") or "")
     except Exception as exc:
         raise SourceError("the postgres DSN cannot be read", hint="Check the connection string's syntax.") from exc
-    timeout_ms = max(1, int(guard.timeout_s * 1000))
-    if statement_timeout_ms:
-        timeout_ms = min(timeout_ms, int(statement_timeout_ms))
+
+
+def _session_dsn(dsn: str, app_name: str, statement_timeout_ms: int, connect_timeout_s: int) -> str:
+    """``dsn`` with a connect timeout, a statement timeout (libpq ``options``, kept alongside any
+    the DSN already has) and ``app_name``."""
+    from psycopg.conninfo import make_conninfo
+
+    options = " ".join(part for part in (_existing_options(dsn), f"-c statement_timeout={statement_timeout_ms}")
+                       if part)
+    return str(make_conninfo(dsn, options=options, application_name=app_name, connect_timeout=connect_timeout_s))
+
+
+def _scan_session_dsn(dsn: str, guard: ScanGuard, statement_timeout_ms: int, connect_timeout_s: int) -> str:
+    """``dsn`` with the options of a gated scan's sessions (libpq ``options``, kept alongside any
+    the DSN already has)."""
+    from psycopg.conninfo import make_conninfo
+
+    timeout_ms = statement_timeout_ms
     options = " ".join(part for part in (
-        existing, "-c search_path=pg_catalog", "-c default_transaction_read_only=on",
+        _existing_options(dsn), "-c search_path=pg_catalog", "-c default_transaction_read_only=on",
         f"-c statement_timeout={timeout_ms}", f"-c idle_in_transaction_session_timeout={timeout_ms}",
         "-c lock_timeout=10000") if part)
-    return str(make_conninfo(dsn, options=options, application_name=_application_name(guard)))
+    return str(make_conninfo(dsn, options=options, application_name=_application_name(guard),
+                             connect_timeout=connect_timeout_s))
 
 
 def _row_size_checked(sql: str, max_row_bytes: int) -> str:
