@@ -187,6 +187,11 @@ def activate_user(username: str) -> dict[str, Any]:
     return dict(_client().request("PATCH", f"admin/users/{_q(username)}", json={"is_active": True}).json())
 
 
+def remove_user(username: str) -> None:
+    """Delete a user, with their memberships and tokens (their audit entries stay)."""
+    _client().delete(f"admin/users/{_q(username)}")
+
+
 def issue_token(username: str, name: str, expires_in_days: int | None = 90) -> dict[str, Any]:
     """A personal access token for ``username``; its value is in the result only (store it now)."""
     return dict(_client().post(f"admin/users/{_q(username)}/tokens",
@@ -199,6 +204,11 @@ def groups() -> Records:
 
 def add_group(name: str, description: str = "") -> dict[str, Any]:
     return dict(_client().post("admin/groups", {"name": name, "description": description}))
+
+
+def remove_group(name: str) -> None:
+    """Delete a group, with its memberships and grants."""
+    _client().delete(f"admin/groups/{_q(name)}")
 
 
 def add_member(group: str, username: str) -> dict[str, Any]:

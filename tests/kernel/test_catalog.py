@@ -9,15 +9,16 @@ from tests._live import LiveServer
 
 def test_catalog_lists_tables_with_rich_display_and_pandas(connected: LiveServer) -> None:
     cat = agnes.catalog()
-    assert sorted(cat.ids) == ["customers", "events", "orders"]
+    # the demo's tables (other tests may register tables of their own while this runs)
+    assert {"customers", "events", "orders"} <= set(cat.ids)
     assert cat["events"]["query_mode"] == "remote"
     html = cat._repr_html_()
     assert "<table" in html
     assert "events" in html
     assert "remote" in html
     df = cat.to_pandas()
-    assert sorted(df["id"]) == ["customers", "events", "orders"]
-    assert "Agnes catalog: 3 table(s)" in repr(cat)
+    assert sorted(df["id"]) == sorted(cat.ids)
+    assert f"Agnes catalog: {len(cat)} table(s)" in repr(cat)
 
 
 def test_catalog_filters(connected: LiveServer) -> None:
@@ -48,7 +49,7 @@ def test_server_errors_raise_the_matching_exception(connected: LiveServer) -> No
 def test_magic_prints_the_catalog(shell: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
     shell.run_line_magic("agnes", "catalog")
     out = capsys.readouterr().out
-    assert out.startswith("Agnes catalog: 3 table(s)")
+    assert out.startswith(f"Agnes catalog: {len(agnes.catalog())} table(s)")
     assert "events" in out
     assert "remote" in out
 
