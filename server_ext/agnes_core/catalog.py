@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,8 +57,22 @@ def sql_flavor(table: Table, source: Source | None) -> str:
 
 
 class CatalogIndex:
+    """The catalog's index: one pre-serialised entry per table, kept sorted by id.
+
+    The index a request reads is always complete: a new one replaces it in one assignment, and
+    it is never changed in place. Changes mark table ids pending; a request folds them in before
+    answering, in batches of at most ``BATCH`` entries built outside the lock, so no request
+    rebuilds the whole index after a write. Admin changes (tables, extracts, packages, sources)
+    are folded in before the request answers (it sees its own writes). Metadata changes — a
+    refresh makes one per table — are folded in one batch per request, and a request that finds
+    another already building answers from the last complete index instead of waiting.
+    """
+
+    #: Entries built per step; each step holds the GIL for about a millisecond.
+    BATCH = 128
+
     def __init__(self, registry: Registry, access: Access, metadata: MetadataCache, hub: ChangeHub,
-                 extract_stats: Callable[[str | None], dict[str, ExtractStats]],
+                 extract_stats: Callable[[Collection[str] | None], dict[str, ExtractStats]],
                  interval_s: Callable[[], float],
                  packages_of: Callable[[], dict[str, list[str]]] | None = None) -> None:
         self.registry = registry
@@ -67,10 +81,15 @@ class CatalogIndex:
         self.extract_stats = extract_stats
         self.interval_s = interval_s
         self.packages_of = packages_of or (lambda: {})
-        self._entries: dict[str, Entry] | None = None
-        self._dirty: set[str] = set()
+        self._entries: dict[str, Entry] | None = None  # the last complete index; replaced, never mutated
+        self._urgent: set[str] = set()  # pending ids a request must fold in before it answers
+        self._background: set[str] = set()  # pending ids from metadata refreshes
+        self._everything = True  # every registered table is pending (start, or a change without ids)
+        self._packages: dict[str, list[str]] | None = None
+        self._packages_generation = 0
         self._generation = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # pending sets, the index reference, the response cache
+        self._build_lock = threading.Lock()  # one builder at a time
         # Whole responses per (index generation, grants generation, groups, filters): a user who
         # asks again before anything changed gets the same bytes without a scan.
         self._responses: OrderedDict[tuple[Any, ...], tuple[bytes, datetime | None]] = OrderedDict()
@@ -79,61 +98,117 @@ class CatalogIndex:
     # -- invalidation -------------------------------------------------------------------
 
     def _on_change(self, change: Change) -> None:
-        if change.kind in ("table", "grant", "extract", "metadata") and change.ids:
-            self.invalidate(change.ids)
-        elif change.kind in ("source", "package", "table", "metadata"):
-            self.invalidate(None)
+        if change.kind == "grant":
+            return  # entries do not depend on grants; responses are keyed on the grants' generation
+        if change.kind == "package":
+            with self._lock:
+                self._packages = None
+                self._packages_generation += 1
+        if change.kind == "metadata" and change.ids:
+            self.invalidate(change.ids, urgent=False)
+        elif change.kind in ("table", "extract", "package", "source", "metadata"):
+            self.invalidate(change.ids or None)
 
     def warm(self) -> None:
-        """Build the index now (at start-up, off the request path)."""
-        self._index(utcnow())
+        """Build the whole index now (at start-up, off the request path)."""
+        self._index(utcnow(), drain=True)
 
-    def invalidate(self, ids: frozenset[str] | set[str] | None) -> None:
-        """Rebuild these tables' entries on the next request (None: all of them)."""
+    def invalidate(self, ids: frozenset[str] | set[str] | None, *, urgent: bool = True) -> None:
+        """Rebuild these tables' entries before the next answer (None: all of them). Not
+        ``urgent``: fold them in over the next requests (metadata refreshes)."""
         with self._lock:
             self._generation += 1
             self._responses.clear()
-            if ids is None or self._entries is None:
-                self._entries = None
-                self._dirty.clear()
+            if ids is None:
+                self._everything = True
+            elif urgent:
+                self._urgent |= ids
+                self._background -= ids
             else:
-                self._dirty |= set(ids)
+                self._background |= ids - self._urgent
 
     # -- building -----------------------------------------------------------------------
 
-    def _index(self, now: datetime) -> dict[str, Entry]:
+    def _index(self, now: datetime, *, drain: bool = False) -> dict[str, Entry]:
+        """The index with pending changes folded in (see the class docstring)."""
+        background_steps = 0
+        while True:
+            with self._lock:
+                entries = self._entries
+                urgent = self._everything or bool(self._urgent) or entries is None
+                pending = urgent or bool(self._background)
+            if not pending or (not urgent and not drain and background_steps >= 1):
+                assert entries is not None
+                return entries
+            if urgent or drain:
+                self._build_lock.acquire()
+            elif not self._build_lock.acquire(blocking=False):
+                assert entries is not None
+                return entries  # someone is folding in metadata: answer from the last complete index
+            try:
+                if not urgent:
+                    background_steps += 1
+                self._step(now)
+            finally:
+                self._build_lock.release()
+
+    def _step(self, now: datetime) -> None:
+        """Fold in up to BATCH pending ids (urgent ones first); holds the build lock."""
         with self._lock:
-            entries, dirty, generation = self._entries, set(self._dirty), self._generation
-        if entries is not None and not dirty:
-            return entries
-        tables = {t.id: t for t in self.registry.list_tables()}
-        sources = self.registry.sources_by_name()
-        if entries is None:
-            ids = set(tables)
-            stats = self.extract_stats(None)
-            new: dict[str, Entry] = {}
-        else:
-            ids = dirty
-            stats = {}
-            for tid in dirty:
-                stats.update(self.extract_stats(tid))
-            new = dict(entries)
-        packages = self.packages_of()
-        meta = self.metadata.all()
-        threshold = fresh_threshold(self.interval_s())
-        for tid in ids:
-            table = tables.get(tid)
-            if table is None:
+            base = self._entries
+            if self._everything or base is None:
+                # Everything: known ids plus registered ones, folded in batch by batch while the
+                # previous index (if any) keeps answering.
+                self._everything = False
+                self._urgent |= set(base or {}) | {t.id for t in self.registry.list_tables()}
+                self._background -= self._urgent
+                if base is None:
+                    base = {}
+            source_set = self._urgent if self._urgent else self._background
+            # The first build takes everything at once: there is no earlier index to answer from.
+            take = len(source_set) if self._entries is None else self.BATCH
+            ids = [source_set.pop() for _ in range(min(take, len(source_set)))]
+        new = dict(base)
+        added = False
+        for tid, entry in self._build_entries(ids, now).items():
+            if entry is None:
                 new.pop(tid, None)
-                continue
-            new[tid] = self._build(table, sources.get(table.source), stats.get(tid), meta.get(tid),
-                                   packages.get(tid, []), now, threshold)
-        ordered = dict(sorted(new.items()))
+            else:
+                added = added or tid not in new
+                new[tid] = entry
+        if added:
+            new = dict(sorted(new.items()))
         with self._lock:
-            if generation == self._generation:
-                self._entries = ordered
-                self._dirty.clear()
-        return ordered
+            self._entries = new
+            self._generation += 1
+            self._responses.clear()
+
+    def _build_entries(self, ids: list[str], now: datetime) -> dict[str, Entry | None]:
+        sources = self.registry.sources_by_name()
+        tables = {tid: self.registry.find_table(tid) for tid in ids}
+        extracted = [tid for tid, t in tables.items() if t is not None and t.query_mode in EXTRACTED]
+        stats = self.extract_stats(extracted) if extracted else {}
+        packages = self._packages_of()
+        threshold = fresh_threshold(self.interval_s())
+        out: dict[str, Entry | None] = {}
+        for tid, table in tables.items():
+            if table is None:
+                out[tid] = None
+                continue
+            meta = self.metadata.get(tid) if table.query_mode not in EXTRACTED else None
+            out[tid] = self._build(table, sources.get(table.source), stats.get(tid), meta,
+                                   packages.get(tid, []), now, threshold)
+        return out
+
+    def _packages_of(self) -> dict[str, list[str]]:
+        with self._lock:
+            packages, generation = self._packages, self._packages_generation
+        if packages is None:
+            packages = self.packages_of()
+            with self._lock:
+                if generation == self._packages_generation:
+                    self._packages = packages
+        return packages
 
     def _build(self, table: Table, source: Source | None, stats: ExtractStats | None, meta: MetaRow | None,
                packages: list[str], now: datetime, threshold: float) -> Entry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,13 +166,13 @@ class AgnesCore:
             return None
         return Path(state["path"])
 
-    def _extract_stats(self, table_id: str | None) -> dict[str, ExtractStats]:
-        if table_id is None:
+    def _extract_stats(self, table_ids: Collection[str] | None) -> dict[str, ExtractStats]:
+        """Extract stats of these tables (None: all), in two store queries however many."""
+        if table_ids is None:
             rows = self.store.rows("SELECT * FROM sync_state")
-            last = self.extracts.last_runs()
         else:
-            rows = self.store.rows("SELECT * FROM sync_state WHERE table_id = ?", [table_id])
-            last = {k: v for k, v in self.extracts.last_runs().items() if k == table_id}
+            rows = self.store.rows("SELECT * FROM sync_state WHERE list_contains(?, table_id)", [list(table_ids)])
+        last = self.extracts.last_runs(table_ids)
         failed = {tid for tid, run in last.items() if run["status"] == "failed"}
         return extract_stats_from(rows, failed)
 

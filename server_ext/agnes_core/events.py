@@ -13,12 +13,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Change:
-    """``kind`` is e.g. ``table``, ``source``, ``grant``, ``group``; ``ids`` the table ids touched
-    (empty = possibly all)."""
+    """``kind`` is e.g. ``table``, ``source``, ``grant``, ``group``, ``metadata``; ``ids`` the table
+    ids touched (empty = possibly all)."""
 
     kind: str
     action: str
     ids: frozenset[str] = field(default_factory=frozenset)
+    #: For table changes: the sources the tables belonged to before and after the change.
+    sources: frozenset[str] = field(default_factory=frozenset)
 
 
 Listener = Callable[[Change], None]

@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -188,8 +188,14 @@ class ExtractRuntime:
         live = next((r for r in self.running() if r.run_id == run_id), None)
         return self._run_json(row, live)
 
-    def last_runs(self) -> dict[str, dict[str, Any]]:
-        """The latest finished run of every table (for the scheduler and the admin list)."""
+    def last_runs(self, table_ids: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The latest finished run of every table, or of these (the scheduler, the admin list,
+        the catalog)."""
+        if table_ids is not None:
+            rows = self.store.rows(
+                "SELECT * FROM extract_runs WHERE status <> 'running' AND list_contains(?, table_id) "
+                "QUALIFY row_number() OVER (PARTITION BY table_id ORDER BY started_at DESC) = 1", [list(table_ids)])
+            return {r["table_id"]: r for r in rows}
         rows = self.store.rows(
             "SELECT * FROM extract_runs WHERE status <> 'running' "
             "QUALIFY row_number() OVER (PARTITION BY table_id ORDER BY started_at DESC) = 1")
@@ -307,7 +313,7 @@ class ExtractRuntime:
                  "schema_json": dumps(new_schema), "extracted_at": now}
         uncompressed, description = _footer_facts(target)
         with lock:
-            self._build_source_extract(table.source, override=entry)
+            self._update_source_extract(table.source, {table.id}, override=entry)
             with self.store.write() as cur:
                 cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table.id])
                 cur.execute("INSERT INTO sync_state (table_id, source, run_id, path, md5, rows, size_bytes, "
@@ -341,11 +347,17 @@ class ExtractRuntime:
 
     # -- extract.duckdb and master views -------------------------------------------------
 
+    _META_DDL = """CREATE TABLE _meta (
+        table_name VARCHAR NOT NULL, description VARCHAR, rows BIGINT, size_bytes BIGINT,
+        extracted_at TIMESTAMP, query_mode VARCHAR NOT NULL, schema_json VARCHAR, path VARCHAR, md5 VARCHAR)"""
+
     def _build_source_extract(self, source: str, override: dict[str, Any] | None = None) -> Path:
         """Write a complete new extract.duckdb for ``source`` and swap it in atomically.
 
         Every registered table of the source is listed in ``_meta`` with its own
         ``query_mode``; remote tables have no view and no data, but are never dropped.
+        Writes update the file table by table (``_update_source_extract``); this full build
+        is for a source without one yet, and for repairs.
         """
         folder = self.root / source
         folder.mkdir(parents=True, exist_ok=True)
@@ -355,37 +367,97 @@ class ExtractRuntime:
         tmp = folder / f".extract.duckdb.{uuid.uuid4().hex[:8]}.tmp"
         con = duck.connect(tmp)
         try:
-            con.execute("""CREATE TABLE _meta (
-                table_name VARCHAR NOT NULL, description VARCHAR, rows BIGINT, size_bytes BIGINT,
-                extracted_at TIMESTAMP, query_mode VARCHAR NOT NULL, schema_json VARCHAR, path VARCHAR, md5 VARCHAR)""")
+            con.execute(self._META_DDL)
             for table in self.registry.list_tables():
-                if table.source != source:
-                    continue
-                state = states.get(table.id) if table.query_mode in EXTRACTABLE else None
-                if state is not None and Path(state["path"]).exists():
-                    con.execute(f"CREATE VIEW {quote_ident(table.id)} AS "
-                                f"SELECT * FROM read_parquet({_sql_str(state['path'])})")
-                    con.execute("INSERT INTO _meta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [table.id, table.description, state["rows"], state["size_bytes"],
-                                 state["extracted_at"], table.query_mode, state["schema_json"], state["path"],
-                                 state["md5"]])
-                else:
-                    con.execute("INSERT INTO _meta VALUES (?, ?, NULL, NULL, NULL, ?, NULL, NULL, NULL)",
-                                [table.id, table.description, table.query_mode])
+                if table.source == source:
+                    self._write_table_entry(con, table, states.get(table.id))
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        return self._swap_in(tmp, folder)
+
+    def _update_source_extract(self, source: str, table_ids: set[str] | frozenset[str],
+                               override: dict[str, Any] | None = None) -> Path:
+        """Bring these tables' views and ``_meta`` rows in the source's extract.duckdb up to date,
+        and no other: a copy of the current file gets the changes and is swapped in atomically,
+        so a reader sees the old file or the new one. Without a readable current file, a full
+        build. The caller holds the source's lock."""
+        folder = self.root / source
+        target = folder / "extract.duckdb"
+        if not target.exists():
+            return self._build_source_extract(source, override)
+        ids = sorted(table_ids)
+        states = {r["table_id"]: r for r in self.store.rows(
+            "SELECT * FROM sync_state WHERE source = ? AND list_contains(?, table_id)", [source, ids])}
+        if override is not None:
+            states[override["table_id"]] = override
+        tmp = folder / f".extract.duckdb.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            shutil.copyfile(target, tmp)
+            con = duck.connect(tmp)
+        except Exception:  # unreadable or half-copied: rebuild it whole
+            log.warning("agnes: cannot update %s in place; rebuilding it", target, exc_info=True)
+            tmp.unlink(missing_ok=True)
+            return self._build_source_extract(source, override)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for table_id in ids:
+                con.execute(f"DROP VIEW IF EXISTS {quote_ident(table_id)}")
+                con.execute("DELETE FROM _meta WHERE table_name = ?", [table_id])
+                table = self.registry.find_table(table_id)
+                if table is not None and table.source == source:
+                    self._write_table_entry(con, table, states.get(table_id))
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        except BaseException:
+            con.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        con.close()
+        return self._swap_in(tmp, folder)
+
+    @staticmethod
+    def _write_table_entry(con: Any, table: Table, state: dict[str, Any] | None) -> None:
+        """One table's ``_meta`` row, and its view when it has a current extract."""
+        if table.query_mode not in EXTRACTABLE:
+            state = None
+        if state is not None and Path(state["path"]).exists():
+            con.execute(f"CREATE VIEW {quote_ident(table.id)} AS "
+                        f"SELECT * FROM read_parquet({_sql_str(state['path'])})")
+            con.execute("INSERT INTO _meta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [table.id, table.description, state["rows"], state["size_bytes"], state["extracted_at"],
+                         table.query_mode, state["schema_json"], state["path"], state["md5"]])
+        else:
+            con.execute("INSERT INTO _meta VALUES (?, ?, NULL, NULL, NULL, ?, NULL, NULL, NULL)",
+                        [table.id, table.description, table.query_mode])
+
+    @staticmethod
+    def _swap_in(tmp: Path, folder: Path) -> Path:
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         target = folder / "extract.duckdb"
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(folder)
         return target
 
     def rebuild_source_extract(self, source: str) -> Path:
+        """Rewrite the source's extract.duckdb from the registry and sync state (repairs)."""
         lock = self._source_locks.setdefault(source, threading.Lock())
         with lock:
             return self._build_source_extract(source)
+
+    def update_source_extract(self, source: str, table_ids: set[str] | frozenset[str]) -> Path | None:
+        """Update these tables' entries in the source's extract.duckdb (None: it has none yet;
+        the first extract of the source writes it with every registered table)."""
+        lock = self._source_locks.setdefault(source, threading.Lock())
+        with lock:
+            if not (self.root / source / "extract.duckdb").exists():
+                return None
+            return self._update_source_extract(source, table_ids)
 
     def _update_master_view(self, table_id: str, path: Path | None) -> None:
         with self._analytics_lock:
@@ -401,10 +473,25 @@ class ExtractRuntime:
                 con.close()
 
     def rebuild_analytics(self) -> None:
-        """Recreate every master view from the sync state (at start-up; self-healing)."""
-        for row in self.store.rows("SELECT table_id, path FROM sync_state"):
-            if Path(row["path"]).exists():
-                self._update_master_view(row["table_id"], Path(row["path"]))
+        """Make every master view match the sync state (at start-up; self-healing): one
+        connection and one transaction, and only the views whose file changed are replaced."""
+        wanted = {row["table_id"]: row["path"] for row in self.store.rows("SELECT table_id, path FROM sync_state")
+                  if Path(row["path"]).exists()}
+        with self._analytics_lock:
+            con = duck.connect(self.analytics_path)
+            try:
+                current = {name: sql for name, sql in con.execute(
+                    "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
+                ).fetchall()}
+                con.execute("BEGIN TRANSACTION")
+                for table_id, path in wanted.items():
+                    if _sql_str(path) not in (current.get(table_id) or ""):
+                        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS "
+                                    f"SELECT * FROM read_parquet({_sql_str(path)})")
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
 
     # -- housekeeping -------------------------------------------------------------------
 
@@ -428,27 +515,35 @@ class ExtractRuntime:
 
     def forget(self, table_id: str, source: str) -> None:
         """Drop everything extracted for a table (deleted, or no longer local)."""
+        self._drop_extracted(table_id)
+        self.update_source_extract(source, {table_id})
+
+    def _drop_extracted(self, table_id: str) -> None:
+        state = self.sync_state(table_id)
         with self.store.write() as cur:
             cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table_id])
             cur.execute("DELETE FROM extract_state WHERE table_id = ?", [table_id])
         self._update_master_view(table_id, None)
-        if (self.root / source).exists():
-            self.rebuild_source_extract(source)
-        shutil.rmtree(self.root / source / "data" / table_id, ignore_errors=True)
+        if state is not None:
+            shutil.rmtree(self.root / state["source"] / "data" / table_id, ignore_errors=True)
 
     def _on_change(self, change: Change) -> None:
-        if change.kind != "table":
+        """Registered tables changed: update their entries (only theirs) in the extract.duckdb of
+        every source they were or are in."""
+        if change.kind != "table" or not change.ids:
             return
+        sources = set(change.sources)
         for table_id in change.ids:
             table = self.registry.find_table(table_id)
+            if table is not None:
+                sources.add(table.source)
             state = self.sync_state(table_id)
-            if change.action == "delete" or (table is not None and table.query_mode not in EXTRACTABLE):
-                if state is not None:
-                    self.forget(table_id, state["source"])
-                elif table is not None and (self.root / table.source).exists():
-                    self.rebuild_source_extract(table.source)
-            elif table is not None and (self.root / table.source).exists():
-                self.rebuild_source_extract(table.source)
+            if state is not None:
+                sources.add(state["source"])
+                if change.action == "delete" or table is None or table.query_mode not in EXTRACTABLE:
+                    self._drop_extracted(table_id)
+        for source in sorted(sources):
+            self.update_source_extract(source, change.ids)
 
     def _describe(self, exc: BaseException, source: str) -> str:
         text = exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}"

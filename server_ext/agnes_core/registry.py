@@ -125,7 +125,8 @@ def _optional_text(body: dict[str, Any], key: str, limit: int) -> str | None:
 
 class Registry:
     """Sources and tables. Reads come from an in-memory snapshot (this process is the store's
-    only writer); every write drops the snapshot."""
+    only writer); a write replaces the snapshot with a copy that differs in the one row it
+    wrote (read back from the store), so a write costs the same however many tables exist."""
 
     def __init__(self, store: StateStore, hub: ChangeHub) -> None:
         self.store = store
@@ -133,13 +134,9 @@ class Registry:
         self._snapshot: tuple[dict[str, Source], dict[str, Table]] | None = None
         self._generation = 0
         self._lock = threading.Lock()
-        hub.subscribe(self._on_change)
-
-    def _on_change(self, change: Change) -> None:
-        if change.kind in ("source", "table"):
-            self.invalidate()
 
     def invalidate(self) -> None:
+        """Forget the snapshot: the next read loads every row (after writes made behind our back)."""
         with self._lock:
             self._generation += 1
             self._snapshot = None
@@ -156,6 +153,32 @@ class Registry:
             if generation == self._generation:
                 self._snapshot = snapshot
         return snapshot
+
+    def _reload_source(self, name: str) -> None:
+        row = self.store.row("SELECT * FROM sources WHERE name = ?", [name])
+        self._replace("source", name, _source(row) if row else None)
+
+    def _reload_table(self, table_id_: str) -> None:
+        row = self.store.row("SELECT * FROM tables WHERE id = ?", [table_id_])
+        self._replace("table", table_id_, _table(row) if row else None)
+
+    def _replace(self, kind: str, key: str, value: Source | Table | None) -> None:
+        """A new snapshot equal to the current one but for one source or table (kept sorted)."""
+        with self._lock:
+            self._generation += 1  # a load that overlapped this write must not be kept
+            if self._snapshot is None:
+                return
+            sources, tables = self._snapshot
+            rows: dict[str, Any] = dict(sources if kind == "source" else tables)
+            last = next(reversed(rows), None)
+            if value is None:
+                rows.pop(key, None)
+            else:
+                added = key not in rows
+                rows[key] = value
+                if added and last is not None and last > key:
+                    rows = dict(sorted(rows.items()))
+            self._snapshot = (rows, tables) if kind == "source" else (sources, rows)
 
     # -- sources -----------------------------------------------------------------------
 
@@ -199,7 +222,7 @@ class Registry:
                                     hint="Use PUT admin/sources/{name} to change it.", details={"source": name})
             cur.execute("INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
                         [name, source_type, dumps(options), dumps(secrets), now, now])
-        self.invalidate()
+        self._reload_source(name)
         self.hub.publish(Change("source", "create"))
         return self.get_source(name)
 
@@ -214,7 +237,7 @@ class Registry:
             cur.execute("UPDATE sources SET type = ?, options = ?, secrets = ?, updated_at = ? WHERE name = ?",
                         [source_type, dumps(options), dumps(secrets), utcnow(), name])
         ids = frozenset(t.id for t in self.list_tables() if t.source == name)
-        self.invalidate()
+        self._reload_source(name)
         self.hub.publish(Change("source", "update", ids))
         return self.get_source(name)
 
@@ -226,7 +249,7 @@ class Registry:
                            hint="Delete or move its tables first.", details={"tables": users})
         with self.store.write() as cur:
             cur.execute("DELETE FROM sources WHERE name = ?", [name])
-        self.invalidate()
+        self._reload_source(name)
         self.hub.publish(Change("source", "delete"))
 
     # -- tables ------------------------------------------------------------------------
@@ -348,8 +371,8 @@ class Registry:
                  values["schedule"], values["sql"], values["incremental_key"], now, now,
                  dumps(values["column_descriptions"])],
             )
-        self.invalidate()
-        self.hub.publish(Change("table", "create", frozenset({values["id"]})))
+        self._reload_table(values["id"])
+        self.hub.publish(Change("table", "create", frozenset({values["id"]}), frozenset({values["source"]})))
         return self.get_table(values["id"])
 
     def update_table(self, table_id_: str, body: dict[str, Any], *, partial: bool) -> Table:
@@ -383,16 +406,16 @@ class Registry:
                  values["schedule"], values["sql"], values["incremental_key"],
                  dumps(values["column_descriptions"]), utcnow(), table_id_],
             )
-        self.invalidate()
-        self.hub.publish(Change("table", action, frozenset({table_id_})))
+        self._reload_table(table_id_)
+        self.hub.publish(Change("table", action, frozenset({table_id_}), frozenset({current.source, values["source"]})))
         return self.get_table(table_id_)
 
     def delete_table(self, table_id_: str) -> None:
-        self.get_table(table_id_)
+        current = self.get_table(table_id_)
         with self.store.write() as cur:
             cur.execute("DELETE FROM tables WHERE id = ?", [table_id_])
-        self.invalidate()
-        self.hub.publish(Change("table", "delete", frozenset({table_id_})))
+        self._reload_table(table_id_)
+        self.hub.publish(Change("table", "delete", frozenset({table_id_}), frozenset({current.source})))
 
 
 def _one_select(sql: str, dialect: str) -> str:

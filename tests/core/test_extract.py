@@ -312,3 +312,101 @@ def test_postgres_local_incremental_and_materialized_extracts(tmp_path: Path, pg
         assert types["amount"] == "decimal128(12, 2)"
     finally:
         core.close()
+
+
+def view_sql(core: AgnesCore, source: str = "demo") -> dict[str, str]:
+    con = duckdb.connect(str(core.data_dir / "extracts" / source / "extract.duckdb"), read_only=True)
+    try:
+        return dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
+    finally:
+        con.close()
+
+
+def no_full_rebuilds(core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every full build of an extract.duckdb from now on."""
+    builds: list[str] = []
+    real = core.extracts._build_source_extract
+
+    def spy(source: str, override: dict | None = None) -> Path:
+        builds.append(source)
+        return real(source, override)
+
+    monkeypatch.setattr(core.extracts, "_build_source_extract", spy)
+    return builds
+
+
+def test_registering_a_table_changes_only_its_entry_in_extract_duckdb(core: AgnesCore,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    register(core, id="orders", source_table="orders")
+    register(core, id="customers", source_table="customers")
+    core.extracts.run("orders")
+    core.extracts.run("customers")
+    views_before = view_sql(core)
+    builds = no_full_rebuilds(core, monkeypatch)
+
+    register(core, id="events", source_table="events", query_mode="remote")
+    register(core, id="orders_copy", source_table="orders", description="a copy")
+    entries = meta(core)
+    assert set(entries) == {"orders", "customers", "events", "orders_copy"}
+    assert (entries["events"]["query_mode"], entries["events"]["rows"]) == ("remote", None)
+    assert (entries["orders_copy"]["description"], entries["orders_copy"]["path"]) == ("a copy", None)
+    assert view_sql(core) == views_before  # the other tables' views are untouched
+
+    core.registry.update_table("customers", {"description": "People"}, partial=True)
+    assert meta(core)["customers"]["description"] == "People"
+    assert count_view(core, "customers") == 50_000
+    core.registry.delete_table("orders_copy")
+    core.registry.delete_table("events")
+    assert set(meta(core)) == {"orders", "customers"}
+    assert builds == []  # every change above updated the file table by table
+
+
+def test_an_extract_replaces_only_its_own_view(core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    register(core, id="orders", source_table="orders")
+    register(core, id="customers", source_table="customers")
+    core.extracts.run("orders")
+    core.extracts.run("customers")
+    before = view_sql(core)
+    builds = no_full_rebuilds(core, monkeypatch)
+    run = core.extracts.run("orders")
+    after = view_sql(core)
+    assert builds == []
+    assert after["customers"] == before["customers"]
+    assert after["orders"] != before["orders"]
+    assert run["run_id"] in after["orders"]
+    assert meta(core)["orders"]["md5"] == core.extracts.sync_state("orders")["md5"]  # type: ignore[index]
+
+
+def test_deleting_an_extracted_table_drops_its_view_meta_row_and_files(core: AgnesCore) -> None:
+    register(core, id="orders", source_table="orders")
+    register(core, id="customers", source_table="customers")
+    core.extracts.run("orders")
+    core.extracts.run("customers")
+    core.registry.delete_table("orders")
+    assert set(meta(core)) == {"customers"}
+    assert set(view_sql(core)) == {"customers"}
+    assert core.extracts.sync_state("orders") is None
+    assert not (core.data_dir / "extracts" / "demo" / "data" / "orders").exists()
+    assert count_view(core, "customers") == 50_000
+
+
+def test_a_table_moved_to_another_source_leaves_the_first_ones_extract(core: AgnesCore, lake: Path) -> None:
+    core.registry.add_source({"name": "other", "type": "lake", "options": {"path": str(lake)}})
+    register(core, id="orders", source_table="orders")
+    register(core, id="customers", source_table="customers")
+    core.registry.register_table({"id": "items", "source": "other", "source_table": "orders"})
+    core.extracts.run("orders")
+    core.extracts.run("items")
+    core.registry.update_table("customers", {"source": "other"}, partial=True)
+    assert set(meta(core)) == {"orders"}
+    assert set(meta(core, "other")) == {"items", "customers"}
+
+
+def test_a_missing_extract_duckdb_is_rebuilt_whole_on_the_next_extract(core: AgnesCore) -> None:
+    register(core, id="orders", source_table="orders")
+    register(core, id="customers", source_table="customers")
+    core.extracts.run("orders")
+    (core.data_dir / "extracts" / "demo" / "extract.duckdb").unlink()
+    core.extracts.run("customers")
+    assert set(meta(core)) == {"orders", "customers"}
+    assert count_view(core, "orders") == 250_000

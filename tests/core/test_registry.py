@@ -6,6 +6,8 @@ import pytest
 
 from agnes_core.core import AgnesCore
 from agnes_core.errors import AlreadyExists, Conflict, NotFound, ValidationError
+from agnes_core.events import ChangeHub
+from agnes_core.registry import Registry
 
 
 def _lake(core: AgnesCore, path: Path, name: str = "demo") -> None:
@@ -94,3 +96,32 @@ def test_changes_are_published_with_the_table_ids(core: AgnesCore, demo_lake: Pa
     core.registry.delete_table("orders")
     assert [(c.kind, c.action, sorted(c.ids)) for c in seen] == [
         ("source", "create", []), ("table", "create", ["orders"]), ("table", "delete", ["orders"])]
+
+
+def test_writes_update_the_snapshot_without_reloading_every_table(core: AgnesCore, demo_lake: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _lake(core, demo_lake)
+    for tid in ("m", "b", "x"):
+        core.registry.register_table({"id": tid, "source": "demo", "source_table": "orders"})
+    assert [t.id for t in core.registry.list_tables()] == ["b", "m", "x"]
+    queries: list[str] = []
+    real_rows = core.store.rows
+
+    def rows(sql: str, params: object = None) -> list[dict]:
+        queries.append(sql)
+        return real_rows(sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(core.store, "rows", rows)
+    core.registry.register_table({"id": "a", "source": "demo", "source_table": "orders"})
+    core.registry.register_table({"id": "z", "source": "demo", "source_table": "orders"})
+    core.registry.update_table("m", {"description": "middle"}, partial=True)
+    core.registry.delete_table("x")
+    core.registry.update_source("demo", {"options": {"path": str(demo_lake), "batch_rows": 1000}}, partial=True)
+    assert [t.id for t in core.registry.list_tables()] == ["a", "b", "m", "z"]  # still in id order
+    assert core.registry.get_table("m").description == "middle"
+    assert core.registry.get_source("demo").options["batch_rows"] == 1000
+    assert not [q for q in queries if "FROM tables ORDER BY" in q or "FROM sources ORDER BY" in q]
+    # what the snapshot says is what a fresh load from the store says
+    fresh = Registry(core.store, ChangeHub())
+    assert fresh.list_tables() == core.registry.list_tables()
+    assert fresh.list_sources() == core.registry.list_sources()
