@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 
@@ -60,6 +60,10 @@ class StoreInfo:
 class StateStore:
     """Open (creating or upgrading) a state store file."""
 
+    #: Called with the store whenever a cursor is taken. None in production; the server tests
+    #: install one that names any use of the store on the event loop's thread.
+    access_hook: ClassVar[Callable[[StateStore], None] | None] = None
+
     def __init__(self, path: str | Path, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.path = Path(path)
         self._migrations = list(migrations)
@@ -78,6 +82,7 @@ class StateStore:
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._closed = False
+        self._before_close: list[Callable[[], None]] = []
         self._migrate()
 
     # -- version handling ---------------------------------------------------------------
@@ -145,6 +150,9 @@ class StateStore:
     # -- access -----------------------------------------------------------------------
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        hook = StateStore.access_hook
+        if hook is not None:
+            hook(self)
         if self._closed:
             raise AgnesError("the state store is closed", code="unavailable")
         cur = getattr(self._local, "cursor", None)
@@ -200,8 +208,17 @@ class StateStore:
             got = cur.execute(sql, params or []).fetchone()
             return got[0] if got else None
 
+    def before_close(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` when the store is about to close (writers that queue work finish it first)."""
+        self._before_close.append(fn)
+
     def close(self) -> None:
         if not self._closed:
+            for fn in self._before_close:
+                try:
+                    fn()
+                except Exception:  # closing goes on: the store must not stay open
+                    log.exception("agnes: a step before closing the state store failed")
             self._closed = True
             try:
                 self._con.execute("CHECKPOINT")

@@ -16,6 +16,7 @@ reach Jupyter's own APIs (kernels, files, terminals).
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import inspect
 import os
@@ -74,8 +75,11 @@ class AgnesIdentity:
     async def get_user(self, handler: RequestHandler) -> User | None:
         pat = self._personal_access_token(handler)
         if pat is not None and self.tokens is not None:
-            # Raises Unauthorized (401) for an invalid, revoked or expired token.
-            username, token_id = self.tokens.authenticate(pat, handler.request.remote_ip)
+            # Raises Unauthorized (401) for an invalid, revoked or expired token. It reads the
+            # store (and records last use), so it runs on the Agnes app's worker threads.
+            executor = getattr(getattr(handler, "agnes", None), "executor", None)
+            username, token_id = await asyncio.get_running_loop().run_in_executor(
+                executor, self.tokens.authenticate, pat, handler.request.remote_ip)
             handler._token_authenticated = True  # type: ignore[attr-defined]
             handler._agnes_token_id = token_id  # type: ignore[attr-defined]
             return User(username=username, name=username, display_name=username)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,62 @@ from agnes_core.core import AgnesCore
 from agnes_core.demo import demo_source, demo_tables, write_demo_lake
 from agnes_server.openapi import openapi_document
 
+from ._loopwatch import THRESHOLD_S, LoopWatch
+
 ALICE, BOB = "alice-token", "bob-token"
+
+
+# -- the event loop never blocks --------------------------------------------------------------
+
+_WATCH = pytest.StashKey[LoopWatch]()
+#: Across the session: loop holds outside a test's requests (start-up, shutdown) and uses of the
+#: state store on the loop's thread, printed at the end of the run (see pytest_terminal_summary).
+_ELSEWHERE: dict[str, list[str]] = {"held": [], "store": []}
+
+
+@pytest.fixture(autouse=True)
+def loop_watch(request: pytest.FixtureRequest) -> Iterator[LoopWatch]:
+    """Times every callback of the server's event loop during the test; a request whose handler
+    holds the loop longer than 50 ms fails the test (``pytest_runtest_call`` below), naming the
+    handler and where it was. A test that blocks on purpose claims the record with ``take()``."""
+    watch = LoopWatch()
+    watch.install()
+    request.node.stash[_WATCH] = watch
+    try:
+        yield watch
+    finally:
+        watch.uninstall()
+        for held in watch.take():  # while the server started or stopped
+            _ELSEWHERE["held"].append(f"{request.node.nodeid} (set-up/teardown): {held.describe()}")
+        for where, count in watch.store_uses.items():
+            _ELSEWHERE["store"].append(f"{where}  x{count}  [{request.node.nodeid}]")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    watch = item.stash.get(_WATCH, None)
+    if watch is not None:
+        for held in watch.take():
+            _ELSEWHERE["held"].append(f"{item.nodeid} (set-up): {held.describe()}")
+    result = yield
+    held = watch.take() if watch is not None else []
+    if held:
+        pytest.fail(f"the event loop was held longer than {THRESHOLD_S * 1000:.0f} ms by our code "
+                    f"({len(held)} time{'s' if len(held) > 1 else ''}): blocking work belongs in "
+                    "self.blocking(...)\n  " + "\n  ".join(h.describe() for h in held), pytrace=False)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not (_ELSEWHERE["held"] or _ELSEWHERE["store"]):
+        return
+    terminalreporter.section("event loop: server code on the loop outside requests' verbs")
+    for line in _ELSEWHERE["held"]:
+        terminalreporter.line(line)
+    if _ELSEWHERE["store"]:
+        terminalreporter.line("state store used on the event loop's thread (fast this time; blocking all the same):")
+        for line in sorted(set(_ELSEWHERE["store"])):
+            terminalreporter.line("  " + line)
 
 
 @pytest.fixture(scope="session")

@@ -23,8 +23,11 @@ class MetadataRefreshHandler(AdminHandler):
     @authorized
     async def post(self) -> None:
         refresher = self.core.refresher
+        # The list of tables comes from the registry (the store after any change): read it in a
+        # worker, then claim, so a claimed run always runs.
+        tables = await self.blocking(refresher.tables_for, "refresh")
         run = refresher.claim("refresh", self.principal.username)
-        await refresher.run(run)
+        await refresher.run(run, tables)
         self.write_json({**run.totals(), "started_at": run.to_json()["started_at"]})
 
 
@@ -35,6 +38,9 @@ class MetadataRefreshOneHandler(AdminHandler):
     @web.authenticated
     @authorized
     async def post(self, table_id: str) -> None:
+        # refresh_one looks the table up on the loop: load the registry's snapshot in a worker first
+        # (it is dropped by every registry change), so that lookup is a dict read.
+        await self.blocking(self.core.registry.find_table, table_id)
         self.write_json(await self.core.refresher.refresh_one(table_id, self.principal.username))
 
 
@@ -50,9 +56,11 @@ class WarmupHandler(AdminHandler):
 
     @web.authenticated
     @authorized
-    def post(self) -> None:
+    async def post(self) -> None:
         """Start a warm-up; when one (or a refresh) is already running, answer with that run."""
         refresher = self.core.refresher
+        # The run lists the registry's tables on the loop: load its snapshot in a worker first.
+        await self.blocking(self.core.registry.list_tables)
         current = refresher.current
         if current is not None:
             self.write_json(current.to_json(), status=200)

@@ -75,9 +75,14 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         self._agnes_started = time.perf_counter()
         await super().prepare()
-        if self._finished or self.current_user is None or self.request.method == "OPTIONS":
+        user = self.current_user
+        if self._finished or user is None or self.request.method == "OPTIONS":
             return
-        self.core.access.require_active(self.principal)
+        # Building a principal may write to the store (a user's first request) and reads their
+        # groups: off the loop, once per request; every later use is the resolved value.
+        self._principal = await self.blocking(self.agnes.principal_for, user.username,
+                                              user.display_name or user.name)
+        self.core.access.require_active(self._principal)
         if self.admin_only and not self.principal.is_admin:
             raise Forbidden(
                 "this route is for Agnes admins",
@@ -96,7 +101,7 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         try:
             self._check_request()
         except AgnesError as exc:
-            self.on_refused(exc)
+            await self.on_refused(exc)
             raise
 
     def _check_request(self) -> None:
@@ -119,15 +124,23 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
                                  details={"field": name}) from None
         self.agnes.requests.check(op, path_args, query, bool(self.request.body), self.json_body)
 
-    def on_refused(self, exc: AgnesError) -> None:
+    async def on_refused(self, exc: AgnesError) -> None:
         """Called when a request is refused before its handler runs (scan routes audit it)."""
 
-    @functools.cached_property
+    _principal: Principal | None = None
+
+    @property
     def principal(self) -> Principal:
-        user = self.current_user
-        if user is None:
-            raise web.HTTPError(403)
-        return self.agnes.principal_for(user.username, user.display_name or user.name)
+        """Who is asking; resolved off the loop in ``prepare`` before any verb runs."""
+        found = self._principal
+        if found is None:
+            user = self.current_user
+            if user is None:
+                raise web.HTTPError(403)
+            # Only reached if something reads the principal before prepare() resolved it; the
+            # loop-blocking test harness would name such a caller.
+            found = self._principal = self.agnes.principal_for(user.username, user.display_name or user.name)
+        return found
 
     # -- request and response helpers ---------------------------------------------------
 
@@ -174,7 +187,12 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps(payload, default=str))
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking work (DuckDB, source clients) off the event loop."""
+        """Run blocking work (DuckDB, the state store, files, source clients) off the event loop.
+
+        The loop only awaits: anything that may touch the store — even a read that an in-memory
+        snapshot answers most of the time, since the snapshot is reloaded after every change — goes
+        through here (the server tests fail a request that holds the loop, tests/server/_loopwatch.py).
+        """
         return await IOLoop.current().run_in_executor(self.agnes.executor, functools.partial(fn, *args))
 
     async def scanning(self, fn: Callable[..., T], *args: Any) -> T:
@@ -321,7 +339,9 @@ class AdminHandler(AgnesHandler):
             if user is None:
                 return
             status = self.get_status()
-            self.core.audit.record(
+            # on_finish cannot await: the entry goes to the audit's writer thread, and reads of the
+            # audit log wait for it (Audit.entries), so no reader misses it.
+            self.core.audit.record_later(
                 user.username, f"{self.audit_kind}.{verb}", self.audit_resource(),
                 "ok" if status < 400 else "error", status=status, path=self.request.path)
         except Exception:  # auditing must never break the response that already went out

@@ -22,16 +22,17 @@ class VersionHandler(AgnesHandler):
 class MeHandler(AgnesHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write_json({**self.principal.to_json(), "usage": self.core.scans.usage(self.principal.username)})
+    async def get(self) -> None:
+        usage = await self.blocking(self.core.scans.usage, self.principal.username)  # today's bytes: the store
+        self.write_json({**self.principal.to_json(), "usage": usage})
 
 
 class OpenAPIHandler(AgnesHandler):
     @web.authenticated
     @authorized
-    def get(self) -> None:
+    async def get(self) -> None:
         base_url = self.settings.get("base_url", "/")
-        self.write_json(openapi_document(base_url))
+        self.write_json(await self.blocking(openapi_document, base_url))  # a deep copy of a large document
 
 
 class NotFoundHandler(AgnesHandler):

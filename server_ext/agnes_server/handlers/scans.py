@@ -57,15 +57,15 @@ class _Chunks:
 class _ScanRoute(AgnesHandler):
     audit_action = "scan.run"
 
-    def on_refused(self, exc: AgnesError) -> None:
-        self.core.scans.audit_refusal(self.principal, self.audit_action, exc)
+    async def on_refused(self, exc: AgnesError) -> None:
+        await self.blocking(self.core.scans.audit_refusal, self.principal, self.audit_action, exc)
 
-    def scan_body(self, action: str) -> dict[str, Any]:
+    async def scan_body(self, action: str) -> dict[str, Any]:
         """The request body; a body that cannot be read is refused *and audited*, like any scan."""
         try:
             return self.json_body()
         except AgnesError as exc:
-            self.core.scans.audit_refusal(self.principal, action, exc)
+            await self.blocking(self.core.scans.audit_refusal, self.principal, action, exc)
             raise
 
 
@@ -75,7 +75,7 @@ class ScanEstimateHandler(_ScanRoute):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.scan_body("scan.estimate")
+        body = await self.scan_body("scan.estimate")
         self.write_json(await self.scanning(self.core.scans.estimate, self.principal, body))
 
 
@@ -94,7 +94,7 @@ class ScansHandler(_ScanRoute):
     async def post(self) -> None:
         import pyarrow as pa
 
-        body = self.scan_body("scan.run")
+        body = await self.scan_body("scan.run")
         run = await self.scanning(self.core.scans.start, self.principal, body)
         self._run = run
         stream = getattr(self.request.connection, "stream", None)
@@ -162,5 +162,5 @@ class ScansHandler(_ScanRoute):
 class ScanHandler(AgnesHandler):
     @web.authenticated
     @authorized
-    def get(self, scan_id: str) -> None:
-        self.write_json(self.core.scans.get(self.principal, scan_id))
+    async def get(self, scan_id: str) -> None:
+        self.write_json(await self.blocking(self.core.scans.get, self.principal, scan_id))
