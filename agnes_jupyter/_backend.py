@@ -155,8 +155,9 @@ class AgnesBackend(DuckDBBackend):
     def source_compiler(self, source: str) -> Any:
         import ibis.backends.sql.compilers as sc
 
-        flavor = self._sources.get(source, "duckdb")
-        return getattr(sc, flavor if flavor in ("postgres", "bigquery", "duckdb") else "duckdb").compiler
+        # the flavor is the sqlglot/ibis dialect name the server's connector declares
+        module = getattr(sc, self._sources.get(source, "duckdb"), None) or sc.duckdb
+        return module.compiler
 
     def source_sql(self, expr: ir.Expr, limit: int | str | None = None) -> str:
         """The SQL an expression over remote tables of one source sends to that source."""

@@ -268,7 +268,7 @@ def _remote_dialect(sql: str) -> str:
     for start, end, _ in reversed(param_names(sql, "duckdb")):
         probe = probe[:start] + "NULL" + probe[end + 1:]
     tree = None
-    for read in ("duckdb", "postgres"):
+    for read in ("duckdb", ""):  # the workspace's dialect, then sqlglot's generic one
         try:
             tree = sqlglot.parse_one(probe, read=read)
             break

@@ -51,18 +51,6 @@ def unknown_table(table_id: str) -> NotFound:
 # -- tables ----------------------------------------------------------------------------------------
 
 
-def _ibis_type(column: dict[str, Any], flavor: str) -> Any:
-    import ibis
-    from ibis.backends.sql.datatypes import DuckDBType, PostgresType
-
-    mapper = PostgresType if flavor == "postgres" else DuckDBType
-    try:
-        dtype = mapper.from_string(column["type"])
-    except Exception:  # noqa: BLE001 - an exotic vendor type: keep it usable as text
-        dtype = ibis.dtype("string")
-    return dtype.copy(nullable=bool(column.get("nullable", True)))
-
-
 def table(table_id: str) -> ir.Table:
     """An ibis table bound to the kernel's Agnes backend. Local (and materialized) tables read the
     workspace DuckDB, downloading the table on first use; remote tables run through the gate when
@@ -70,10 +58,11 @@ def table(table_id: str) -> ir.Table:
     entry = _catalog_entry(table_id)
     ws = workspace()
     if entry["query_mode"] == "remote":
+        from ._types import ibis_dtype
+
         schema = _client().get(f"tables/{quote(table_id, safe='')}/schema")
-        flavor = schema["sql_flavor"]
-        columns = {c["name"]: _ibis_type(c, flavor) for c in schema["columns"]}
-        return ws.con.remote_table(table_id, columns, source=entry["source"], flavor=flavor)
+        columns = {c["name"]: ibis_dtype(c) for c in schema["columns"]}
+        return ws.con.remote_table(table_id, columns, source=entry["source"], flavor=schema["sql_flavor"])
     ensure_local(table_id, ws)
     return ws.con.table(table_id)
 
