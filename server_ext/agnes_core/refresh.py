@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .connectors import Capability, ColumnStats, Connector, TableRef, calls
 from .discovery import Discovery
@@ -34,6 +34,7 @@ from .store import StateStore, iso, utcnow
 log = logging.getLogger(__name__)
 
 Event = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass
@@ -133,7 +134,7 @@ class MetadataRefresher:
     async def run(self, run: RefreshRun, tables: list[Table] | None = None) -> RefreshRun:
         """Execute a claimed run to the end (never raises for a failing table)."""
         try:
-            todo = tables if tables is not None else self.tables_for(run.kind)
+            todo = tables if tables is not None else await _off_loop(self.tables_for, run.kind)
             run.rows = {t.id: RowState(t.id) for t in todo}
             self._emit("start", {"run_id": run.run_id, "kind": run.kind, "total": len(todo),
                                  "started_at": iso(run.started_at), "rows": [r.to_json() for r in run.rows.values()]})
@@ -147,13 +148,13 @@ class MetadataRefresher:
 
             await asyncio.gather(*(one(t) for t in todo))
             run.duration_ms = int((time.monotonic() - t0) * 1000)
-            pool.close()
+            await _off_loop(pool.close)
         finally:
             run.finished_at = utcnow()
             with self._lock:
                 self.current = None
                 self.last[run.kind] = run
-            self._record(run)
+            await _off_loop(self._record, run)
             self._emit("complete", run.totals())
         return run
 
@@ -222,7 +223,7 @@ class MetadataRefresher:
 
     async def refresh_one(self, table_id: str, started_by: str | None = None) -> dict[str, Any]:
         """Refresh one remote table now (outside the single-flight of full runs)."""
-        table = self.registry.find_table(table_id)
+        table = await _off_loop(self.registry.find_table, table_id)
         if table is None:
             raise NotFound(f"no table {table_id!r}", details={"table": table_id})
         if table.query_mode != "remote":
@@ -235,9 +236,9 @@ class MetadataRefresher:
         try:
             await self._refresh_table(run, table, pool)
         finally:
-            pool.close()
+            await _off_loop(pool.close)
         run.finished_at = utcnow()
-        meta = self.metadata.get(table_id)
+        meta = await _off_loop(self.metadata.get, table_id)
         return {**run.rows[table_id].to_json(), "metadata": meta.to_json(utcnow(), 0) if meta else None}
 
     def _record(self, run: RefreshRun) -> None:
@@ -253,6 +254,12 @@ class MetadataRefresher:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the loop's default executor: the state store and connectors never run on
+    the event loop (the refresher's own threads may be full of source calls)."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 @dataclass

@@ -284,13 +284,14 @@ class AgnesApp(ExtensionApp):
         self._spawn(self._rewarm_one(table_id), f"agnes-rewarm-{table_id}")
 
     async def _rewarm_one(self, table_id: str) -> None:
-        table = self.core.registry.find_table(table_id)
+        loop = asyncio.get_running_loop()
+        table = await loop.run_in_executor(self.executor, self.core.registry.find_table, table_id)
         if table is None:
             return
         try:
             if table.query_mode == "remote":
                 await self.core.refresher.refresh_one(table_id)
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.core.discovery.schema, table)
+            await loop.run_in_executor(self.executor, self.core.discovery.schema, table)
         except Exception as exc:  # noqa: BLE001 - best effort: the next request or run fills it
             self.log.info("agnes: re-warming %s failed: %s", table_id, exc)
 

@@ -6,7 +6,6 @@ PostgreSQL the tests start, with a table locked by another session."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,44 +21,10 @@ from agnes_core.core import AgnesCore
 from agnes_core.errors import SourceError, SourceTimeout
 from agnes_core.jobs import backoff, due_tables
 from agnes_core.store import utcnow
+from tests._hanging import HANG_DB, HANG_ENV, SILENT_ENV, SilentServer, hold_lock, make_hang_db
 from tests._pg import PgCluster
 
 pytestmark = pytest.mark.timeout(120)  # without the fix these calls hang for ever
-
-SILENT_ENV = "AGNES_TEST_SILENT_DSN"
-HANG_ENV = "AGNES_TEST_HANG_DSN"
-HANG_DB = "agnes_hang"
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte (a PostgreSQL port behind a broken proxy)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = int(self.sock.getsockname()[1])
-        self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    @property
-    def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.port} user=agnes password=never dbname=nothing"
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
-
 
 @pytest.fixture
 def silent(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentServer]:
@@ -71,26 +36,15 @@ def silent(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentServer]:
 
 @pytest.fixture(scope="module")
 def hang_dsn(pg_cluster: PgCluster) -> str:
-    """A database of its own with a small table to lock."""
-    try:
-        pg_cluster.psql(f"CREATE DATABASE {HANG_DB}", dbname="postgres")
-    except RuntimeError:
-        pass  # made by an earlier module of the session
-    pg_cluster.psql("CREATE TABLE IF NOT EXISTS public.locked (id int PRIMARY KEY, v text);"
-                    "INSERT INTO public.locked SELECT i, 'v' || i FROM generate_series(1, 100) i "
-                    "ON CONFLICT DO NOTHING; ANALYZE public.locked;", dbname=HANG_DB)
-    return pg_cluster.dsn.replace(f"dbname={pg_cluster.dbname}", f"dbname={HANG_DB}")
+    return make_hang_db(pg_cluster)
 
 
 @pytest.fixture
 def locked(hang_dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """``public.locked`` held ACCESS EXCLUSIVE by another session for the test: any read of it waits."""
     monkeypatch.setenv(HANG_ENV, hang_dsn)
-    holder = psycopg.connect(hang_dsn)
-    holder.execute("LOCK TABLE public.locked IN ACCESS EXCLUSIVE MODE")
-    yield hang_dsn
-    holder.rollback()
-    holder.close()
+    with hold_lock(hang_dsn):
+        yield hang_dsn
 
 
 def sessions(dsn: str, app_name: str) -> list[tuple[str, str]]:
