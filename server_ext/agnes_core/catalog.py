@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .access import Access, Principal
+from .connectors import connector_class
+from .connectors.types import LOCAL_DIALECT
 from .events import Change, ChangeHub
 from .metadata import MetadataCache, MetaRow, fresh_threshold
 from .registry import Registry, Source, Table
 from .schedule import parse_schedule
 from .store import iso, loads, utcnow
 
-SQL_FLAVORS = {"lake": "duckdb", "postgres": "postgres", "bigquery": "bigquery", "keboola": "snowflake"}
 EXTRACTED = ("local", "materialized")
 
 
@@ -52,8 +53,13 @@ class ExtractStats:
 
 def sql_flavor(table: Table, source: Source | None) -> str:
     if table.query_mode in EXTRACTED:
-        return "duckdb"  # extracted tables are queried in the analyst's local DuckDB
-    return SQL_FLAVORS.get(source.type if source else "", "duckdb")
+        return LOCAL_DIALECT  # extracted tables are queried in the analyst's local DuckDB
+    if source is None:
+        return LOCAL_DIALECT
+    try:
+        return connector_class(source.type).dialect  # the connector declares its dialect
+    except Exception:  # noqa: BLE001 - its package is not installed (any more): say the local one
+        return LOCAL_DIALECT
 
 
 class CatalogIndex:

@@ -25,7 +25,6 @@ from .refresh import MetadataRefresher
 from .registry import Registry, Table
 from .scans import ScanService
 from .sqlbounds import SqlLimits
-from .sqltypes import sql_type
 from .store import StateStore
 from .tokens import Tokens
 
@@ -252,7 +251,7 @@ class AgnesCore:
         return {"source": name, "tables": [
             {"bucket": d.bucket, "source_table": d.name, "entity_type": d.entity_type,
              "description": d.description, "registered_as": registered.get((d.bucket, d.name), []),
-             "columns": [{"name": f.name, "type": sql_type(f.type, connector.dialect), "arrow_type": str(f.type),
+             "columns": [{"name": f.name, "type": connector.column_type(f), "arrow_type": str(f.type),
                           "nullable": f.nullable} for f in d.schema]}
             for d in found]}
 

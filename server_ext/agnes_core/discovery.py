@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from . import duck
 from .caches import TTLCache
 from .connectors import ColumnStats, Connector, TableRef, calls
+from .connectors.types import LOCAL_DIALECT, LocalTypes, TypeNaming
 from .events import Change, ChangeHub
 from .metadata import MetadataCache, MetaRow
 from .parquet_stats import footer_stats
 from .registry import Registry, Table
 from .sqlexamples import dialect_hints
-from .sqltypes import sql_type
 from .store import iso
 
 if TYPE_CHECKING:
@@ -96,13 +96,13 @@ class Discovery:
             self.schemas.put(table.id, cached)
         return cached
 
-    def _arrow_schema(self, table: Table) -> tuple[pa.Schema, str]:
-        """(schema, dialect of its column types)."""
+    def _arrow_schema(self, table: Table) -> tuple[Any, type[TypeNaming], str]:
+        """(schema, the connector class naming its column types, its dialect)."""
         path = self.extracted_path(table.id) if table.query_mode != "remote" else None
         if path is not None:
             import pyarrow.parquet as pq
 
-            return pq.read_schema(path), "duckdb"
+            return pq.read_schema(path), LocalTypes, LOCAL_DIALECT
         connector = self._connector(table.source)
         try:
             if table.query_mode == "materialized":
@@ -110,29 +110,28 @@ class Discovery:
                 sql = f"SELECT * FROM ({table.sql}) AS q LIMIT 0"
                 found = calls.run_bounded(connector, "schema", lambda: _first(connector.scan(sql)).schema,
                                           self.call_timeout_s)
-                return found, "duckdb"
-            return connector.schema(TableRef(table.bucket, table.source_table)), connector.dialect
+                return found, LocalTypes, LOCAL_DIALECT
+            return connector.schema(TableRef(table.bucket, table.source_table)), type(connector), connector.dialect
         finally:
             connector.close()
 
     def _schema(self, table: Table) -> dict[str, Any]:
-        arrow_schema, dialect = self._arrow_schema(table)
+        arrow_schema, naming, dialect = self._arrow_schema(table)
         meta = self.metadata.get(table.id) if table.query_mode == "remote" else None
         partition_by = (meta.partition_by if meta else None) or []
         clustered_by = (meta.clustered_by if meta else None) or []
-        flavor = dialect if table.query_mode == "remote" else "duckdb"
+        flavor = dialect if table.query_mode == "remote" else LOCAL_DIALECT
         stats, as_of = self._column_stats(table, meta)
         own = table.column_descriptions
         columns = []
         for f in arrow_schema:
             fmeta = f.metadata or {}
-            native = fmeta.get(b"postgres_type")
             from_source = _text(fmeta.get(b"description"))
             described = own.get(f.name) or from_source
             st = stats.get(f.name)
             columns.append({
                 "name": f.name,
-                "type": native.decode() if native and dialect == "postgres" else sql_type(f.type, flavor),
+                "type": naming.column_type(f),
                 "arrow_type": str(f.type),
                 "nullable": f.nullable,
                 "description": described,
@@ -153,7 +152,7 @@ class Discovery:
                 "description": table.description or source_text or None,
                 "description_origin": "admin" if table.description else ("source" if source_text else None),
                 "ranges_as_of": as_of,
-                "dialect": dialect_hints(flavor, examples)}
+                "dialect": dialect_hints(flavor, naming.dialect_notes, examples)}
 
     def _column_stats(self, table: Table, meta: MetaRow | None) -> tuple[dict[str, ColumnStats], str | None]:
         """Column ranges without a scan: remote tables from the metadata cache (what the source's

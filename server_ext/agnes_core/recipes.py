@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from .access import Access, Principal
+from .connectors.types import LOCAL_DIALECT
 from .errors import AlreadyExists, Conflict, NotFound, RecipeParameterError, ValidationError
 from .events import Change, ChangeHub
 from .ids import whole_number
@@ -125,7 +126,7 @@ class Recipes:
         tables = [self.registry.find_table(i) for i in ids]
         remote = [t for t in tables if t is not None and t.query_mode == "remote"]
         if not remote:
-            return "duckdb", "local"
+            return LOCAL_DIALECT, "local"
         if len({t.source for t in remote}) > 1 or len(remote) != len(tables):
             raise ValidationError("sql", "a recipe reads either local tables (run in the workspace) or remote "
                                          "tables of one source (run through the gate), not both", tables=ids)
@@ -151,7 +152,7 @@ class Recipes:
         if not sql or not sql.strip():
             raise ValidationError("sql", "sql is required: one SELECT with :name parameters", limit=MAX_SQL)
         params = self._check_parameters(merged.get("parameters") or [])
-        statements = parse_sql(sql, "duckdb", "sql")
+        statements = parse_sql(sql, LOCAL_DIALECT, "sql")
         if len(statements) != 1:
             raise ValidationError("sql", f"a recipe is one SELECT statement (got {len(statements)})")
         tree = statements[0]
@@ -168,7 +169,7 @@ class Recipes:
         if declared - used:
             extra = sorted(declared - used)[0]
             raise ValidationError("parameters", f"parameter {extra!r} is not used in the SQL", parameter=extra)
-        if dialect != "duckdb":  # written in DuckDB's SQL, kept in the source's
+        if dialect != LOCAL_DIALECT:  # written in the analyst's DuckDB SQL, kept in the source's
             sql = tree.sql(dialect=dialect)
         values.update(sql=sql, parameters=params, tables=tables)
         return values

@@ -26,6 +26,7 @@ from sqlglot import exp
 from .access import Access, Principal
 from .audit import Audit
 from .connectors import Capability, Connector, ScanEstimate, ScanGuard, TableRead, TableRef
+from .connectors.types import LOCAL_DIALECT
 from .errors import (
     AgnesError,
     ConfirmationRequired,
@@ -181,7 +182,7 @@ class ScanService:
         if principal is not None and (table is None or not self.access.can_read(principal, table.id)):
             raise NotFound(f"no table {table_id!r} that you may read", details={"field": "table"},
                            hint="agnes.catalog() lists the tables you may use.")
-        dialect = self._dialect(table.source) if table else "duckdb"
+        dialect = self._dialect(table.source) if table else LOCAL_DIALECT
         select = body.get("select") or []
         if not isinstance(select, list) or not all(isinstance(c, str) and c for c in select):
             raise ValidationError("select", "select must be a list of column names")
@@ -227,7 +228,7 @@ class ScanService:
         from .connectors import connector_class
 
         source = self.registry.sources_by_name().get(source_name)
-        return connector_class(source.type).dialect if source else "duckdb"
+        return connector_class(source.type).dialect if source else LOCAL_DIALECT
 
     # -- validate and estimate --------------------------------------------------------------
 
@@ -253,7 +254,7 @@ class ScanService:
                     raise
                 raise for_analyst(exc, [table], default_schema(table.source) or "") from None
 
-        dialects = tuple(dict.fromkeys(["duckdb", *(self._dialect(s.name) for s in self.registry.list_sources())]))
+        dialects = tuple(dict.fromkeys([LOCAL_DIALECT, *(self._dialect(s.name) for s in self.registry.list_sources())]))
         return Resolver(find=self.registry.find_table, can_read=lambda tid: self.access.can_read(principal, tid),
                         dialect_of=self._dialect, columns=columns, physical=physical, dialects=dialects,
                         find_any_case=self.registry.find_table_any_case, default_schema=default_schema,

@@ -18,7 +18,6 @@ at run time: the count is checked against the limit before the function runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -321,32 +320,6 @@ def _largest(items: list[Bound]) -> Bound:
     return (max((a for a, _ in items), default=0), max((b for _, b in items), default=0))
 
 
-def _duckdb_checked(over: exp.Expr, value: exp.Expr, message: str) -> exp.Expr:
-    fail = exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
-    return exp.Case(ifs=[exp.If(this=over, true=fail)], default=value)
-
-
-def _postgres_checked(over: exp.Expr, value: exp.Expr, message: str) -> exp.Expr:
-    # PostgreSQL has no error() in SQL; a failing cast is one. The cast wraps the CASE (not a THEN
-    # branch alone), else the planner would fold the constant cast and fail every query.
-    choice = exp.Case(ifs=[exp.If(this=over, true=exp.Literal.string(message))],
-                      default=exp.Cast(this=value, to=exp.DataType.build("TEXT")))
-    return exp.Cast(this=choice, to=exp.DataType.build("INT"))
-
-
-def _duckdb_size(e: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this="strlen", expressions=[exp.Cast(this=e, to=exp.DataType.build("VARCHAR"))])
-
-
-def _postgres_size(e: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this="octet_length", expressions=[exp.Cast(this=e, to=exp.DataType.build("TEXT"))])
-
-
-#: How each dialect fails from inside an expression, and measures a value's bytes.
-GUARD_DIALECTS: dict[str, tuple[Callable[[exp.Expr, exp.Expr, str], exp.Expr], Callable[[exp.Expr], exp.Expr]]] = {
-    "duckdb": (_duckdb_checked, _duckdb_size),
-    "postgres": (_postgres_checked, _postgres_size),
-}
 #: The prefix of the message a guard fails with (connectors recognise it in engine errors).
 GUARD_MARK = "agnes: "
 
@@ -356,10 +329,13 @@ def apply_guards(guards: list[Guard], dialect: str) -> None:
     builds the value."""
     if not guards:
         return
-    if dialect not in GUARD_DIALECTS:
+    from .connectors import guards_for  # how the dialect stops a query and measures a value: its connector's
+
+    naming = guards_for(dialect)
+    if naming is None:
         raise TooComplex("value_too_large", f"counts taken from data cannot be checked in {dialect} SQL; use a "
                          "literal count", fragment=_short(guards[0].node))
-    checked, size_of = GUARD_DIALECTS[dialect]
+    checked, size_of = naming.fail_if, naming.byte_length
     for guard in guards:
         count = guard.node.args.get(guard.arg)
         if count is None:

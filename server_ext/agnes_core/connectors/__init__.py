@@ -22,14 +22,9 @@ from .base import (
     TableRef,
 )
 from .calls import interrupt_all, live_calls
+from .types import LocalTypes, TypeNaming
 
 ENTRY_POINT_GROUP = "agnes.connectors"
-
-# Built-ins are listed here too so a source checkout without installed metadata works.
-_BUILTIN = {
-    "lake": "agnes_core.connectors.lake:LakeConnector",
-    "postgres": "agnes_core.connectors.postgres:PostgresConnector",
-}
 
 __all__ = [
     "Capability",
@@ -46,6 +41,7 @@ __all__ = [
     "calls",
     "connector_class",
     "connector_types",
+    "guards_for",
     "interrupt_all",
     "live_calls",
     "make_connector",
@@ -54,8 +50,9 @@ __all__ = [
 
 @functools.cache
 def connector_types() -> dict[str, str]:
-    """Map of source type -> 'module:Class' for every known connector."""
-    found = dict(_BUILTIN)
+    """Map of source type -> 'module:Class' for every installed connector. The entry points are
+    the one list: the built-in connectors are declared in pyproject.toml like any other."""
+    found: dict[str, str] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found[ep.name] = ep.value
     return found
@@ -76,6 +73,21 @@ def connector_class(source_type: str) -> type[Connector]:
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
         raise TypeError(f"{target} is not a Connector")
     return cls
+
+
+def guards_for(dialect: str) -> type[TypeNaming] | None:
+    """The class that writes value guards in ``dialect``: an installed connector of that dialect
+    (or the local DuckDB's naming), when it has written them."""
+    candidates: list[type[TypeNaming]] = [LocalTypes]
+    for source_type in connector_types():
+        try:
+            candidates.append(connector_class(source_type))
+        except Exception:  # noqa: BLE001 - a broken plugin does not stop the others
+            continue
+    for cls in candidates:
+        if getattr(cls, "dialect", None) == dialect and cls.guards_values:
+            return cls
+    return None
 
 
 def make_connector(name: str, source_type: str, options: dict[str, Any],

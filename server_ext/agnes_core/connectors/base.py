@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import AgnesError, SourceError, SourceTimeout, ValidationError
 from ..ids import env_var
 from . import calls
+from .types import TypeNaming
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -174,7 +175,7 @@ BOUNDED_CALLS = ("test", "discover", "schema", "metadata", "column_stats", "samp
 STREAM_CALLS = ("read", "scan")
 
 
-class Connector:
+class Connector(TypeNaming):
     """Base class of every connector.
 
     Subclasses set ``type``, ``capabilities`` and ``dialect`` (the sqlglot dialect of

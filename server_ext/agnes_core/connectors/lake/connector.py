@@ -29,6 +29,7 @@ from ..base import (
     TableRead,
     TableRef,
 )
+from ..types import DUCKDB_NOTES
 from .estimate import uniform_schema
 from .layout import DUCKDB_SUFFIXES, LakeLocation, classify_folder, locate
 
@@ -61,6 +62,8 @@ class LakeConnector(Connector):
     capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM,
                               Capability.REMOTE, Capability.METADATA, Capability.ESTIMATE, Capability.STATS})
     dialect = "duckdb"
+    dialect_notes = DUCKDB_NOTES
+    guards_values = True  # DuckDB: error() and strlen(), the defaults
 
     @classmethod
     def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:

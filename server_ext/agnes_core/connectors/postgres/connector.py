@@ -42,7 +42,7 @@ from ..base import (
     TableRead,
     TableRef,
 )
-from .types import UNCONSTRAINED_NUMERIC, ColumnPlan, plan_column
+from .types import NATIVE_TYPE, UNCONSTRAINED_NUMERIC, ColumnPlan, plan_column
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -148,6 +148,43 @@ class PostgresConnector(Connector):
                               Capability.METADATA, Capability.ESTIMATE, Capability.STATS})
     dialect = "postgres"
     default_schema = "public"
+    dialect_notes = {"identifier_quote": '"', "string_quote": "'",
+                     "notes": ["Unquoted identifiers fold to lower case; double-quote mixed-case names.",
+                               "Filter on the partition key so PostgreSQL prunes partitions."]}
+    type_names = {"bool": "boolean", "int8": "smallint", "int16": "smallint", "int32": "integer",
+                  "int64": "bigint", "uint8": "smallint", "uint16": "integer", "uint32": "bigint",
+                  "uint64": "numeric", "float16": "real", "float32": "real", "float64": "double precision",
+                  "string": "text", "binary": "bytea", "date": "date", "time": "time", "timestamp": "timestamp",
+                  "timestamptz": "timestamptz", "interval": "interval", "json": "jsonb", "uuid": "uuid",
+                  "null": "unknown"}
+
+    guards_values = True
+
+    @classmethod
+    def fail_if(cls, over: exp.Expr, value: exp.Expr, message: str) -> exp.Expr:
+        # PostgreSQL has no error() in SQL; a failing cast is one. The cast wraps the CASE (not a THEN
+        # branch alone), else the planner would fold the constant cast and fail every query.
+        choice = exp.Case(ifs=[exp.If(this=over, true=exp.Literal.string(message))],
+                          default=exp.Cast(this=value, to=exp.DataType.build("TEXT")))
+        return exp.Cast(this=choice, to=exp.DataType.build("INT"))
+
+    @classmethod
+    def byte_length(cls, e: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="octet_length", expressions=[exp.Cast(this=e, to=exp.DataType.build("TEXT"))])
+
+    @classmethod
+    def decimal_type(cls, precision: int, scale: int) -> str:
+        return f"numeric({precision},{scale})"
+
+    @classmethod
+    def struct_type(cls, fields: list[tuple[str, str]]) -> str:
+        return "record"
+
+    @classmethod
+    def column_type(cls, field: pa.Field) -> str:
+        """PostgreSQL's own name for the column (``format_type``), kept in the field's metadata."""
+        native = (field.metadata or {}).get(NATIVE_TYPE)
+        return native.decode() if native else cls.sql_type(field.type)
     secret_names = ("dsn",)
     required_secrets = ("dsn",)
 

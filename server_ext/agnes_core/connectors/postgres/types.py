@@ -26,6 +26,10 @@ UNCONSTRAINED_NUMERIC = {"decimal": (pa.decimal128(38, 10), "numeric(38,10)"),
                          "text": (pa.string(), "text")}
 
 
+#: The field metadata key holding PostgreSQL's own type name of a column (format_type).
+NATIVE_TYPE = b"postgres_type"
+
+
 @dataclass(frozen=True)
 class ColumnPlan:
     name: str
@@ -38,7 +42,7 @@ class ColumnPlan:
 
     @property
     def field(self) -> pa.Field:
-        meta = {b"postgres_type": self.pg_type.encode()}
+        meta = {NATIVE_TYPE: self.pg_type.encode()}
         if self.description:
             meta[b"description"] = self.description.encode()
         return pa.field(self.name, self.arrow, nullable=self.nullable, metadata=meta)
