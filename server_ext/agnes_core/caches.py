@@ -1,22 +1,37 @@
-"""A small thread-safe TTL cache (schemas, samples)."""
+"""A small thread-safe TTL cache (schemas, samples), whose entries can be dropped per table in
+time proportional to what is dropped (a refresh of thousands of tables drops one at a time)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
 
 
 class TTLCache(Generic[V]):
-    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+    """``group(key)`` names the table a key belongs to (default: the key itself), so
+    :meth:`pop_groups` finds a table's entries without looking at the others."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000,
+                 group: Callable[[Hashable], Hashable] | None = None) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._data: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self._group = group or (lambda key: key)
+        self._by_group: dict[Hashable, set[Hashable]] = {}
         self._lock = threading.Lock()
+
+    def _drop(self, key: Hashable) -> None:
+        del self._data[key]
+        members = self._by_group.get(self._group(key))
+        if members is not None:
+            members.discard(key)
+            if not members:
+                del self._by_group[self._group(key)]
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
@@ -25,7 +40,7 @@ class TTLCache(Generic[V]):
                 return None
             expires, value = found
             if time.monotonic() >= expires:
-                del self._data[key]
+                self._drop(key)
                 return None
             self._data.move_to_end(key)
             return value
@@ -34,20 +49,32 @@ class TTLCache(Generic[V]):
         with self._lock:
             self._data[key] = (time.monotonic() + self.ttl_s, value)
             self._data.move_to_end(key)
+            self._by_group.setdefault(self._group(key), set()).add(key)
             while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+                self._drop(next(iter(self._data)))
 
-    def pop_where(self, predicate: object) -> int:
-        """Drop every key for which ``predicate(key)`` is true; returns how many."""
+    def pop_groups(self, groups: Iterable[Hashable]) -> int:
+        """Drop every entry of these groups (tables); returns how many."""
+        dropped = 0
         with self._lock:
-            doomed = [k for k in self._data if predicate(k)]  # type: ignore[operator]
+            for group in groups:
+                for key in list(self._by_group.get(group, ())):
+                    self._drop(key)
+                    dropped += 1
+        return dropped
+
+    def pop_where(self, predicate: Callable[[Hashable], bool]) -> int:
+        """Drop every key for which ``predicate(key)`` is true (looks at every key); returns how many."""
+        with self._lock:
+            doomed = [k for k in self._data if predicate(k)]
             for k in doomed:
-                del self._data[k]
+                self._drop(k)
             return len(doomed)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._by_group.clear()
 
     def __len__(self) -> int:
         return len(self._data)

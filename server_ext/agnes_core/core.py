@@ -210,7 +210,9 @@ class AgnesCore:
 
     def connector(self, source_name: str) -> Connector:
         source = self.registry.get_source(source_name)
-        return connector_class(source.type)(source.name, source.options, source.secrets)
+        connector = connector_class(source.type)(source.name, source.options, source.secrets)
+        connector.call_timeout_s = self.discovery.call_timeout_s  # the server's source_timeout_seconds
+        return connector
 
     def readable_table(self, principal: Principal, table_id: str) -> Table:
         """The registered table ``table_id`` if ``principal`` may read it, else NotFound.

@@ -63,7 +63,7 @@ class Discovery:
         self.connector_for = connector_for
         self.extracted_path = extracted_path
         self.schemas: TTLCache[dict[str, Any]] = TTLCache(ttl_s)
-        self.samples: TTLCache[dict[str, Any]] = TTLCache(ttl_s)
+        self.samples: TTLCache[dict[str, Any]] = TTLCache(ttl_s, group=_table_of)  # keys are (id, n)
         #: Wall time each schema or sample call to a source may take.
         self.call_timeout_s: float | None = calls.DEFAULT_CALL_TIMEOUT_S
         hub.subscribe(self._on_change)
@@ -75,7 +75,7 @@ class Discovery:
 
     def _on_change(self, change: Change) -> None:
         if change.kind == "metadata" and change.ids:  # ranges and the source's description
-            self.schemas.pop_where(lambda key: key in change.ids)
+            self.schemas.pop_groups(change.ids)
         elif change.kind in ("table", "grant", "extract", "source"):
             if change.ids:
                 self.flush(change.ids)
@@ -84,8 +84,8 @@ class Discovery:
                 self.samples.clear()
 
     def flush(self, ids: frozenset[str] | set[str]) -> None:
-        self.schemas.pop_where(lambda key: key in ids)
-        self.samples.pop_where(lambda key: key[0] in ids)
+        self.schemas.pop_groups(ids)
+        self.samples.pop_groups(ids)
 
     # -- schema -------------------------------------------------------------------------
 
@@ -215,3 +215,8 @@ def _first(batches: Any) -> pa.Table:
     import pyarrow as pa
 
     return pa.Table.from_batches(list(batches))
+
+
+def _table_of(key: Any) -> Any:
+    """The table a sample cache key ``(id, n)`` belongs to."""
+    return key[0]
