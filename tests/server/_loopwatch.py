@@ -25,7 +25,8 @@ callback's time excludes its inner ones).
 
 Apart from timing, the watch also notes every use of the state store on the loop's thread
 from server code (``StateStore.access_hook``): a store read that happens to be fast is still
-one that can be slow under load. Those are reported by ``store_uses``.
+one that can be slow under load. A request's use fails its test (``take_store_uses``); a
+background task's is listed at the end of the run (``store_uses``).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class LoopWatch:
     def __init__(self, threshold_s: float = THRESHOLD_S) -> None:
         self.threshold_s = threshold_s
         self.held: list[Held] = []
-        self.store_uses: dict[str, int] = {}
+        self.store_uses: dict[str, int] = {}  # by a background task of the server (reported)
+        self.request_store_uses: dict[str, int] = {}  # by a request's handler (fails its test)
         self._thread_id = threading.get_ident()
         self._stack: list[_Running] = []
         self._gc_total = 0.0
@@ -150,6 +152,12 @@ class LoopWatch:
         """The callbacks that held the loop so far; forgets them (a test that blocks on purpose)."""
         with self._lock:
             found, self.held = self.held, []
+        return found
+
+    def take_store_uses(self) -> dict[str, int]:
+        """Requests' uses of the store on the loop so far; forgets them."""
+        with self._lock:
+            found, self.request_store_uses = self.request_store_uses, {}
         return found
 
     # -- measuring ----------------------------------------------------------------------
@@ -220,8 +228,9 @@ class LoopWatch:
                 if _ours(f) and not f.endswith("store.py")]
         what = next((r.what for r in reversed(self._stack) if r.what), None) or _callback_name(self._stack[-1].handle)
         key = f"{what}: " + " <- ".join(reversed(ours[-3:]))
+        uses = self.request_store_uses if any(r.what for r in self._stack) else self.store_uses
         with self._lock:
-            self.store_uses[key] = self.store_uses.get(key, 0) + 1
+            uses[key] = uses.get(key, 0) + 1
 
 
 def _frames(frame: FrameType | None) -> list[tuple[str, int, str]]:

@@ -32,8 +32,9 @@ _ELSEWHERE: dict[str, list[str]] = {"held": [], "store": []}
 @pytest.fixture(autouse=True)
 def loop_watch(request: pytest.FixtureRequest) -> Iterator[LoopWatch]:
     """Times every callback of the server's event loop during the test; a request whose handler
-    holds the loop longer than 50 ms fails the test (``pytest_runtest_call`` below), naming the
-    handler and where it was. A test that blocks on purpose claims the record with ``take()``."""
+    holds the loop longer than 50 ms, or uses the state store on the loop at all, fails the test
+    (``pytest_runtest_call`` below), naming the handler and where it was. A test that blocks on
+    purpose claims the records with ``take()`` / ``take_store_uses()``."""
     watch = LoopWatch()
     watch.install()
     request.node.stash[_WATCH] = watch
@@ -59,6 +60,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         pytest.fail(f"the event loop was held longer than {THRESHOLD_S * 1000:.0f} ms by our code "
                     f"({len(held)} time{'s' if len(held) > 1 else ''}): blocking work belongs in "
                     "self.blocking(...)\n  " + "\n  ".join(h.describe() for h in held), pytrace=False)
+    uses = watch.take_store_uses() if watch is not None else {}
+    if uses:
+        pytest.fail("a request used the state store on the event loop's thread (fast this time, blocking all "
+                    "the same): it belongs in self.blocking(...)\n  "
+                    + "\n  ".join(f"{where}  x{n}" for where, n in uses.items()), pytrace=False)
     return result
 
 

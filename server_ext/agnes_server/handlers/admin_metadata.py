@@ -38,9 +38,6 @@ class MetadataRefreshOneHandler(AdminHandler):
     @web.authenticated
     @authorized
     async def post(self, table_id: str) -> None:
-        # refresh_one looks the table up on the loop: load the registry's snapshot in a worker first
-        # (it is dropped by every registry change), so that lookup is a dict read.
-        await self.blocking(self.core.registry.find_table, table_id)
         self.write_json(await self.core.refresher.refresh_one(table_id, self.principal.username))
 
 
@@ -59,8 +56,6 @@ class WarmupHandler(AdminHandler):
     async def post(self) -> None:
         """Start a warm-up; when one (or a refresh) is already running, answer with that run."""
         refresher = self.core.refresher
-        # The run lists the registry's tables on the loop: load its snapshot in a worker first.
-        await self.blocking(self.core.registry.list_tables)
         current = refresher.current
         if current is not None:
             self.write_json(current.to_json(), status=200)
