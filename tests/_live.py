@@ -91,7 +91,7 @@ class LiveServer:
             )
             if demo.returncode != 0:
                 raise RuntimeError(f"jupyter agnes demo failed:\n{demo.stdout}\n{demo.stderr}")
-        log = self.log_path.open("wb")
+        log = self._log = self.log_path.open("wb")  # closed by stop()
         self.proc = subprocess.Popen(
             jupyter_command(
                 "lab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
@@ -167,14 +167,19 @@ class LiveServer:
         return self.start(write_demo=False)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
         try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+            if self.proc is None or self.proc.poll() is not None:
+                return
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        finally:
+            log = getattr(self, "_log", None)
+            if log is not None:
+                log.close()
 
 
 def run_in_server_kernel(server: LiveServer, code: str, timeout: float = 120.0) -> tuple[str, str]:

@@ -259,4 +259,5 @@ class AgnesCore:
 
     def close(self) -> None:
         self.refresher.close()
+        self.extracts.close()
         self.store.close()

@@ -110,6 +110,14 @@ class ExtractRuntime:
         self._running_lock = threading.Lock()
         self._source_locks: dict[str, threading.Lock] = {}
         self._analytics_lock = threading.Lock()
+        # Registry changes reach the sources' extract.duckdb through one background writer, never
+        # inside the request that made them: source -> table ids still to write, and whether the
+        # writer is draining them (so a change made while it finishes is never left behind).
+        self._pending: dict[str, set[str]] = {}
+        self._pending_lock = threading.Lock()
+        self._draining = False
+        self._writer: Any = None
+        self._writer_future: Any = None
         hub.subscribe(self._on_change)
         self._mark_interrupted()
 
@@ -542,8 +550,46 @@ class ExtractRuntime:
                 sources.add(state["source"])
                 if change.action == "delete" or table is None or table.query_mode not in EXTRACTABLE:
                     self._drop_extracted(table_id)
-        for source in sorted(sources):
-            self.update_source_extract(source, change.ids)
+        with self._pending_lock:
+            for source in sources:
+                self._pending.setdefault(source, set()).update(change.ids)
+            if not self._draining and self._pending:
+                self._draining = True
+                if self._writer is None:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="agnes-extract-db")
+                self._writer_future = self._writer.submit(self._drain)
+
+    def _drain(self) -> None:
+        """Write pending registry changes into the sources' extract.duckdb, all of one source at
+        once (a burst of registrations costs one rewrite per source, not one per table)."""
+        while True:
+            with self._pending_lock:
+                if not self._pending:
+                    self._draining = False
+                    return
+                source, ids = self._pending.popitem()
+            try:
+                self.update_source_extract(source, ids)
+            except Exception:  # logged; the next change or extract writes it again
+                log.exception("agnes: could not update the extract.duckdb of source %r", source)
+
+    def flush(self) -> None:
+        """Wait until every registry change so far is in the sources' extract.duckdb."""
+        while True:
+            with self._pending_lock:
+                future = self._writer_future
+                if not self._draining:
+                    return
+            if future is not None:
+                future.result()
+
+    def close(self) -> None:
+        """Write what is pending and stop the writer (before the store closes)."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
     def _describe(self, exc: BaseException, source: str) -> str:
         text = exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}"

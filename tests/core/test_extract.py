@@ -51,6 +51,7 @@ def register(core: AgnesCore, **body: object) -> None:
 
 
 def meta(core: AgnesCore, source: str = "demo") -> dict[str, dict]:
+    core.extracts.flush()  # registry changes reach the file through a background writer
     con = duckdb.connect(str(core.data_dir / "extracts" / source / "extract.duckdb"), read_only=True)
     try:
         rows = con.execute("SELECT * FROM _meta").fetchall()
@@ -61,6 +62,7 @@ def meta(core: AgnesCore, source: str = "demo") -> dict[str, dict]:
 
 
 def count_view(core: AgnesCore, table_id: str, source: str = "demo") -> int:
+    core.extracts.flush()  # registry changes reach the file through a background writer
     con = duckdb.connect(str(core.data_dir / "extracts" / source / "extract.duckdb"), read_only=True)
     try:
         got = con.execute(f'SELECT count(*) FROM "{table_id}"').fetchone()
@@ -269,6 +271,8 @@ def test_a_killed_extract_leaves_the_previous_extract_intact(core: AgnesCore, tm
         time.sleep(0.05)  # polling for the child's signal, with a deadline
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
+    if child.stdout is not None:
+        child.stdout.close()
 
     assert extract_db.read_bytes() == extract_bytes
     after = AgnesCore(core.data_dir)
@@ -315,6 +319,7 @@ def test_postgres_local_incremental_and_materialized_extracts(tmp_path: Path, pg
 
 
 def view_sql(core: AgnesCore, source: str = "demo") -> dict[str, str]:
+    core.extracts.flush()  # registry changes reach the file through a background writer
     con = duckdb.connect(str(core.data_dir / "extracts" / source / "extract.duckdb"), read_only=True)
     try:
         return dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
@@ -410,3 +415,37 @@ def test_a_missing_extract_duckdb_is_rebuilt_whole_on_the_next_extract(core: Agn
     core.extracts.run("customers")
     assert set(meta(core)) == {"orders", "customers"}
     assert count_view(core, "orders") == 250_000
+
+
+def test_registrations_do_not_write_extract_duckdb_in_the_request(core: AgnesCore,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of registrations is written by the background writer, one rewrite per source."""
+    import threading
+
+    register(core, id="orders", source_table="orders")
+    core.extracts.run("orders")
+    core.extracts.flush()
+    writes: list[tuple[str, set[str], str]] = []
+    update = core.extracts.update_source_extract
+
+    def recording(source: str, ids: set[str] | frozenset[str]) -> object:
+        writes.append((source, set(ids), threading.current_thread().name))
+        return update(source, ids)
+
+    monkeypatch.setattr(core.extracts, "update_source_extract", recording)
+    gate = threading.Event()
+    original_drain = core.extracts._drain
+
+    def held_drain() -> None:
+        gate.wait(30)  # the writer starts only when the test lets it: the requests below are done by then
+        original_drain()
+
+    monkeypatch.setattr(core.extracts, "_drain", held_drain)
+    for i in range(5):
+        register(core, id=f"copy_{i}", source_table="orders")
+    assert writes == []  # nothing was written inside the registrations
+    gate.set()
+    core.extracts.flush()
+    assert all(name.startswith("agnes-extract-db") for _, _, name in writes)
+    assert len(writes) <= 2  # coalesced: the first change's write and one for the rest, not five
+    assert {f"copy_{i}" for i in range(5)} <= set(meta(core))

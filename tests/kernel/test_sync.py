@@ -364,13 +364,13 @@ def test_a_sync_running_elsewhere_makes_sync_raise_until_it_ends(
     analyst.package(own.orders)
     lock = workspace().root / _download.LOCK_FILE
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys\n"
-                               "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-                               "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-                               "print('locked', flush=True)\n"
-                               "sys.stdin.read()\n", str(lock)],
+        [sys.executable, "-c", "import sys\n"
+                               "from filelock import FileLock\n"
+                               "with FileLock(sys.argv[1]):\n"
+                               "    print('locked', flush=True)\n"
+                               "    sys.stdin.read()\n", str(lock)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
+    with holder:
         assert holder.stdout is not None
         assert holder.stdin is not None
         assert holder.stdout.readline().strip() == "locked"
@@ -380,10 +380,6 @@ def test_a_sync_running_elsewhere_makes_sync_raise_until_it_ends(
         assert list((ws / "data" / "_shared").iterdir()) == []
         holder.stdin.close()
         assert holder.wait(timeout=30) == 0
-    finally:
-        if holder.poll() is None:
-            holder.kill()
-            holder.wait()
     assert own.orders in agnes.sync(progress=False).downloaded
 
 

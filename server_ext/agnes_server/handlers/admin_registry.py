@@ -151,7 +151,7 @@ class TableExtractHandler(AdminHandler):
     async def post(self, table_id: str) -> None:
         actor = self.principal.username
         state = await self.blocking(lambda: self.core.extracts.start(table_id, trigger="manual", actor=actor))
-        future = self.agnes.executor.submit(self.core.extracts.execute, state)
+        future = self.agnes.extract_executor.submit(self.core.extracts.execute, state)  # not the request pool
         location = f"{self.request.path.rsplit('/', 1)[0]}/runs/{state.run_id}"
         self.set_header("Location", location)
         if self.get_query_argument("wait", "false").lower() in ("1", "true", "yes"):
