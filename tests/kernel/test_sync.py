@@ -345,7 +345,9 @@ def test_a_killed_sync_is_completed_by_the_next_one(
     shared = ws / "data" / "_shared"
     left = {p.name: p.stat().st_size for p in shared.glob(".*.part")}
     assert left
-    assert all(size > 0 for size in left.values())
+    # the part being written when the process died has bytes; the other download may not have
+    # received its first chunk yet (an empty part is continued like any other)
+    assert any(size > 0 for size in left.values())
     assert not (shared / f"{own.orders}.parquet").exists()  # killed before anything was verified
     assert not (shared / f"{own.customers}.parquet").exists()
 
