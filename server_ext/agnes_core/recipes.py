@@ -26,9 +26,8 @@ from .events import Change, ChangeHub
 from .ids import whole_number
 from .packages import check_slug, check_text, check_unknown
 from .registry import Registry
-from .sqlsafe import parse_sql
+from .sqlsafe import first_write, parse_sql
 from .store import StateStore, dumps, iso, loads, utcnow
-from .validator import first_write
 
 PARAM_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp")
 FIELDS = ("slug", "title", "description", "sql", "parameters")

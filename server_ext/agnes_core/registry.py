@@ -427,8 +427,7 @@ def _one_select(sql: str, dialect: str) -> str:
     statements = parse_sql(sql, dialect, "sql")
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValidationError("sql", "sql must be exactly one SELECT statement")
-    from .sqlsafe import render
-    from .validator import first_write
+    from .sqlsafe import first_write, render
 
     if first_write(statements[0]) is not None:  # the scan validator's list (SELECT INTO, ATTACH, ...)
         raise ValidationError("sql", "sql must only read: no DDL or DML")

@@ -71,3 +71,18 @@ def safe_predicate(text: str, dialect: str, field: str = "filter") -> str:
             raise ValidationError(field, f"function {name!r} is not allowed in a {field}",
                                   fragment=render(node, dialect))
     return render(tree, dialect)
+
+
+# -- statement classification (below the registry and the validator: both ask it) ----------------
+
+#: Nodes that write or change state: never in a scan, a recipe or a materialized table's SQL.
+WRITE_NODES: tuple[type[exp.Expr], ...] = (
+    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
+    exp.TruncateTable, exp.Copy, exp.Into, exp.Attach, exp.Detach, exp.Install, exp.Pragma, exp.Use,
+    exp.Transaction, exp.Commit, exp.Rollback, exp.Set, exp.LoadData,
+)
+
+
+def first_write(tree: exp.Expr) -> exp.Expr | None:
+    """The first node anywhere in ``tree`` that writes or changes state, or None."""
+    return next((n for n in tree.walk() if isinstance(n, WRITE_NODES)), None)

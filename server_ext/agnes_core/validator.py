@@ -26,7 +26,7 @@ from . import sqlbounds
 from .errors import Rejected
 from .sqlbounds import DEFAULT_LIMITS, SqlLimits, TooComplex
 from .sqlnames import classify, normalized, rename_ctes, unverified_relations
-from .sqlsafe import SCALAR_FUNCTIONS, render
+from .sqlsafe import SCALAR_FUNCTIONS, first_write, render
 
 if TYPE_CHECKING:
     from .registry import Table
@@ -35,11 +35,6 @@ log = logging.getLogger(__name__)
 
 
 #: Statements that write or change anything (checked anywhere in the tree, not only at the root).
-WRITE_NODES: tuple[type[exp.Expr], ...] = (
-    exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
-    exp.TruncateTable, exp.Copy, exp.Into, exp.Attach, exp.Detach, exp.Install, exp.Pragma, exp.Use,
-    exp.Transaction, exp.Commit, exp.Rollback, exp.Set, exp.LoadData,
-)
 #: Syntax that reads nothing harmful but has no place in a gated scan.
 DISALLOWED_NODES: tuple[type[exp.Expr], ...] = (
     exp.Placeholder, exp.Parameter, exp.SessionParameter, exp.Lock, exp.Describe,
@@ -317,11 +312,6 @@ def _parse(sql: str, dialect: str, limits: SqlLimits = DEFAULT_LIMITS) -> exp.Qu
     sqlbounds.check_shape(tree, limits)
     assert isinstance(tree, exp.Query)
     return tree
-
-
-def first_write(tree: exp.Expr) -> exp.Expr | None:
-    """The first node anywhere in ``tree`` that writes or changes state, or None."""
-    return next((n for n in tree.walk() if isinstance(n, WRITE_NODES)), None)
 
 
 def _choose_dialect(sql: str, resolver: Resolver) -> tuple[str, exp.Query]:

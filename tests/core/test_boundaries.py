@@ -81,3 +81,53 @@ def test_an_envelope_becomes_the_class_of_its_code_never_a_lookalike() -> None:
     assert type(internal) is AgnesError  # not StoreVersionError, which shares the code
     assert not isinstance(internal, StoreVersionError)
     assert type(from_envelope({"error": "quota_exceeded", "message": "x"}, 429)) is QuotaExceeded
+
+
+def test_the_core_has_no_import_circles_between_modules() -> None:
+    """Nothing imports upward: a circle is allowed only inside one package (a connector's own
+    modules), never between concerns (the registry and the validator used to be one)."""
+    import ast
+    from pathlib import Path
+
+    import agnes_core
+
+    root = Path(agnes_core.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            for candidate in (target, *(f"{target}.{a.name}" for a in node.names)):
+                if candidate in modules and candidate != name:
+                    graph[name].add(candidate)
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            here = todo.pop()
+            if here == goal:
+                return True
+            if here not in seen:
+                seen.add(here)
+                todo.extend(graph[here])
+        return False
+
+    def package_of(module: str) -> str:
+        """The sub-package a module belongs to (``agnes_core.connectors``), or the module itself."""
+        parts = module.split(".")
+        return ".".join(parts[:2]) if len(parts) > 2 or modules[module].name == "__init__.py" else module
+
+    circles = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a]
+                      if reaches(b, a) and package_of(a) != package_of(b)})
+    assert circles == []
