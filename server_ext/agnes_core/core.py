@@ -8,25 +8,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .access import Access, Principal
-from .audit import Audit
-from .catalog import CatalogIndex, ExtractStats, extract_stats_from
-from .connectors import Capability, Connector, TableRef, connector_class
-from .discovery import Discovery
-from .errors import AgnesError, NotFound
-from .events import Change, ChangeHub
-from .extract import ExtractRuntime
-from .limits import Limits
-from .metadata import MetadataCache, fresh_threshold
-from .packages import Packages
-from .physical import analyst_text, for_analyst
-from .recipes import Recipes
-from .refresh import MetadataRefresher
-from .registry import Registry, Table
-from .scans import ScanService
-from .sqlbounds import SqlLimits
-from .store import StateStore
-from .tokens import Tokens
+from agnes_core.access.audit import Audit
+from agnes_core.access.principals import Access, Principal
+from agnes_core.access.tokens import Tokens
+from agnes_core.connectors import Capability, Connector, TableRef, connector_class
+from agnes_core.curation.packages import Packages
+from agnes_core.curation.recipes import Recipes
+from agnes_core.discovery.catalog import CatalogIndex, ExtractStats, extract_stats_from
+from agnes_core.discovery.metadata import MetadataCache, fresh_threshold
+from agnes_core.discovery.refresh import MetadataRefresher
+from agnes_core.discovery.schemas import Discovery
+from agnes_core.errors import AgnesError, NotFound
+from agnes_core.events import Change, ChangeHub
+from agnes_core.extract.runtime import ExtractRuntime
+from agnes_core.gate.limits import Limits
+from agnes_core.gate.physical import analyst_text, for_analyst
+from agnes_core.gate.scans import ScanService
+from agnes_core.gate.sqlbounds import SqlLimits
+from agnes_core.registry import Registry, Table
+from agnes_core.store.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,14 @@ class AgnesCore:
         self.extracts = ExtractRuntime(self.data_dir, self.store, self.registry, self.audit, self.hub,
                                        self.connector)
         self.metadata = MetadataCache(self.store)
-        self.discovery = Discovery(self.registry, self.metadata, self.hub, self.connector, self._extracted_path,
-                                   ttl_s=self.settings.cache_ttl_s)
+        # Built in the order they need each other: every part exists before anything reads it.
+        self.packages = Packages(self.store, self.registry, self.access, self.hub, self._sync_infos)
+        self.recipes = Recipes(self.store, self.registry, self.access, self.hub)
         self.catalog = CatalogIndex(self.registry, self.access, self.metadata, self.hub, self._extract_stats,
                                     lambda: self.settings.metadata_refresh_interval_s,
-                                    packages_of=lambda: self.packages.packages_of())
+                                    packages_of=self.packages.packages_of)
+        self.discovery = Discovery(self.registry, self.metadata, self.hub, self.connector, self._extracted_path,
+                                   ttl_s=self.settings.cache_ttl_s)
         self.refresher = MetadataRefresher(self.store, self.registry, self.metadata, self.discovery, self.hub,
                                            self.connector, concurrency=self.settings.metadata_concurrency,
                                            timeout_s=self.settings.metadata_timeout_s)
@@ -82,13 +85,11 @@ class AgnesCore:
                                  max_concurrent_scans=lambda: self.settings.max_concurrent_scans)
         self._configured_limits = self.settings.limits
         self._apply_stored_settings()
-        self.packages = Packages(self.store, self.registry, self.access, self.hub, self._sync_infos)
-        self.recipes = Recipes(self.store, self.registry, self.access, self.hub)
         self.hub.subscribe(self._on_change)
 
     def _sync_infos(self) -> dict[str, dict[str, Any]]:
         """What the sync manifest says of every extracted table (md5 computed once per extract)."""
-        from .store import iso
+        from agnes_core.store.state import iso
 
         types = {s.name: s.type for s in self.registry.list_sources()}
         return {r["table_id"]: {"md5": r["md5"], "size_bytes": r["size_bytes"], "rows": r["rows"],
@@ -101,14 +102,14 @@ class AgnesCore:
     def _apply_stored_settings(self) -> None:
         import dataclasses
 
-        from .store import loads
+        from agnes_core.store.state import loads
 
         row = self.store.row("SELECT value FROM settings WHERE key = 'limits'")
         overrides = loads(row["value"], {}) if row else {}
         self.settings.limits = dataclasses.replace(self._configured_limits, **overrides)
 
     def gate_settings(self) -> dict[str, Any]:
-        from .store import iso, loads
+        from agnes_core.store.state import iso, loads
 
         row = self.store.row("SELECT * FROM settings WHERE key = 'limits'")
         return {"limits": self.settings.limits.to_json(), "configured": self._configured_limits.to_json(),
@@ -119,9 +120,9 @@ class AgnesCore:
     def update_gate_settings(self, body: dict[str, Any], actor: str | None) -> dict[str, Any]:
         """``{"limits": {name: value or null}}``: values replace the configured limits (null goes
         back to them); kept in the store, so they survive a restart."""
-        from .limits import validate_limit_overrides
-        from .packages import check_unknown
-        from .store import dumps, utcnow
+        from agnes_core.curation.packages import check_unknown
+        from agnes_core.gate.limits import validate_limit_overrides
+        from agnes_core.store.state import dumps, utcnow
 
         check_unknown(body, ("limits",))
         changes = validate_limit_overrides(body.get("limits", {}))
@@ -177,7 +178,7 @@ class AgnesCore:
 
     def metadata_status(self, principal: Principal) -> dict[str, Any]:
         """Every remote table the principal may read, never-fetched ones included."""
-        from .store import iso, utcnow
+        from agnes_core.store.state import iso, utcnow
 
         now = utcnow()
         threshold = self.settings.fresh_threshold_s
@@ -188,7 +189,7 @@ class AgnesCore:
                 continue
             meta = self.metadata.get(table.id)
             if meta is None:
-                from .metadata import MetaRow
+                from agnes_core.discovery.metadata import MetaRow
 
                 meta = MetaRow(table.id)
             entry = {**meta.to_json(now, threshold), "source": table.source}

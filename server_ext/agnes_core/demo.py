@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import duck
+from agnes_core.store import duck
 
 START_DATE = date(2026, 1, 1)
 COUNTRIES = ["US", "GB", "DE", "FR", "CZ", "SK", "PL", "NL", "ES", "IT",

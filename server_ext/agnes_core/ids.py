@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .errors import ValidationError
+from agnes_core.errors import ValidationError
 
 #: Registered table ids, source names, group names.
 TABLE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

@@ -7,13 +7,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .connectors import Capability, connector_class
-from .errors import AlreadyExists, Conflict, NotFound, ValidationError
-from .events import Change, ChangeHub
-from .ids import PHYSICAL_NAME_RE, TABLE_ID_RE, check, physical_name, table_id
-from .limits import validate_source_limits
-from .schedule import parse_schedule
-from .store import StateStore, dumps, iso, loads, utcnow
+from agnes_core.connectors import Capability, connector_class
+from agnes_core.errors import AlreadyExists, Conflict, NotFound, ValidationError
+from agnes_core.events import Change, ChangeHub
+from agnes_core.extract.schedule import parse_schedule
+from agnes_core.gate.limits import validate_source_limits
+from agnes_core.ids import PHYSICAL_NAME_RE, TABLE_ID_RE, check, physical_name, table_id
+from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 QUERY_MODES = ("local", "remote", "materialized")
 _MODE_NEEDS = {
@@ -91,7 +91,7 @@ def _reject_unknown(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 def column_descriptions(value: Any, field_name: str = "column_descriptions") -> dict[str, str]:
     """An object of column name -> description (admins' text): names of at most 255 printable
     characters, texts of at most 1,000 (line breaks allowed); an empty text or null drops one."""
-    from .ids import text
+    from agnes_core.ids import text
 
     if value is None:
         return {}
@@ -422,12 +422,12 @@ def _one_select(sql: str, dialect: str) -> str:
     """Exactly one SELECT with no DDL/DML anywhere, re-rendered from the AST (comments dropped)."""
     from sqlglot import exp
 
-    from .sqlsafe import parse_sql
+    from agnes_core.sqlsafe import parse_sql
 
     statements = parse_sql(sql, dialect, "sql")
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValidationError("sql", "sql must be exactly one SELECT statement")
-    from .sqlsafe import first_write, render
+    from agnes_core.sqlsafe import first_write, render
 
     if first_write(statements[0]) is not None:  # the scan validator's list (SELECT INTO, ATTACH, ...)
         raise ValidationError("sql", "sql must only read: no DDL or DML")

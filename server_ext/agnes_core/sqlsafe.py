@@ -8,7 +8,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from .errors import ValidationError
+from agnes_core.errors import ValidationError
 
 #: Scalar functions (sqlglot expression classes) allowed in predicates and queries. Anything
 #: else — file readers (read_csv), vendor functions sqlglot does not know (getenv,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from agnes_core.access import ADMIN_GROUP, EVERYONE
+from agnes_core.access.principals import ADMIN_GROUP, EVERYONE
 from agnes_core.core import AgnesCore
 from agnes_core.errors import AlreadyExists, Conflict, NotFound, ValidationError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from agnes_core.audit import Audit
-from agnes_core.store import StateStore
+from agnes_core.access.audit import Audit
+from agnes_core.store.state import StateStore
 
 
 def test_entries_handed_over_are_seen_by_the_next_read(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agnes_core.caches import TTLCache
+from agnes_core.discovery.caches import TTLCache
 
 
 def test_pop_groups_drops_only_that_tables_entries_and_never_scans_the_rest() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agnes_core.access import EVERYONE, Principal
+from agnes_core.access.principals import EVERYONE, Principal
 from agnes_core.connectors import TableMetadata
 from agnes_core.core import AgnesCore
 from agnes_core.events import Change

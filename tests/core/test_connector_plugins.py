@@ -141,7 +141,7 @@ def memo_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_a_connector_from_another_distribution_reaches_catalog_schema_estimate_and_extract(
         memo_package: None, tmp_path: Path) -> None:
     """Nothing in the core names the memo source or its dialect: the class says it all."""
-    from agnes_core.access import Principal
+    from agnes_core.access.principals import Principal
 
     admin = Principal("admin", "Admin", frozenset({"Everyone"}), True)
     core = AgnesCore(tmp_path / "data")

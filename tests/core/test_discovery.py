@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from agnes_core.access import EVERYONE, Principal
+from agnes_core.access.principals import EVERYONE, Principal
 from agnes_core.connectors.lake import LakeConnector
 from agnes_core.core import AgnesCore, CoreSettings
+from agnes_core.discovery.metadata import fresh_threshold, freshness
 from agnes_core.errors import AlreadyRunning, NotFound, NotRemote
-from agnes_core.metadata import fresh_threshold, freshness
-from agnes_core.store import utcnow
+from agnes_core.store.state import utcnow
 
 
 @pytest.fixture

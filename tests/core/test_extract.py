@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from agnes_core.core import AgnesCore
-from agnes_core.extract import decode_value
+from agnes_core.extract.runtime import decode_value
 from tests._pg import PgCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,7 +225,7 @@ def test_a_failure_at_the_swap_leaves_the_previous_extract_intact(core: AgnesCor
             raise OSError("simulated crash while swapping extract.duckdb")
         real_replace(src, dst)
 
-    monkeypatch.setattr("agnes_core.extract.os.replace", crash_on_swap)
+    monkeypatch.setattr("agnes_core.extract.runtime.os.replace", crash_on_swap)
     run = core.extracts.run("orders")
     assert run["status"] == "failed"
     assert "simulated crash" in run["error"]

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from agnes_core.access import EVERYONE, Principal
+from agnes_core.access.principals import EVERYONE, Principal
 from agnes_core.core import AgnesCore, CoreSettings
 from agnes_core.demo import DESCRIPTIONS, EVENT_DATE_DESCRIPTION, demo_source, demo_tables
+from agnes_core.discovery.parquet_stats import footer_stats, hive_stats
 from agnes_core.errors import ValidationError
-from agnes_core.parquet_stats import footer_stats, hive_stats
 
 ADMIN = Principal("admin", "Admin", frozenset({EVERYONE}), True)
 

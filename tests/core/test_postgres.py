@@ -183,7 +183,7 @@ def test_comments_are_descriptions_and_sizes_are_labelled(pg: PostgresConnector)
 def test_a_remote_postgres_table_shows_comments_and_approximate_ranges(tmp_path: Path, pg_cluster: PgCluster) -> None:
     import asyncio
 
-    from agnes_core.access import EVERYONE, Principal
+    from agnes_core.access.principals import EVERYONE, Principal
 
     admin = Principal("admin", "Admin", frozenset({EVERYONE}), True)
     core = AgnesCore(tmp_path / "data")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agnes_core.prefetch import Prefetch
+from agnes_core.discovery.prefetch import Prefetch
 
 
 def test_items_arrive_in_order_and_the_end_is_reported() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agnes_core.access import Principal
+from agnes_core.access.principals import Principal
 from agnes_core.core import AgnesCore
 from agnes_core.demo import demo_source, demo_tables
 from agnes_core.errors import QuotaExceeded
-from agnes_core.limits import Limits
+from agnes_core.gate.limits import Limits
 
 ANN = Principal("ann", "Ann", frozenset({"Everyone"}), is_admin=True)
 ONE_DAY = {"sql": "SELECT country, amount FROM events WHERE event_date = DATE '2026-01-05'"}

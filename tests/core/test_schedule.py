@@ -5,7 +5,7 @@ from datetime import datetime
 import pytest
 
 from agnes_core.errors import ValidationError
-from agnes_core.schedule import parse_schedule
+from agnes_core.extract.schedule import parse_schedule
 
 
 def test_every_interval() -> None:

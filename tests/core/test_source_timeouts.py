@@ -19,8 +19,8 @@ from agnes_core.connectors import TableRef, interrupt_all, live_calls
 from agnes_core.connectors.postgres import PostgresConnector
 from agnes_core.core import AgnesCore
 from agnes_core.errors import SourceError, SourceTimeout
-from agnes_core.jobs import backoff, due_tables
-from agnes_core.store import utcnow
+from agnes_core.extract.jobs import backoff, due_tables
+from agnes_core.store.state import utcnow
 from tests._hanging import HANG_DB, HANG_ENV, SILENT_ENV, SilentServer, hold_lock, make_hang_db
 from tests._pg import PgCluster
 

@@ -26,9 +26,9 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from agnes_core.access import Principal
+from agnes_core.access.principals import Principal
 from agnes_core.core import AgnesCore
-from agnes_core.limits import GIB, Limits
+from agnes_core.gate.limits import GIB, Limits
 from tests._pgshop import ANALYST_TABLES, REGISTERED
 from tests.sqlcorpus import DUCKDB_ANALYST, POSTGRES_ANALYST
 

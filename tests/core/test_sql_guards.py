@@ -1,5 +1,5 @@
 """The pieces the validator is built on: name resolution as each engine resolves names
-(agnes_core.sqlnames) and the bounds on what a query may cost and build (agnes_core.sqlbounds)."""
+(agnes_core.gate.sqlnames) and the bounds on what a query may cost and build (agnes_core.gate.sqlbounds)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from agnes_core.sqlbounds import (
+from agnes_core.gate.sqlbounds import (
     DEFAULT_LIMITS,
     SqlLimits,
     TooComplex,
@@ -21,7 +21,7 @@ from agnes_core.sqlbounds import (
     tokenize,
     value_bounds,
 )
-from agnes_core.sqlnames import classify, rename_ctes, unverified_relations
+from agnes_core.gate.sqlnames import classify, rename_ctes, unverified_relations
 
 
 def relations(sql: str, dialect: str) -> list[str]:

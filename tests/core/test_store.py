@@ -7,8 +7,8 @@ import duckdb
 import pytest
 
 from agnes_core.errors import StoreVersionError
-from agnes_core.migrations import MIGRATIONS, Migration
-from agnes_core.store import StateStore
+from agnes_core.store.migrations import MIGRATIONS, Migration
+from agnes_core.store.state import StateStore
 
 
 def _digest(path: Path) -> str:

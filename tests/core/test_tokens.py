@@ -7,7 +7,7 @@ import pytest
 
 from agnes_core.core import AgnesCore
 from agnes_core.errors import Unauthorized, ValidationError
-from agnes_core.store import utcnow
+from agnes_core.store.state import utcnow
 
 
 @pytest.fixture

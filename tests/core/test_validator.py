@@ -1,4 +1,4 @@
-"""The scan validator (agnes_core.validator): a named corpus of accepted and rejected queries,
+"""The scan validator (agnes_core.gate.validator): a named corpus of accepted and rejected queries,
 and property-based fuzzing that nothing writing, touching files or reading an unregistered
 table is ever accepted.
 
@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from agnes_core.errors import KINDS, Rejected
+from agnes_core.gate.validator import Resolver, ValidatedQuery, validate
 from agnes_core.registry import Table
-from agnes_core.validator import Resolver, ValidatedQuery, validate
 
 # -- the fake registry ------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agnes_core.store import StateStore
+from agnes_core.store.state import StateStore
 from agnes_server.handlers.base import AgnesHandler
 
 #: A callback holding the loop longer than this fails the request's test.
@@ -225,7 +225,7 @@ class LoopWatch:
         if first != "server" and self._stack[-1].what is None:
             return  # the test itself reading the store
         ours = [f"{_short(f)}:{line} {name}" for f, line, name in frames
-                if _ours(f) and not f.endswith("store.py")]
+                if _ours(f) and "/agnes_core/store/" not in f]  # the store's own frames
         what = next((r.what for r in reversed(self._stack) if r.what), None) or _callback_name(self._stack[-1].handle)
         key = f"{what}: " + " <- ".join(reversed(ours[-3:]))
         uses = self.request_store_uses if any(r.what for r in self._stack) else self.store_uses

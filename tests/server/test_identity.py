@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agnes_core.access import ADMIN_GROUP
+from agnes_core.access.principals import ADMIN_GROUP
 
 from .conftest import ALICE, BOB, agnes_app
 

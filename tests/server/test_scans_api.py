@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from agnes_core.limits import Limits
+from agnes_core.gate.limits import Limits
 
 from .conftest import agnes_app, assert_matches_openapi
 

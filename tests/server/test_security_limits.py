@@ -209,7 +209,7 @@ async def audit_count(api) -> int:
 
 
 async def test_a_lone_surrogate_reaching_the_core_is_refused_and_audited(jp_serverapp) -> None:
-    from agnes_core.access import Principal
+    from agnes_core.access.principals import Principal
     from agnes_core.errors import Rejected
 
     core = agnes_app(jp_serverapp).core

@@ -6,9 +6,8 @@ import functools
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..errors import ValidationError
-from . import calls
-from .base import (
+from agnes_core.connectors import calls
+from agnes_core.connectors.base import (
     Capability,
     ColumnStats,
     Connector,
@@ -21,8 +20,9 @@ from .base import (
     TableRead,
     TableRef,
 )
-from .calls import interrupt_all, live_calls
-from .types import LocalTypes, TypeNaming
+from agnes_core.connectors.calls import interrupt_all, live_calls
+from agnes_core.connectors.types import LocalTypes, TypeNaming
+from agnes_core.errors import ValidationError
 
 ENTRY_POINT_GROUP = "agnes.connectors"
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import AgnesError, SourceError, SourceTimeout, ValidationError
-from ..ids import env_var
-from . import calls
-from .types import TypeNaming
+from agnes_core.connectors import calls
+from agnes_core.connectors.types import TypeNaming
+from agnes_core.errors import AgnesError, SourceError, SourceTimeout, ValidationError
+from agnes_core.ids import env_var
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from .base import Connector
+    from agnes_core.connectors.base import Connector
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """The ``lake`` connector: Parquet files, folders, Hive-partitioned folders and DuckDB files."""
 
-from .connector import LakeConnector
+from agnes_core.connectors.lake.connector import LakeConnector
 
 __all__ = ["LakeConnector"]

@@ -12,12 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ... import duck
-from ...errors import AgnesError, SourceError, ValidationError
-from ...ids import PHYSICAL_NAME_RE, quote_ident
-from ...parquet_stats import file_description, footer, footer_stats, hive_stats, sizes, with_descriptions
-from ...sqlsafe import safe_predicate
-from ..base import (
+from agnes_core.connectors.base import (
     Capability,
     ColumnStats,
     Connector,
@@ -29,9 +24,21 @@ from ..base import (
     TableRead,
     TableRef,
 )
-from ..types import DUCKDB_NOTES
-from .estimate import uniform_schema
-from .layout import DUCKDB_SUFFIXES, LakeLocation, classify_folder, locate
+from agnes_core.connectors.lake.estimate import uniform_schema
+from agnes_core.connectors.lake.layout import DUCKDB_SUFFIXES, LakeLocation, classify_folder, locate
+from agnes_core.connectors.types import DUCKDB_NOTES
+from agnes_core.discovery.parquet_stats import (
+    file_description,
+    footer,
+    footer_stats,
+    hive_stats,
+    sizes,
+    with_descriptions,
+)
+from agnes_core.errors import AgnesError, SourceError, ValidationError
+from agnes_core.ids import PHYSICAL_NAME_RE, quote_ident
+from agnes_core.sqlsafe import safe_predicate
+from agnes_core.store import duck
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -313,7 +320,7 @@ class LakeConnector(Connector):
     def estimate(self, sql: str, reads: list[TableRead]) -> ScanEstimate:
         """Bytes of the referenced columns in the row groups that survive partition and
         row-group pruning, from the Parquet footers (no data is read)."""
-        from .estimate import TableCost, estimate_lake
+        from agnes_core.connectors.lake.estimate import TableCost, estimate_lake
 
         locs = [self._locate(read.ref) for read in reads]
         con = self.connect() if any(loc.kind == "duckdb" for loc in locs) else self._shared_cursor()
@@ -360,7 +367,7 @@ class LakeConnector(Connector):
     def _duckdb_cost(self, con: duckdb.DuckDBPyConnection, loc: LakeLocation, read: TableRead) -> Any:
         """Tables in a DuckDB file: its size estimate, in proportion to the columns read (no
         pruning). Views: the size of every table in the file, an upper bound."""
-        from .estimate import TableCost
+        from agnes_core.connectors.lake.estimate import TableCost
 
         con.execute(f"ATTACH {sql_literal(str(loc.path))} AS est_db (READ_ONLY)")
         try:
@@ -459,7 +466,7 @@ def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
     """Rows and bytes (on disk and uncompressed) from the footers, Hive keys and their latest value
     from the folder names, the sort order (and its first value) from the first file's
     ``sorting_columns``, the description from the first file's ``description`` key."""
-    from .layout import HIVE_DIR_RE
+    from agnes_core.connectors.lake.layout import HIVE_DIR_RE
 
     rows, size, uncompressed = sizes(loc.files)
     sorted_by: list[str] | None = None

@@ -19,10 +19,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from ...parquet_stats import footer
-from ...sqlbounds import balance_chains
-from ..base import ScanEstimate, TableRead
-from .layout import HIVE_DIR_RE, LakeLocation
+from agnes_core.connectors.base import ScanEstimate, TableRead
+from agnes_core.connectors.lake.layout import HIVE_DIR_RE, LakeLocation
+from agnes_core.discovery.parquet_stats import footer
+from agnes_core.gate.sqlbounds import balance_chains
 
 
 def uniform_schema(files: list[Path]) -> bool:

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import NotFound
-from ..base import TableRef
+from agnes_core.connectors.base import TableRef
+from agnes_core.errors import NotFound
 
 HIVE_DIR_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 DUCKDB_SUFFIXES = (".duckdb", ".db")

@@ -1,5 +1,5 @@
 """The ``postgres`` connector (through DuckDB's postgres scanner)."""
 
-from .connector import PostgresConnector
+from agnes_core.connectors.postgres.connector import PostgresConnector
 
 __all__ = ["PostgresConnector"]

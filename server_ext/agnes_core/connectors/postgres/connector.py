@@ -25,12 +25,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from ... import duck
-from ...errors import AgnesError, NotFound, SourceError, SourceTimeout, ValidationError
-from ...ids import PHYSICAL_NAME_RE
-from ...sqlbounds import GUARD_MARK
-from ...sqlsafe import safe_predicate
-from ..base import (
+from agnes_core.connectors.base import (
     Capability,
     ColumnStats,
     Connector,
@@ -42,7 +37,12 @@ from ..base import (
     TableRead,
     TableRef,
 )
-from .types import NATIVE_TYPE, UNCONSTRAINED_NUMERIC, ColumnPlan, plan_column
+from agnes_core.connectors.postgres.types import NATIVE_TYPE, UNCONSTRAINED_NUMERIC, ColumnPlan, plan_column
+from agnes_core.errors import AgnesError, NotFound, SourceError, SourceTimeout, ValidationError
+from agnes_core.gate.sqlbounds import GUARD_MARK
+from agnes_core.ids import PHYSICAL_NAME_RE
+from agnes_core.sqlsafe import safe_predicate
+from agnes_core.store import duck
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -630,7 +630,7 @@ def _stat_value(arrow: pa.DataType, text: str) -> Any:
 
 
 def _json_bound(value: Any) -> Any:
-    from ...parquet_stats import bound
+    from agnes_core.discovery.parquet_stats import bound
 
     return bound(value)
 

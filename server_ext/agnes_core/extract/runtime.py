@@ -29,15 +29,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import duck
-from .audit import Audit
-from .connectors import Connector, ReadOptions, TableRef
-from .errors import AgnesError, AlreadyRunning, Conflict, NotFound, ValidationError
-from .events import Change, ChangeHub
-from .ids import quote_ident
-from .parquet_sink import WriteResult, diff_schemas, schema_json, write_parquet
-from .registry import Registry, Table
-from .store import StateStore, dumps, iso, loads, utcnow
+from agnes_core.access.audit import Audit
+from agnes_core.connectors import Connector, ReadOptions, TableRef
+from agnes_core.errors import AgnesError, AlreadyRunning, Conflict, NotFound, ValidationError
+from agnes_core.events import Change, ChangeHub
+from agnes_core.extract.parquet_sink import WriteResult, diff_schemas, schema_json, write_parquet
+from agnes_core.ids import quote_ident
+from agnes_core.registry import Registry, Table
+from agnes_core.store import duck
+from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -287,7 +287,7 @@ class ExtractRuntime:
     def _merge(self, old: Path, new: Path, target: Path, primary_key: list[str], new_write: WriteResult
                ) -> WriteResult:
         """Previous rows (minus those replaced by primary key) + the new rows, into ``target``."""
-        from .parquet_sink import md5_of
+        from agnes_core.extract.parquet_sink import md5_of
 
         con = duck.connect()
         try:
@@ -632,7 +632,7 @@ def wait_for(state: RunState, timeout: float | None = None) -> bool:
 
 def _footer_facts(path: Path) -> tuple[int | None, str | None]:
     """(uncompressed bytes, the source's description) of an extract, from its footer."""
-    from .parquet_stats import file_description, sizes
+    from agnes_core.discovery.parquet_stats import file_description, sizes
 
     try:
         return sizes([path])[2], file_description(path)

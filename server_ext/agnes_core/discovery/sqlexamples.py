@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from .ids import TABLE_ID_RE
+from agnes_core.ids import TABLE_ID_RE
 
 
 def _column(name: str) -> exp.Column:

@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 import duckdb
 
-from . import duck
-from .errors import AgnesError, StoreVersionError
-from .migrations import MIGRATIONS, Migration
+from agnes_core.errors import AgnesError, StoreVersionError
+from agnes_core.store import duck
+from agnes_core.store.migrations import MIGRATIONS, Migration
 
 log = logging.getLogger(__name__)
 

@@ -22,14 +22,14 @@ from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
-from . import sqlbounds
-from .errors import Rejected
-from .sqlbounds import DEFAULT_LIMITS, SqlLimits, TooComplex
-from .sqlnames import classify, normalized, rename_ctes, unverified_relations
-from .sqlsafe import SCALAR_FUNCTIONS, first_write, render
+from agnes_core.errors import Rejected
+from agnes_core.gate import sqlbounds
+from agnes_core.gate.sqlbounds import DEFAULT_LIMITS, SqlLimits, TooComplex
+from agnes_core.gate.sqlnames import classify, normalized, rename_ctes, unverified_relations
+from agnes_core.sqlsafe import SCALAR_FUNCTIONS, first_write, render
 
 if TYPE_CHECKING:
-    from .registry import Table
+    from agnes_core.registry import Table
 
 log = logging.getLogger(__name__)
 

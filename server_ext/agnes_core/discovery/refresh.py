@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from .connectors import Capability, ColumnStats, Connector, TableRef, calls
-from .discovery import Discovery
-from .errors import AgnesError, AlreadyRunning, NotFound, NotRemote
-from .events import Change, ChangeHub
-from .metadata import MetadataCache
-from .registry import Registry, Table
-from .store import StateStore, iso, utcnow
+from agnes_core.connectors import Capability, ColumnStats, Connector, TableRef, calls
+from agnes_core.discovery.metadata import MetadataCache
+from agnes_core.discovery.schemas import Discovery
+from agnes_core.errors import AgnesError, AlreadyRunning, NotFound, NotRemote
+from agnes_core.events import Change, ChangeHub
+from agnes_core.registry import Registry, Table
+from agnes_core.store.state import StateStore, iso, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import ids
-from .errors import AlreadyExists, Conflict, Forbidden, NotFound, ValidationError
-from .events import Change, ChangeHub
-from .ids import GROUP_RE, check
-from .store import StateStore, iso, loads, utcnow
+from agnes_core import ids
+from agnes_core.errors import AlreadyExists, Conflict, Forbidden, NotFound, ValidationError
+from agnes_core.events import Change, ChangeHub
+from agnes_core.ids import GROUP_RE, check
+from agnes_core.store.state import StateStore, iso, loads, utcnow
 
 EVERYONE = "Everyone"
 ADMIN_GROUP = "Admin"

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from . import ids
-from .access import GRANTING_LIFECYCLES, Access, Principal
-from .errors import AgnesError, AlreadyExists, BadRequest, Conflict, NotFound, RequiredItem, ValidationError
-from .events import Change, ChangeHub
-from .registry import Registry
-from .store import StateStore, dumps, iso, loads, utcnow
+from agnes_core import ids
+from agnes_core.access.principals import GRANTING_LIFECYCLES, Access, Principal
+from agnes_core.errors import AgnesError, AlreadyExists, BadRequest, Conflict, NotFound, RequiredItem, ValidationError
+from agnes_core.events import Change, ChangeHub
+from agnes_core.registry import Registry
+from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _URL_RE = re.compile("^https?://[^" + ids.WHITESPACE + ids.INVISIBLE + "<>\"']+$")

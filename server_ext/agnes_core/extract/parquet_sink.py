@@ -124,7 +124,7 @@ def _described(schema: pa.Schema, known: pa.Schema | None) -> pa.Schema:
     """``schema`` carrying the descriptions of ``known`` (the source's schema of the table)."""
     if known is None:
         return schema
-    from .parquet_stats import DESCRIPTION_KEY, with_descriptions
+    from agnes_core.discovery.parquet_stats import DESCRIPTION_KEY, with_descriptions
 
     table_text = (known.metadata or {}).get(DESCRIPTION_KEY)
     return with_descriptions(schema, known, table_text.decode("utf-8", "replace") if table_text else None)

@@ -18,10 +18,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from . import ids
-from .audit import Audit
-from .errors import NotFound, Unauthorized, ValidationError
-from .store import StateStore, iso, utcnow
+from agnes_core import ids
+from agnes_core.access.audit import Audit
+from agnes_core.errors import NotFound, Unauthorized, ValidationError
+from agnes_core.store.state import StateStore, iso, utcnow
 
 TOKEN_RE = re.compile(r"^agnes_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 PREFIX = "agnes_"

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .connectors import ColumnStats, TableMetadata
-from .sqlexamples import where_examples
-from .store import StateStore, dumps, iso, loads, utcnow
+from agnes_core.connectors import ColumnStats, TableMetadata
+from agnes_core.discovery.sqlexamples import where_examples
+from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 FRESHNESS = ("fresh", "stale", "error", "never_fetched")
 DEFAULT_INTERVAL_S = 4 * 3600

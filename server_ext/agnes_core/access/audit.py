@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
 
-from .store import StateStore, dumps, iso, loads, utcnow
+from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 log = logging.getLogger(__name__)
 

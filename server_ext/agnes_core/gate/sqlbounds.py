@@ -329,7 +329,7 @@ def apply_guards(guards: list[Guard], dialect: str) -> None:
     builds the value."""
     if not guards:
         return
-    from .connectors import guards_for  # how the dialect stops a query and measures a value: its connector's
+    from agnes_core.connectors import guards_for  # how the dialect stops a query and measures a value: its connector's
 
     naming = guards_for(dialect)
     if naming is None:

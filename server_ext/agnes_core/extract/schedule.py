@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .errors import ValidationError
+from agnes_core.errors import ValidationError
 
 #: The shape of a schedule, as openapi.yaml publishes it (parse_schedule checks the rest: units,
 #: ranges, expressions that never fire).

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .connectors.base import ColumnStats
+from agnes_core.connectors.base import ColumnStats
 
 if TYPE_CHECKING:
     import pyarrow as pa

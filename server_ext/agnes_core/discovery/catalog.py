@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .access import Access, Principal
-from .connectors import connector_class
-from .connectors.types import LOCAL_DIALECT
-from .events import Change, ChangeHub
-from .metadata import MetadataCache, MetaRow, fresh_threshold
-from .registry import Registry, Source, Table
-from .schedule import parse_schedule
-from .store import iso, loads, utcnow
+from agnes_core.access.principals import Access, Principal
+from agnes_core.connectors import connector_class
+from agnes_core.connectors.types import LOCAL_DIALECT
+from agnes_core.discovery.metadata import MetadataCache, MetaRow, fresh_threshold
+from agnes_core.events import Change, ChangeHub
+from agnes_core.extract.schedule import parse_schedule
+from agnes_core.registry import Registry, Source, Table
+from agnes_core.store.state import iso, loads, utcnow
 
 EXTRACTED = ("local", "materialized")
 

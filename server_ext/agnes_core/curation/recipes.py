@@ -19,15 +19,15 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from .access import Access, Principal
-from .connectors.types import LOCAL_DIALECT
-from .errors import AlreadyExists, Conflict, NotFound, RecipeParameterError, ValidationError
-from .events import Change, ChangeHub
-from .ids import whole_number
-from .packages import check_slug, check_text, check_unknown
-from .registry import Registry
-from .sqlsafe import first_write, parse_sql
-from .store import StateStore, dumps, iso, loads, utcnow
+from agnes_core.access.principals import Access, Principal
+from agnes_core.connectors.types import LOCAL_DIALECT
+from agnes_core.curation.packages import check_slug, check_text, check_unknown
+from agnes_core.errors import AlreadyExists, Conflict, NotFound, RecipeParameterError, ValidationError
+from agnes_core.events import Change, ChangeHub
+from agnes_core.ids import whole_number
+from agnes_core.registry import Registry
+from agnes_core.sqlsafe import first_write, parse_sql
+from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 PARAM_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp")
 FIELDS = ("slug", "title", "description", "sql", "parameters")
@@ -129,7 +129,7 @@ class Recipes:
         if len({t.source for t in remote}) > 1 or len(remote) != len(tables):
             raise ValidationError("sql", "a recipe reads either local tables (run in the workspace) or remote "
                                          "tables of one source (run through the gate), not both", tables=ids)
-        from .connectors import connector_class
+        from agnes_core.connectors import connector_class
 
         source = self.registry.get_source(remote[0].source)
         return connector_class(source.type).dialect, "remote"

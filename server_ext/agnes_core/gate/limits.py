@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from .errors import ValidationError
-from .ids import whole_number
+from agnes_core.errors import ValidationError
+from agnes_core.ids import whole_number
 
 GIB = 1024**3
 TIB = 1024**4

@@ -11,10 +11,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .errors import AgnesError
+from agnes_core.errors import AgnesError
 
 if TYPE_CHECKING:
-    from .registry import Table
+    from agnes_core.registry import Table
 
 #: Details that name a source's internals.
 PHYSICAL_DETAILS = frozenset({"source", "bucket", "source_table", "path", "files", "relation"})

@@ -16,16 +16,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import duck
-from .caches import TTLCache
-from .connectors import ColumnStats, Connector, TableRef, calls
-from .connectors.types import LOCAL_DIALECT, LocalTypes, TypeNaming
-from .events import Change, ChangeHub
-from .metadata import MetadataCache, MetaRow
-from .parquet_stats import footer_stats
-from .registry import Registry, Table
-from .sqlexamples import dialect_hints
-from .store import iso
+from agnes_core.connectors import ColumnStats, Connector, TableRef, calls
+from agnes_core.connectors.types import LOCAL_DIALECT, LocalTypes, TypeNaming
+from agnes_core.discovery.caches import TTLCache
+from agnes_core.discovery.metadata import MetadataCache, MetaRow
+from agnes_core.discovery.parquet_stats import footer_stats
+from agnes_core.discovery.sqlexamples import dialect_hints
+from agnes_core.events import Change, ChangeHub
+from agnes_core.registry import Registry, Table
+from agnes_core.store import duck
+from agnes_core.store.state import iso
 
 if TYPE_CHECKING:
     import pyarrow as pa

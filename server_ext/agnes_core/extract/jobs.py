@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .extract import EXTRACTABLE, ExtractRuntime
-from .registry import Registry
-from .schedule import parse_schedule
+from agnes_core.extract.runtime import EXTRACTABLE, ExtractRuntime
+from agnes_core.extract.schedule import parse_schedule
+from agnes_core.registry import Registry
 
 #: The wait before the second retry of a failing extract; it doubles with each failure after.
 BACKOFF_BASE = timedelta(minutes=1)

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import sqlglot
 from sqlglot import exp
 
-from .access import Access, Principal
-from .audit import Audit
-from .connectors import Capability, Connector, ScanEstimate, ScanGuard, TableRead, TableRef
-from .connectors.types import LOCAL_DIALECT
-from .errors import (
+from agnes_core.access.audit import Audit
+from agnes_core.access.principals import Access, Principal
+from agnes_core.connectors import Capability, Connector, ScanEstimate, ScanGuard, TableRead, TableRef
+from agnes_core.connectors.types import LOCAL_DIALECT
+from agnes_core.discovery.metadata import MetadataCache
+from agnes_core.discovery.prefetch import Prefetch
+from agnes_core.errors import (
     AgnesError,
     ConfirmationRequired,
     NotFound,
@@ -40,16 +42,14 @@ from .errors import (
     ValidationError,
     ValueTooLarge,
 )
-from .ids import TABLE_ID_RE, whole_number
-from .limits import TIB, Limits
-from .metadata import MetadataCache
-from .physical import for_analyst, physical_forms
-from .prefetch import Prefetch
-from .registry import Registry, Table
-from .sqlbounds import DEFAULT_LIMITS, GUARD_MARK, SqlLimits
-from .sqlsafe import parse_sql, render
-from .store import StateStore, dumps, iso, loads, utcnow
-from .validator import Resolver, ValidatedQuery, validate
+from agnes_core.gate.limits import TIB, Limits
+from agnes_core.gate.physical import for_analyst, physical_forms
+from agnes_core.gate.sqlbounds import DEFAULT_LIMITS, GUARD_MARK, SqlLimits
+from agnes_core.gate.validator import Resolver, ValidatedQuery, validate
+from agnes_core.ids import TABLE_ID_RE, whole_number
+from agnes_core.registry import Registry, Table
+from agnes_core.sqlsafe import parse_sql, render
+from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -225,7 +225,7 @@ class ScanService:
         return render(query, dialect)
 
     def _dialect(self, source_name: str) -> str:
-        from .connectors import connector_class
+        from agnes_core.connectors import connector_class
 
         source = self.registry.sources_by_name().get(source_name)
         return connector_class(source.type).dialect if source else LOCAL_DIALECT
@@ -233,7 +233,7 @@ class ScanService:
     # -- validate and estimate --------------------------------------------------------------
 
     def resolver(self, principal: Principal) -> Resolver:
-        from .connectors import connector_class
+        from agnes_core.connectors import connector_class
 
         def physical(table: Table) -> exp.Expr:
             source = self.registry.get_source(table.source)

@@ -1,0 +1,1 @@
+"""Who may do what: users, groups, grants, personal access tokens and the audit log."""

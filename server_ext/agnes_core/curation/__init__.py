@@ -1,0 +1,1 @@
+"""Data packages and recipes."""

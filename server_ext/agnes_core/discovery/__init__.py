@@ -1,0 +1,2 @@
+"""What analysts see before scanning: the catalog index, the metadata cache and its refresher,
+schema and sample caches."""

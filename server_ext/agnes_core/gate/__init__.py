@@ -1,0 +1,1 @@
+"""Gated scans: the SQL validator, its bounds, estimates, limits and the scan runs."""
