@@ -84,7 +84,7 @@ def populate(data_dir: Path, tables: int) -> str:
     a group with half the tables, and a personal access token for the user."""
     from agnes_core.connectors import TableMetadata
     from agnes_core.core import AgnesCore
-    from agnes_core.store import utcnow
+    from agnes_core.store.state import utcnow
 
     core = AgnesCore(data_dir)
     core.registry.add_source({"name": "warehouse", "type": "hanging"})
@@ -217,8 +217,8 @@ def populate_refresh(data_dir: Path, lake: Path, tables: int) -> str:
     """5,000 remote tables on the demo lake (its three tables in turn), metadata rows for all,
     and the analyst granted half of them; returns the analyst's token."""
     from agnes_core.core import AgnesCore
-    from agnes_core.metadata import MetaRow
-    from agnes_core.store import utcnow
+    from agnes_core.discovery.metadata import MetaRow
+    from agnes_core.store.state import utcnow
 
     core = AgnesCore(data_dir)
     core.registry.add_source({"name": "demo", "type": "lake", "options": {"path": str(lake)}})

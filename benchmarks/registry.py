@@ -34,7 +34,7 @@ def populate(data_dir: Path, lake: Path, tables: int) -> None:
     """A lake source with ``tables`` local tables, every one extracted (sharing one file), and a
     complete extract.duckdb, as if each had been registered and extracted."""
     from agnes_core.core import AgnesCore
-    from agnes_core.store import utcnow
+    from agnes_core.store.state import utcnow
 
     core = AgnesCore(data_dir)
     try:

@@ -28,7 +28,7 @@ def main(kind, size, repeat):
     from sqlglot import exp
     from agnes_core.registry import Table
     from agnes_core.errors import Rejected
-    from agnes_core.validator import Resolver, validate
+    from agnes_core.gate.validator import Resolver, validate
     from datetime import datetime, timezone
 
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
