@@ -13,13 +13,13 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Set, Unicode, default
 
-from agnes_core.access import Principal
+from agnes_core.access.principals import Principal
 from agnes_core.connectors import interrupt_all
 from agnes_core.core import AgnesCore, CoreSettings
 from agnes_core.errors import AlreadyRunning
 from agnes_core.events import Change
-from agnes_core.limits import Limits
-from agnes_core.sqlbounds import SqlLimits
+from agnes_core.gate.limits import Limits
+from agnes_core.gate.sqlbounds import SqlLimits
 
 from . import __version__
 from .identity import AgnesIdentity, os_display_name, os_username

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider, User
 
-from agnes_core.tokens import Tokens, looks_like_token
+from agnes_core.access.tokens import Tokens, looks_like_token
 
 if TYPE_CHECKING:
     from tornado.web import RequestHandler

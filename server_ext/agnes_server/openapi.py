@@ -19,11 +19,11 @@ def placeholders() -> dict[str, Any]:
     """Values the document takes from the code that enforces them (``$NAME`` in openapi.yaml), so
     the two cannot drift: the server checks with the same patterns it publishes."""
     from agnes_core import ids
+    from agnes_core.access.tokens import MAX_DAYS
     from agnes_core.connectors import connector_types
-    from agnes_core.packages import SLUG_RE
-    from agnes_core.scans import ORDER_ITEM_PATTERN
-    from agnes_core.schedule import SCHEDULE_PATTERN
-    from agnes_core.tokens import MAX_DAYS
+    from agnes_core.curation.packages import SLUG_RE
+    from agnes_core.extract.schedule import SCHEDULE_PATTERN
+    from agnes_core.gate.scans import ORDER_ITEM_PATTERN
 
     physical = ids.PHYSICAL_NAME_RE.pattern
     return {

@@ -8,15 +8,15 @@ from concurrent.futures import Executor
 
 from agnes_core.core import AgnesCore
 from agnes_core.errors import AlreadyRunning, NotFound
-from agnes_core.jobs import due_tables
-from agnes_core.store import utcnow
+from agnes_core.extract.jobs import due_tables
+from agnes_core.store.state import utcnow
 
 log = logging.getLogger(__name__)
 
 
 class ExtractScheduler:
     """Every ``interval`` seconds: start the due extracts (failing ones backed off, see
-    ``agnes_core.jobs``), at most ``concurrency`` at once, one per table (single-flight shared
+    ``agnes_core.extract.jobs``), at most ``concurrency`` at once, one per table (single-flight shared
     with manual extracts), on ``extract_executor`` (default: ``executor``). ``interval`` 0 disables."""
 
     def __init__(self, core: AgnesCore, executor: Executor, interval: float, concurrency: int, *,

@@ -7,7 +7,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from agnes_core.store import iso
+from agnes_core.store.state import iso
 
 from .base import AdminHandler
 

@@ -18,7 +18,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from agnes_core.access import Principal
+from agnes_core.access.principals import Principal
 from agnes_core.errors import AgnesError, BadRequest, Forbidden, ValidationError
 
 if TYPE_CHECKING:

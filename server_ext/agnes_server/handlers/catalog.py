@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from agnes_core.discovery import MAX_SAMPLE
+from agnes_core.discovery.schemas import MAX_SAMPLE
 from agnes_core.errors import AgnesError, ValidationError
 from agnes_core.registry import Table
 
