@@ -61,6 +61,10 @@ class ValidationError(AgnesError):
         self.field = field
 
 
+class NotSupported(BadRequest):
+    """A connector was asked for something its source cannot do (a capability it does not declare)."""
+
+
 class NotRemote(AgnesError):
     """An operation that only applies to remote tables was asked of another kind."""
 

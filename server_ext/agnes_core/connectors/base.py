@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from agnes_core.connectors import calls
 from agnes_core.connectors.types import TypeNaming
-from agnes_core.errors import AgnesError, SourceError, SourceTimeout, ValidationError
+from agnes_core.errors import NotSupported, SourceError, SourceTimeout, ValidationError
 from agnes_core.ids import env_var
 
 if TYPE_CHECKING:
@@ -162,10 +162,6 @@ class ScanGuard:
     scan_id: str
     timeout_s: float
     max_row_bytes: int = 64 * 1024 * 1024
-
-
-class NotSupported(AgnesError):
-    code = "bad_request"
 
 
 #: Calls that run bounded (see :mod:`.calls`): on a thread of their own, stopped at the
