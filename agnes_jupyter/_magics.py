@@ -104,28 +104,29 @@ def _cell_parser() -> _Parser:
     return parser
 
 
-def help_text() -> str:
-    """Every subcommand with its arguments, from the parsers themselves."""
-    parser = _parser()
-    lines = ["%agnes — Agnes for Jupyter", ""]
+def _usage(parser: argparse.ArgumentParser) -> str:
+    return " ".join(parser.format_usage().split())[len("usage: "):]
+
+
+def _subcommand_lines(parser: argparse.ArgumentParser, indent: str) -> list[str]:
+    """Each subcommand's usage and help, its own subcommands indented below it."""
+    lines: list[str] = []
     for action in parser._subparsers._group_actions if parser._subparsers else []:
         assert isinstance(action, argparse._SubParsersAction)
         helps = {a.dest: a.help for a in action._choices_actions}
         for name, sub in action.choices.items():
-            usage = " ".join(sub.format_usage().split())[len("usage: "):]
-            lines.append(f"  {usage}")
+            lines.append(f"{indent}{_usage(sub)}")
             if helps.get(name):
-                lines.append(f"      {helps[name]}")
-            for nested in sub._subparsers._group_actions if sub._subparsers else []:
-                assert isinstance(nested, argparse._SubParsersAction)
-                nested_helps = {a.dest: a.help for a in nested._choices_actions}
-                for nested_name, nested_sub in nested.choices.items():
-                    usage = " ".join(nested_sub.format_usage().split())[len("usage: "):]
-                    lines.append(f"    {usage}")
-                    if nested_helps.get(nested_name):
-                        lines.append(f"        {nested_helps[nested_name]}")
+                lines.append(f"{indent}    {helps[name]}")
+            lines += _subcommand_lines(sub, indent + "  ")
+    return lines
+
+
+def help_text() -> str:
+    """Every subcommand with its arguments, from the parsers themselves."""
+    lines = ["%agnes — Agnes for Jupyter", "", *_subcommand_lines(_parser(), "  ")]
     cell = _cell_parser()
-    lines += ["", "  " + " ".join(cell.format_usage().split())[len("usage: "):] + "   (a cell: SQL below)",
+    lines += ["", f"  {_usage(cell)}   (a cell: SQL below)",
               f"      {cell.description}"]
     for action in cell._actions:
         if action.option_strings:

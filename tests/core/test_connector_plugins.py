@@ -28,22 +28,29 @@ class NotesConnector(Connector):
 '''
 
 
-@pytest.fixture
-def plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """An installed distribution (as pip would leave it) declaring a 'notes' connector."""
-    (tmp_path / "agnes_notes").mkdir()
-    (tmp_path / "agnes_notes" / "__init__.py").write_text(PLUGIN)
-    info = tmp_path / "agnes_notes-0.1.dist-info"
+def _install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: str, code: str, entry: str):
+    """A distribution as pip would leave it (a package and its dist-info with an ``agnes.connectors``
+    entry point) on sys.path; the connector caches are cleared before and after."""
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text(code)
+    dist = package.replace("_", "-")
+    info = tmp_path / f"{package}-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: agnes-notes\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[agnes.connectors]\nnotes = agnes_notes:NotesConnector\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[agnes.connectors]\n{entry}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     connector_types.cache_clear()
     connector_class.cache_clear()
     yield
     connector_types.cache_clear()
     connector_class.cache_clear()
-    sys.modules.pop("agnes_notes", None)
+    sys.modules.pop(package, None)
+
+
+@pytest.fixture
+def plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An installed distribution declaring a 'notes' connector."""
+    yield from _install(tmp_path, monkeypatch, "agnes_notes", PLUGIN, "notes = agnes_notes:NotesConnector")
 
 
 def test_an_installed_package_adds_a_source_type(plugin_package: None, tmp_path: Path) -> None:
@@ -122,20 +129,8 @@ class MemoConnector(Connector):
 
 @pytest.fixture
 def memo_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A separate distribution (as pip would leave it) whose connector has its own SQL dialect."""
-    (tmp_path / "agnes_memo").mkdir()
-    (tmp_path / "agnes_memo" / "__init__.py").write_text(MEMO)
-    info = tmp_path / "agnes_memo-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: agnes-memo\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[agnes.connectors]\nmemo = agnes_memo:MemoConnector\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    connector_types.cache_clear()
-    connector_class.cache_clear()
-    yield
-    connector_types.cache_clear()
-    connector_class.cache_clear()
-    sys.modules.pop("agnes_memo", None)
+    """A separate distribution whose connector has its own SQL dialect."""
+    yield from _install(tmp_path, monkeypatch, "agnes_memo", MEMO, "memo = agnes_memo:MemoConnector")
 
 
 def test_a_connector_from_another_distribution_reaches_catalog_schema_estimate_and_extract(
