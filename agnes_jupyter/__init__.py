@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._client import Client
     from ._discovery import Description, FreshnessReport, Sample, Schema
+    from ._estimate import Estimate
     from ._packages import Package, PackageList, Recipe, RecipeList, Stack
-    from ._scans import DiskInfo, Estimate, PruneReport, RefreshReport, SnapshotList
+    from ._snapshots import DiskInfo, PruneReport, RefreshReport, SnapshotList
     from ._sync import SyncReport
 
 __all__ = [
@@ -173,7 +174,7 @@ def schema(table_id: str) -> Schema:
     try:
         return Schema(client().get(f"tables/{quote(table_id, safe='')}/schema"))
     except NotFound:
-        from ._scans import unknown_table
+        from ._tables import unknown_table
 
         raise unknown_table(table_id) from None
 
@@ -187,7 +188,7 @@ def sample(table_id: str, n: int = 5) -> Sample:
     try:
         return Sample(client().get(f"tables/{quote(table_id, safe='')}/sample", n=n))
     except NotFound:
-        from ._scans import unknown_table
+        from ._tables import unknown_table
 
         raise unknown_table(table_id) from None
 
@@ -198,7 +199,7 @@ def describe(table_id: str, n: int = 5) -> Description:
 
     entries = [t for t in catalog(search=table_id).tables if t["id"] == table_id]
     if not entries:
-        from ._scans import unknown_table
+        from ._tables import unknown_table
 
         raise unknown_table(table_id)
     return Description(entries[0], schema(table_id), sample(table_id, n))
@@ -214,14 +215,14 @@ def freshness() -> FreshnessReport:
 def table(table_id: str) -> Any:
     """An ibis table: local tables over the workspace DuckDB (downloaded on first use), remote
     tables as expressions in the source's dialect for :func:`estimate` and :func:`snapshot`."""
-    from ._scans import table as _table
+    from ._tables import table as _table
 
     return _table(table_id)
 
 
 def estimate(expr_or_sql: Any) -> Estimate:
     """What a scan would read, return and cost, and the gate's verdict — without running it."""
-    from ._scans import estimate as _estimate
+    from ._estimate import estimate as _estimate
 
     return _estimate(expr_or_sql)
 
@@ -231,42 +232,42 @@ def snapshot(expr_or_sql: Any, name: str, confirm: bool | None = None, force: bo
     """Run a gated scan into ``snapshots/<name>.parquet``; an ibis table over it. Re-running
     with the same query returns the existing snapshot (refreshed when older than ``max_age``,
     e.g. ``"1d"``); a different query under an existing name needs ``force=True``."""
-    from ._scans import snapshot as _snapshot
+    from ._snapshots import snapshot as _snapshot
 
     return _snapshot(expr_or_sql, name=name, confirm=confirm, force=force, progress=progress, max_age=max_age)
 
 
 def snapshots() -> SnapshotList:
     """Your snapshots: rows, size, age and the tables they came from."""
-    from ._scans import snapshots as _snapshots
+    from ._snapshots import snapshots as _snapshots
 
     return _snapshots()
 
 
 def refresh_snapshot(name: str, confirm: bool | None = None, progress: bool = True) -> RefreshReport:
     """Run a snapshot's query again; reports rows and bytes before → after and whether identical."""
-    from ._scans import refresh_snapshot as _refresh
+    from ._snapshots import refresh_snapshot as _refresh
 
     return _refresh(name, confirm=confirm, progress=progress)
 
 
 def drop_snapshot(name: str) -> None:
     """Delete one snapshot (its file, metadata and view)."""
-    from ._scans import drop_snapshot as _drop
+    from ._snapshots import drop_snapshot as _drop
 
     _drop(name)
 
 
 def prune_snapshots(older_than: Any = None, larger_than: Any = None, dry_run: bool = False) -> PruneReport:
     """Delete snapshots older than (``'7d'``) and/or larger than (``'1g'``); refuses with no criteria."""
-    from ._scans import prune_snapshots as _prune
+    from ._snapshots import prune_snapshots as _prune
 
     return _prune(older_than=older_than, larger_than=larger_than, dry_run=dry_run)
 
 
 def disk_info(cap: Any = None) -> DiskInfo:
     """Workspace disk use against a local cap (default 10 GiB); warns when over."""
-    from ._scans import disk_info as _disk_info
+    from ._snapshots import disk_info as _disk_info
 
     return _disk_info(cap)
 
@@ -274,7 +275,7 @@ def disk_info(cap: Any = None) -> DiskInfo:
 def sql(query: str, params: dict[str, Any] | None = None) -> Any:
     """SQL on the workspace DuckDB (synced tables and snapshots by name), as an ibis table;
     ``params`` fill ``:name`` placeholders as typed literals."""
-    from ._scans import sql as _sql
+    from ._tables import sql as _sql
 
     return _sql(query, params)
 

@@ -246,7 +246,7 @@ def _user_ns() -> dict[str, Any]:
 
 def _params(sql: str, dialect: str) -> str:
     """Bind ``:name``/``{name}`` placeholders from the notebook's variables as typed literals."""
-    from ._scans import bind_params, param_names
+    from ._params import bind_params, param_names
 
     names = {name for _, _, name in param_names(sql, dialect)}
     if not names:
@@ -263,7 +263,7 @@ def _remote_dialect(sql: str) -> str:
 
     import agnes_jupyter as agnes
 
-    from ._scans import param_names
+    from ._params import param_names
 
     probe = sql
     for start, end, _ in reversed(param_names(sql, "duckdb")):

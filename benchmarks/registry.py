@@ -60,7 +60,7 @@ def populate(data_dir: Path, lake: Path, tables: int) -> None:
                     [[tid, state["run_id"], state["path"], state["md5"], state["rows"], state["size_bytes"],
                       state["schema_json"], now] for tid in ids])
         core.registry.invalidate()
-        core.extracts.rebuild_source_extract("demo")
+        core.extracts.db.rebuild("demo")
         core.extracts.rebuild_analytics()
     finally:
         core.close()

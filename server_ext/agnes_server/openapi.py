@@ -23,7 +23,7 @@ def placeholders() -> dict[str, Any]:
     from agnes_core.connectors import connector_types
     from agnes_core.curation.packages import SLUG_RE
     from agnes_core.extract.schedule import SCHEDULE_PATTERN
-    from agnes_core.gate.scans import ORDER_ITEM_PATTERN
+    from agnes_core.gate.planner import ORDER_ITEM_PATTERN
 
     physical = ids.PHYSICAL_NAME_RE.pattern
     return {

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from agnes_core.core import AgnesCore
-from agnes_core.extract.runtime import decode_value
+from agnes_core.extract.incremental import decode_value
 from tests._pg import PgCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,7 +225,7 @@ def test_a_failure_at_the_swap_leaves_the_previous_extract_intact(core: AgnesCor
             raise OSError("simulated crash while swapping extract.duckdb")
         real_replace(src, dst)
 
-    monkeypatch.setattr("agnes_core.extract.runtime.os.replace", crash_on_swap)
+    monkeypatch.setattr("agnes_core.extract.extractdb.os.replace", crash_on_swap)
     run = core.extracts.run("orders")
     assert run["status"] == "failed"
     assert "simulated crash" in run["error"]
@@ -330,13 +330,13 @@ def view_sql(core: AgnesCore, source: str = "demo") -> dict[str, str]:
 def no_full_rebuilds(core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record every full build of an extract.duckdb from now on."""
     builds: list[str] = []
-    real = core.extracts._build_source_extract
+    real = core.extracts.db.build
 
     def spy(source: str, override: dict | None = None) -> Path:
         builds.append(source)
         return real(source, override)
 
-    monkeypatch.setattr(core.extracts, "_build_source_extract", spy)
+    monkeypatch.setattr(core.extracts.db, "build", spy)
     return builds
 
 
@@ -426,21 +426,21 @@ def test_registrations_do_not_write_extract_duckdb_in_the_request(core: AgnesCor
     core.extracts.run("orders")
     core.extracts.flush()
     writes: list[tuple[str, set[str], str]] = []
-    update = core.extracts.update_source_extract
+    update = core.extracts.db.update_now
 
     def recording(source: str, ids: set[str] | frozenset[str]) -> object:
         writes.append((source, set(ids), threading.current_thread().name))
         return update(source, ids)
 
-    monkeypatch.setattr(core.extracts, "update_source_extract", recording)
+    monkeypatch.setattr(core.extracts.db, "update_now", recording)
     gate = threading.Event()
-    original_drain = core.extracts._drain
+    original_drain = core.extracts.db._drain
 
     def held_drain() -> None:
         gate.wait(30)  # the writer starts only when the test lets it: the requests below are done by then
         original_drain()
 
-    monkeypatch.setattr(core.extracts, "_drain", held_drain)
+    monkeypatch.setattr(core.extracts.db, "_drain", held_drain)
     for i in range(5):
         register(core, id=f"copy_{i}", source_table="orders")
     assert writes == []  # nothing was written inside the registrations

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import agnes_jupyter as agnes
-from agnes_jupyter._scans import bind_params, param_names
+from agnes_jupyter._params import bind_params, param_names
 from agnes_jupyter.errors import from_duckdb
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agnes_core.extract.runtime import EXTRACTABLE, ExtractRuntime
+from agnes_core.extract.extractdb import EXTRACTABLE
+from agnes_core.extract.runtime import ExtractRuntime
 from agnes_core.extract.schedule import parse_schedule
 from agnes_core.registry import Registry
 

@@ -17,26 +17,23 @@ deleted.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agnes_core.access.audit import Audit
 from agnes_core.connectors import Connector, ReadOptions, TableRef
-from agnes_core.errors import AgnesError, AlreadyRunning, Conflict, NotFound, ValidationError
+from agnes_core.errors import AgnesError, AlreadyRunning, Conflict, NotFound
 from agnes_core.events import Change, ChangeHub
+from agnes_core.extract.extractdb import EXTRACTABLE, SourceExtracts
+from agnes_core.extract.incremental import decode_value, encode_value, merge_by_key
 from agnes_core.extract.parquet_sink import WriteResult, diff_schemas, schema_json, write_parquet
-from agnes_core.ids import quote_ident
 from agnes_core.registry import Registry, Table
-from agnes_core.store import duck
 from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 if TYPE_CHECKING:
@@ -44,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTRACTABLE = ("local", "materialized")
 DEFAULT_BATCH_ROWS = 131_072
 
 
@@ -62,45 +58,11 @@ class RunState:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def encode_value(value: Any) -> str:
-    """A high-water mark as JSON text that keeps its type."""
-    if isinstance(value, bool) or value is None:
-        raise ValidationError("incremental_key", f"cannot use {value!r} as an incremental high-water mark")
-    if isinstance(value, int):
-        kind, text = "int", str(value)
-    elif isinstance(value, float):
-        kind, text = "float", repr(value)
-    elif isinstance(value, Decimal):
-        kind, text = "decimal", str(value)
-    elif isinstance(value, datetime):
-        kind, text = "datetime", value.isoformat()
-    elif isinstance(value, date):
-        kind, text = "date", value.isoformat()
-    else:
-        kind, text = "str", str(value)
-    return dumps({"type": kind, "value": text})
-
-
-_DECODERS: dict[str, Callable[[str], Any]] = {
-    "int": int, "float": float, "decimal": Decimal, "datetime": datetime.fromisoformat,
-    "date": date.fromisoformat, "str": str,
-}
-
-
-def decode_value(text: str) -> Any:
-    payload = loads(text)
-    return _DECODERS[payload["type"]](payload["value"])
-
-
 class ExtractRuntime:
     def __init__(self, data_dir: Path, store: StateStore, registry: Registry, audit: Audit, hub: ChangeHub,
                  connector_for: Callable[[str], Connector]) -> None:
-        self.root = data_dir / "extracts"
-        self.analytics_path = data_dir / "analytics.duckdb"
+        self.db = SourceExtracts(data_dir, store, registry)
+        self.root = self.db.root
         self.store = store
         self.registry = registry
         self.audit = audit
@@ -108,16 +70,6 @@ class ExtractRuntime:
         self.connector_for = connector_for
         self._running: dict[str, RunState] = {}
         self._running_lock = threading.Lock()
-        self._source_locks: dict[str, threading.Lock] = {}
-        self._analytics_lock = threading.Lock()
-        # Registry changes reach the sources' extract.duckdb through one background writer, never
-        # inside the request that made them: source -> table ids still to write, and whether the
-        # writer is draining them (so a change made while it finishes is never left behind).
-        self._pending: dict[str, set[str]] = {}
-        self._pending_lock = threading.Lock()
-        self._draining = False
-        self._writer: Any = None
-        self._writer_future: Any = None
         hub.subscribe(self._on_change)
         self._mark_interrupted()
 
@@ -261,7 +213,7 @@ class ExtractRuntime:
         rows_read = written.rows
         if incremental is not None:
             assert previous is not None
-            written = self._merge(Path(previous["path"]), new_rows_path, target, table.primary_key, written)
+            written = merge_by_key(Path(previous["path"]), new_rows_path, target, table.primary_key, written)
             new_rows_path.unlink(missing_ok=True)
         new_schema = schema_json(written.schema)
         changes = diff_schemas(loads(previous["schema_json"]), new_schema) if previous else None
@@ -284,44 +236,17 @@ class ExtractRuntime:
             return None  # first run, or the key changed: read everything
         return table.incremental_key, decode_value(row["high_water"])
 
-    def _merge(self, old: Path, new: Path, target: Path, primary_key: list[str], new_write: WriteResult
-               ) -> WriteResult:
-        """Previous rows (minus those replaced by primary key) + the new rows, into ``target``."""
-        from agnes_core.extract.parquet_sink import md5_of
-
-        con = duck.connect()
-        try:
-            con.execute("SET memory_limit = '512MB'")
-            if primary_key:
-                cond = " AND ".join(f"n.{_col(k)} = o.{_col(k)}" for k in primary_key)
-                keep_old = (f"SELECT o.* FROM read_parquet({_sql_str(str(old))}) o WHERE NOT EXISTS "
-                            f"(SELECT 1 FROM read_parquet({_sql_str(str(new))}) n WHERE {cond})")
-            else:
-                keep_old = f"SELECT * FROM read_parquet({_sql_str(str(old))})"
-            tmp = target.with_name(f".{target.name}.tmp")
-            con.execute(f"COPY ({keep_old} UNION ALL BY NAME SELECT * FROM read_parquet({_sql_str(str(new))})) "
-                        f"TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
-            rows = con.execute(f"SELECT count(*) FROM read_parquet({_sql_str(str(tmp))})").fetchone()
-            schema = con.execute(f"SELECT * FROM read_parquet({_sql_str(str(tmp))}) LIMIT 0").to_arrow_table().schema
-        finally:
-            con.close()
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        return WriteResult(int(rows[0]) if rows else 0, target.stat().st_size, md5_of(target), schema,
-                           new_write.max_value)
 
     def _publish(self, table: Table, state: RunState, target: Path, written: WriteResult,
                  new_schema: list[dict[str, Any]], changes: dict[str, Any] | None, high_water: Any) -> None:
         """Swap in the new extract.duckdb, then commit sync state; serialised per source."""
-        lock = self._source_locks.setdefault(table.source, threading.Lock())
         now = utcnow()
         entry = {"table_id": table.id, "source": table.source, "run_id": state.run_id, "path": str(target),
                  "md5": written.md5, "rows": written.rows, "size_bytes": written.size_bytes,
                  "schema_json": dumps(new_schema), "extracted_at": now}
         uncompressed, description = _footer_facts(target)
-        with lock:
-            self._update_source_extract(table.source, {table.id}, override=entry)
+        with self.db.lock(table.source):
+            self.db.update(table.source, {table.id}, override=entry)
             with self.store.write() as cur:
                 cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table.id])
                 cur.execute("INSERT INTO sync_state (table_id, source, run_id, path, md5, rows, size_bytes, "
@@ -338,7 +263,7 @@ class ExtractRuntime:
                     cur.execute("INSERT INTO schema_changes VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 [uuid.uuid4().hex[:12], table.id, state.run_id, now, dumps(changes["added"]),
                                  dumps(changes["removed"]), dumps(changes["type_changed"])])
-        self._update_master_view(table.id, target)
+        self.db.update_master_view(table.id, target)
         self._collect_garbage(target.parent, keep={target.name})
 
     def _finish(self, state: RunState, status: str, *, rows_read: int | None = None, rows: int | None = None,
@@ -353,153 +278,6 @@ class ExtractRuntime:
                  None if incremental_to is None else str(incremental_to),
                  dumps(schema_changes) if schema_changes else None, error, state.run_id])
 
-    # -- extract.duckdb and master views -------------------------------------------------
-
-    _META_DDL = """CREATE TABLE _meta (
-        table_name VARCHAR NOT NULL, description VARCHAR, rows BIGINT, size_bytes BIGINT,
-        extracted_at TIMESTAMP, query_mode VARCHAR NOT NULL, schema_json VARCHAR, path VARCHAR, md5 VARCHAR)"""
-
-    def _build_source_extract(self, source: str, override: dict[str, Any] | None = None) -> Path:
-        """Write a complete new extract.duckdb for ``source`` and swap it in atomically.
-
-        Every registered table of the source is listed in ``_meta`` with its own
-        ``query_mode``; remote tables have no view and no data, but are never dropped.
-        Writes update the file table by table (``_update_source_extract``); this full build
-        is for a source without one yet, and for repairs.
-        """
-        folder = self.root / source
-        folder.mkdir(parents=True, exist_ok=True)
-        states = {r["table_id"]: r for r in self.store.rows("SELECT * FROM sync_state WHERE source = ?", [source])}
-        if override is not None:
-            states[override["table_id"]] = override
-        tmp = folder / f".extract.duckdb.{uuid.uuid4().hex[:8]}.tmp"
-        con = duck.connect(tmp)
-        try:
-            con.execute(self._META_DDL)
-            for table in self.registry.list_tables():
-                if table.source == source:
-                    self._write_table_entry(con, table, states.get(table.id))
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        return self._swap_in(tmp, folder)
-
-    def _update_source_extract(self, source: str, table_ids: set[str] | frozenset[str],
-                               override: dict[str, Any] | None = None) -> Path:
-        """Bring these tables' views and ``_meta`` rows in the source's extract.duckdb up to date,
-        and no other: a copy of the current file gets the changes and is swapped in atomically,
-        so a reader sees the old file or the new one. Without a readable current file, a full
-        build. The caller holds the source's lock."""
-        folder = self.root / source
-        target = folder / "extract.duckdb"
-        if not target.exists():
-            return self._build_source_extract(source, override)
-        ids = sorted(table_ids)
-        states = {r["table_id"]: r for r in self.store.rows(
-            "SELECT * FROM sync_state WHERE source = ? AND list_contains(?, table_id)", [source, ids])}
-        if override is not None:
-            states[override["table_id"]] = override
-        tmp = folder / f".extract.duckdb.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            shutil.copyfile(target, tmp)
-            con = duck.connect(tmp)
-        except Exception:  # unreadable or half-copied: rebuild it whole
-            log.warning("agnes: cannot update %s in place; rebuilding it", target, exc_info=True)
-            tmp.unlink(missing_ok=True)
-            return self._build_source_extract(source, override)
-        try:
-            con.execute("BEGIN TRANSACTION")
-            for table_id in ids:
-                con.execute(f"DROP VIEW IF EXISTS {quote_ident(table_id)}")
-                con.execute("DELETE FROM _meta WHERE table_name = ?", [table_id])
-                table = self.registry.find_table(table_id)
-                if table is not None and table.source == source:
-                    self._write_table_entry(con, table, states.get(table_id))
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
-        except BaseException:
-            con.close()
-            tmp.unlink(missing_ok=True)
-            raise
-        con.close()
-        return self._swap_in(tmp, folder)
-
-    @staticmethod
-    def _write_table_entry(con: Any, table: Table, state: dict[str, Any] | None) -> None:
-        """One table's ``_meta`` row, and its view when it has a current extract."""
-        if table.query_mode not in EXTRACTABLE:
-            state = None
-        if state is not None and Path(state["path"]).exists():
-            con.execute(f"CREATE VIEW {quote_ident(table.id)} AS "
-                        f"SELECT * FROM read_parquet({_sql_str(state['path'])})")
-            con.execute("INSERT INTO _meta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [table.id, table.description, state["rows"], state["size_bytes"], state["extracted_at"],
-                         table.query_mode, state["schema_json"], state["path"], state["md5"]])
-        else:
-            con.execute("INSERT INTO _meta VALUES (?, ?, NULL, NULL, NULL, ?, NULL, NULL, NULL)",
-                        [table.id, table.description, table.query_mode])
-
-    @staticmethod
-    def _swap_in(tmp: Path, folder: Path) -> Path:
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        target = folder / "extract.duckdb"
-        try:
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(folder)
-        return target
-
-    def rebuild_source_extract(self, source: str) -> Path:
-        """Rewrite the source's extract.duckdb from the registry and sync state (repairs)."""
-        lock = self._source_locks.setdefault(source, threading.Lock())
-        with lock:
-            return self._build_source_extract(source)
-
-    def update_source_extract(self, source: str, table_ids: set[str] | frozenset[str]) -> Path | None:
-        """Update these tables' entries in the source's extract.duckdb (None: it has none yet;
-        the first extract of the source writes it with every registered table)."""
-        lock = self._source_locks.setdefault(source, threading.Lock())
-        with lock:
-            if not (self.root / source / "extract.duckdb").exists():
-                return None
-            return self._update_source_extract(source, table_ids)
-
-    def _update_master_view(self, table_id: str, path: Path | None) -> None:
-        with self._analytics_lock:
-            con = duck.connect(self.analytics_path)
-            try:
-                if path is None:
-                    con.execute(f"DROP VIEW IF EXISTS {quote_ident(table_id)}")
-                else:
-                    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS "
-                                f"SELECT * FROM read_parquet({_sql_str(str(path))})")
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-
-    def rebuild_analytics(self) -> None:
-        """Make every master view match the sync state (at start-up; self-healing): one
-        connection and one transaction, and only the views whose file changed are replaced."""
-        wanted = {row["table_id"]: row["path"] for row in self.store.rows("SELECT table_id, path FROM sync_state")
-                  if Path(row["path"]).exists()}
-        with self._analytics_lock:
-            con = duck.connect(self.analytics_path)
-            try:
-                current = {name: sql for name, sql in con.execute(
-                    "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
-                ).fetchall()}
-                con.execute("BEGIN TRANSACTION")
-                for table_id, path in wanted.items():
-                    if _sql_str(path) not in (current.get(table_id) or ""):
-                        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS "
-                                    f"SELECT * FROM read_parquet({_sql_str(path)})")
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
 
     # -- housekeeping -------------------------------------------------------------------
 
@@ -524,14 +302,14 @@ class ExtractRuntime:
     def forget(self, table_id: str, source: str) -> None:
         """Drop everything extracted for a table (deleted, or no longer local)."""
         self._drop_extracted(table_id)
-        self.update_source_extract(source, {table_id})
+        self.db.update_now(source, {table_id})
 
     def _drop_extracted(self, table_id: str) -> None:
         state = self.sync_state(table_id)
         with self.store.write() as cur:
             cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table_id])
             cur.execute("DELETE FROM extract_state WHERE table_id = ?", [table_id])
-        self._update_master_view(table_id, None)
+        self.db.update_master_view(table_id, None)
         if state is not None:
             shutil.rmtree(self.root / state["source"] / "data" / table_id, ignore_errors=True)
 
@@ -550,46 +328,20 @@ class ExtractRuntime:
                 sources.add(state["source"])
                 if change.action == "delete" or table is None or table.query_mode not in EXTRACTABLE:
                     self._drop_extracted(table_id)
-        with self._pending_lock:
-            for source in sources:
-                self._pending.setdefault(source, set()).update(change.ids)
-            if not self._draining and self._pending:
-                self._draining = True
-                if self._writer is None:
-                    from concurrent.futures import ThreadPoolExecutor
-
-                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="agnes-extract-db")
-                self._writer_future = self._writer.submit(self._drain)
-
-    def _drain(self) -> None:
-        """Write pending registry changes into the sources' extract.duckdb, all of one source at
-        once (a burst of registrations costs one rewrite per source, not one per table)."""
-        while True:
-            with self._pending_lock:
-                if not self._pending:
-                    self._draining = False
-                    return
-                source, ids = self._pending.popitem()
-            try:
-                self.update_source_extract(source, ids)
-            except Exception:  # logged; the next change or extract writes it again
-                log.exception("agnes: could not update the extract.duckdb of source %r", source)
+        self.db.update_later(sources, change.ids)
 
     def flush(self) -> None:
         """Wait until every registry change so far is in the sources' extract.duckdb."""
-        while True:
-            with self._pending_lock:
-                future = self._writer_future
-                if not self._draining:
-                    return
-            if future is not None:
-                future.result()
+        self.db.flush()
 
     def close(self) -> None:
         """Write what is pending and stop the writer (before the store closes)."""
-        self.flush()
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
+        self.db.close()
+
+    def rebuild_analytics(self) -> None:
+        """Make every master view match the sync state (at start-up; self-healing)."""
+        self.db.rebuild_analytics()
+
 
     def _describe(self, exc: BaseException, source: str) -> str:
         text = exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}"
@@ -610,24 +362,6 @@ class ExtractRuntime:
             "duration_ms": int((row["finished_at"] - row["started_at"]).total_seconds() * 1000)
             if row["finished_at"] else int((utcnow() - row["started_at"]).total_seconds() * 1000),
         }
-
-
-def _col(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def wait_for(state: RunState, timeout: float | None = None) -> bool:
-    """Block until a run finishes (for callers that started it in the background)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    return state.done.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
 
 def _footer_facts(path: Path) -> tuple[int | None, str | None]:

@@ -69,3 +69,12 @@ def validate_limit_overrides(value: Any) -> dict[str, int | None]:
             raise ValidationError(f"limits.{key}", f"limits.{key} must be a positive whole number, or null "
                                                    "for the configured value")
     return {key: whole_number(v) for key, v in value.items()}
+
+
+def human_bytes(n: float) -> str:
+    """Bytes as messages say them: ``1.5 GiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"

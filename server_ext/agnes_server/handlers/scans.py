@@ -17,7 +17,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from agnes_core.errors import AgnesError
-from agnes_core.gate.scans import ScanRun
+from agnes_core.gate.run import ScanRun
 
 from .base import AgnesHandler
 
