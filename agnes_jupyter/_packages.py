@@ -3,7 +3,6 @@ recipes rendered by the server (values become typed SQL literals there) into a r
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote
 
@@ -367,14 +366,6 @@ def remove_from_stack(item: str, kind: str = "package") -> None:
 # -- recipes ---------------------------------------------------------------------------------------
 
 
-def _one_line(text: str) -> str:
-    """``text`` with every line break, control and format character replaced by a space."""
-    import unicodedata
-
-    return "".join(" " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
-                   else ch for ch in text)
-
-
 class InsertedCell:
     """What ``Recipe.insert()`` returns: shown as one line saying what was inserted; ``.text`` (and
     ``str()``) is the cell's text."""
@@ -459,14 +450,7 @@ class Recipe:
 
     def cell(self, **params: Any) -> str:
         """The text of a notebook cell that runs this recipe with these values."""
-        out = self._rendered(params)
-        shown = ", ".join(f"{k}={v!r}" for k, v in out["params"].items())
-        # One comment line whatever the server sent: a line break in a title must not become code.
-        header = _one_line(f"-- recipe {self.slug}: {self.title}" + (f" ({shown})" if shown else ""))
-        if out["mode"] == "remote":
-            name = re.sub(r"[^A-Za-z0-9_]", "_", self.slug)
-            return f"%%agnes --remote --as {name}\n{header}\n{out['sql']}"
-        return f"%%agnes\n{header}\n{out['sql']}"
+        return str(self._rendered(params)["cell"])  # built by the server: one text for the panel too
 
     def insert(self, **params: Any) -> InsertedCell:
         """Place the recipe's cell after the current one (JupyterLab and Notebook). The value shows

@@ -105,21 +105,6 @@ def test_an_inserted_remote_recipe_snapshots_through_the_gate(ws: Path, shell: I
     assert name in [s["name"] for s in agnes.snapshots()]
 
 
-def test_a_recipe_title_with_line_breaks_stays_one_comment_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever a server sends (an older one kept titles with line breaks), the inserted cell's header
-    is one comment line: a title never becomes code."""
-    from agnes_jupyter._packages import Recipe
-
-    recipe = Recipe({"slug": "r", "title": "Top\nSELECT * FROM glob('/*')\u2028\r\x85x", "parameters": [],
-                     "mode": "local", "tables": []})
-    monkeypatch.setattr(Recipe, "_rendered",
-                        lambda self, params: {"sql": "SELECT 1", "params": {"p": "a\nb\u2028c"}, "mode": "local"})
-    lines = recipe.cell().splitlines()
-    assert lines[0] == "%%agnes"
-    assert lines[1].startswith("-- recipe r: Top SELECT * FROM glob('/*')")
-    assert lines[2:] == ["SELECT 1"]
-
-
 def test_a_package_is_an_object_with_its_tables_and_stack_methods(connected: LiveServer, slug: str) -> None:
     connected.request("POST", "agnes/v1/admin/packages", {
         "slug": slug, "title": "Events & <orders>", "lifecycle": "poc", "description": "What <users> do.",

@@ -344,5 +344,27 @@ class Recipes:
 
         rendered = tree.transform(replace)
         shown = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in bound.items()}
-        return {"slug": slug, "sql": rendered.sql(dialect=dialect, pretty=True), "dialect": dialect,
-                "mode": recipe["mode"], "tables": recipe["tables"], "params": shown}
+        sql = rendered.sql(dialect=dialect, pretty=True)
+        return {"slug": slug, "sql": sql, "dialect": dialect, "mode": recipe["mode"], "tables": recipe["tables"],
+                "params": shown, "cell": recipe_cell(slug, recipe["title"], recipe["mode"], shown, sql)}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break, control and format character replaced by a space."""
+    import unicodedata
+
+    return "".join(" " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")
+                   else ch for ch in text)
+
+
+def recipe_cell(slug: str, title: str, mode: str, shown: dict[str, Any], sql: str) -> str:
+    """The notebook cell that runs a rendered recipe — one text for ``recipe().insert()`` and the
+    panel's *Insert into notebook*. The header is one comment line whatever the title holds (a
+    line break in it must not become code)."""
+    import re
+
+    values = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+    header = one_line(f"-- recipe {slug}: {title}" + (f" ({values})" if values else ""))
+    if mode == "remote":
+        return f"%%agnes --remote --as {re.sub(r'[^A-Za-z0-9_]', '_', slug)}\n{header}\n{sql}"
+    return f"%%agnes\n{header}\n{sql}"
