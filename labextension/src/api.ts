@@ -1,19 +1,24 @@
 /**
- * Typed access to the Agnes REST API (agnes/v1). The types mirror the
- * OpenAPI document the server serves at agnes/v1/openapi.json.
+ * Typed access to the Agnes REST API (agnes/v1). The types come from `apitypes.ts`, which
+ * aliases the types `jlpm gen:api` generates from the OpenAPI document the server serves at
+ * agnes/v1/openapi.json.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { Catalog, CatalogEntry, ErrorEnvelope, Version } from './apitypes';
 import { API_NAMESPACE } from './tokens';
 
+export type { Freshness } from './apitypes';
+
 /** The error envelope every Agnes route uses. */
-export interface IErrorEnvelope {
-  error: string;
-  message: string;
-  hint: string | null;
-  details: Record<string, unknown>;
-}
+export type IErrorEnvelope = ErrorEnvelope;
+/** GET version. */
+export type IVersionInfo = Version;
+/** One table of GET catalog. */
+export type ICatalogEntry = CatalogEntry;
+/** GET catalog. */
+export type ICatalog = Catalog;
 
 /** An API call failed; carries the server's envelope when there was one. */
 export class AgnesApiError extends Error {
@@ -31,40 +36,6 @@ export class AgnesApiError extends Error {
   get hint(): string | null {
     return this.envelope.hint;
   }
-}
-
-export interface IVersionInfo {
-  name: string;
-  version: string;
-  api: string;
-}
-
-export type Freshness = 'fresh' | 'stale' | 'error' | 'never_fetched';
-
-export interface ICatalogEntry {
-  id: string;
-  name: string;
-  description: string;
-  source: string;
-  source_type: string | null;
-  query_mode: 'local' | 'remote' | 'materialized';
-  sql_flavor: string;
-  folder: string | null;
-  packages: string[];
-  rows: number | null;
-  size_bytes: number | null;
-  partition_by: string[] | null;
-  clustered_by: string[] | null;
-  entity_type: string | null;
-  freshness: Freshness;
-  refreshed_at: string | null;
-  updated: string | null;
-  where_examples: string[];
-}
-
-export interface ICatalog {
-  tables: ICatalogEntry[];
-  count: number;
 }
 
 function isEnvelope(value: unknown): value is IErrorEnvelope {
