@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._client import current as _client
 from ._display import human_bytes, human_count
+from ._progress import Progress, byte_bar, say, step
 from .errors import ScanTimeout, SourceError
+
+if TYPE_CHECKING:
+    from ._client import Client
 
 SCAN_TIMEOUT = (15.0, 900.0)  # connect, and between two chunks of the stream
 
@@ -36,22 +40,26 @@ class _ArrowSink:
         return pa.Table.from_batches(self.batches, schema=self.schema)
 
 
-def _stream_scan(body: dict[str, Any], confirm: bool, desc: str, show_progress: bool,
-                 open_sink: Any) -> tuple[dict[str, Any], Any]:
+def _stream_scan(body: dict[str, Any], confirm: bool, desc: str, show_progress: Progress,
+                 open_sink: Any, *, client: Client | None = None) -> tuple[dict[str, Any], Any]:
     """POST scans and hand the Arrow stream to ``open_sink(schema)``; the scan record and the sink.
-    Raises (and leaves nothing behind in the sink) unless the server recorded a complete scan."""
+    Raises (and leaves nothing behind in the sink) unless the server recorded a complete scan.
+    A progress callback hears the phase ``scanning`` once the server has started the scan (every
+    refusal of the gate comes before it)."""
     import json
 
     import pyarrow as pa
 
-    from ._progress import ByteBar
-
-    client = _client()
+    client = client or _client()
     response = client.request("POST", "scans", json={**body, "confirm": confirm}, stream=True,
                               timeout=SCAN_TIMEOUT)
     scan_id = response.headers.get("X-Agnes-Scan-Id", "")
     estimate_hint = json.loads(response.headers.get("X-Agnes-Estimate") or "{}")
-    bar = ByteBar(estimate_hint.get("result_bytes"), desc, show_progress, upper_bound=True)
+    try:
+        bar = byte_bar(show_progress, estimate_hint.get("result_bytes"), desc, phase="scanning", upper_bound=True)
+    except BaseException:
+        response.close()  # a callback that refuses to go on (its job was cancelled) ends the scan
+        raise
     cut: str | None = None
     rows = 0
     sink: Any = None
@@ -95,12 +103,13 @@ def _stream_scan(body: dict[str, Any], confirm: bool, desc: str, show_progress: 
 
 
 def _stream_to_parquet(body: dict[str, Any], target: Path, confirm: bool, desc: str,
-                       show_progress: bool) -> dict[str, Any]:
+                       show_progress: Progress, *, client: Client | None = None) -> dict[str, Any]:
     """POST scans, write the Arrow stream to ``target`` (by rename), return the scan record."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
     os.close(fd)
     try:
-        record, _ = _stream_scan(body, confirm, desc, show_progress, lambda schema: _ParquetSink(tmp, schema))
+        record, _ = _stream_scan(body, confirm, desc, show_progress, lambda schema: _ParquetSink(tmp, schema),
+                                 client=client)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -124,16 +133,23 @@ def scan_line(estimates: list[dict[str, Any]]) -> str:
             f"{human_bytes(int(limits['daily_scan_bytes_per_user']))}")
 
 
-def admit(bodies: list[dict[str, Any]], confirm: bool | None = None) -> bool:
+def admit(bodies: list[dict[str, Any]], confirm: bool | None = None, *, client: Client | None = None,
+          progress: Progress = True) -> bool:
     """Estimate every scan, refuse early what the gate would refuse, and print the one line that
-    says what will be scanned, its cost and the budget left. Returns whether the scans run
-    confirmed (``confirm=True`` or ``with agnes.confirm():``). Several scans (the remote parts of
-    one expression) are judged by their sum: one confirmation, one budget check."""
-    from ._backend import _confirmed
+    says what will be scanned, its cost and the budget left (a progress callback gets it instead).
+    Returns whether the scans run confirmed (``confirm=True`` or ``with agnes.confirm():``).
+    Several scans (the remote parts of one expression) are judged by their sum: one confirmation,
+    one budget check."""
     from .errors import ConfirmationRequired, QuotaExceeded
 
-    confirmed = bool(confirm) if confirm is not None else _confirmed.get()
-    client = _client()
+    if confirm is not None:
+        confirmed = bool(confirm)
+    else:
+        from ._backend import _confirmed
+
+        confirmed = _confirmed.get()
+    client = client or _client()
+    step(progress, "estimating", "estimating what the scan reads")
     estimates = [client.post("scans/estimate", body) for body in bodies]
     total = sum(int(e["scan_bytes"]) for e in estimates)
     limits = estimates[-1]["limits"]
@@ -155,7 +171,7 @@ def admit(bodies: list[dict[str, Any]], confirm: bool | None = None) -> bool:
                  "%%agnes --confirm) or inside `with agnes.confirm():`, or narrow it.",
             details={"estimates": estimates, "estimate": estimates[0]})
     if not refused:
-        print(scan_line(estimates))
+        say(progress, "estimated", scan_line(estimates))
     return confirmed
 
 

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 from ._collection import Collection
 from ._display import esc, human_age, human_bytes, human_count, tone_colour
 from ._estimate import scan_request
+from ._progress import Progress
 from ._scans import _stream_to_parquet, admit
 from ._workspace import Workspace, atomic_write_json, check_name, workspace
 from .errors import NotFound, SnapshotExists, ValidationError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+
+    from ._client import Client
 
 DEFAULT_DISK_CAP = 10 * 1024**3
 DISK_CAP_ENV = "AGNES_DISK_CAP_BYTES"
@@ -52,12 +55,9 @@ def snapshot(expr_or_sql: Any, name: str, confirm: bool | None = None, force: bo
     Re-running a notebook is safe: when ``name`` exists with the same query it is returned as it
     is (and refreshed when older than ``max_age``, e.g. ``"1d"``); a different query under the
     same name is refused unless ``force=True``."""
-    check_name(name)
     ws = workspace()
-    if name in ws.shared_tables():
-        raise ValidationError(f"{name!r} is the name of a synced table", hint="Choose another snapshot name.")
+    existing = check_target(ws, name)
     body = scan_request(expr_or_sql)
-    existing = ws.snapshot_meta(name)
     if existing is not None and not force:
         if _same_request(existing.get("request"), body):
             age = datetime.now(timezone.utc) - datetime.fromisoformat(existing["created_at"])
@@ -70,10 +70,21 @@ def snapshot(expr_or_sql: Any, name: str, confirm: bool | None = None, force: bo
             raise SnapshotExists(f"snapshot {name!r} already exists with a different query "
                                  f"({_snapshot_info(existing)})",
                                  hint=f"pass force=True (--force) to replace it, choose another name, or "
-                                      f"agnes.refresh_snapshot({name!r}) to re-run its own query")
+                                      f"agnes.refresh_snapshot({name!r}) to re-run its own query",
+                                 details={"name": name})
     meta = _run_snapshot(ws, name, body, confirm, progress)
     _say(meta)
     return ws.con.table(name)
+
+
+def check_target(ws: Workspace, name: Any) -> dict[str, Any] | None:
+    """Whether ``name`` can hold a snapshot in ``ws``: a valid name that is not a synced table's.
+    Returns the meta of the snapshot it holds already, if any."""
+    check_name(name)
+    if name in ws.shared_tables():
+        raise ValidationError(f"{name!r} is the name of a synced table", hint="Choose another snapshot name.",
+                              details={"field": "name"})
+    return ws.snapshot_meta(name)
 
 
 def _same_request(old: Any, new: dict[str, Any]) -> bool:
@@ -86,15 +97,18 @@ def _same_request(old: Any, new: dict[str, Any]) -> bool:
 
 
 def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool | None,
-                  progress: bool) -> dict[str, Any]:
+                  progress: Progress, *, client: Client | None = None) -> dict[str, Any]:
+    """Admit, scan and write ``snapshots/<name>.parquet`` with its meta; the meta. Each table's
+    lineage keeps the metadata the scan was admitted on (freshness, refreshed_at, rows), so a
+    later change of the table at its source can be told (see the workspace routes' ``stale``)."""
     target = ws.snapshot_path(name)
-    confirmed = admit([body], confirm)
-    record = _stream_to_parquet(body, target, confirmed, f"snapshot {name}", progress)
+    confirmed = admit([body], confirm, client=client, progress=progress)
+    record = _stream_to_parquet(body, target, confirmed, f"snapshot {name}", progress, client=client)
     est = record["estimate"]  # what the gate admitted the scan on (no second estimate)
     meta = {
         "name": name, "request": body, "sql": est["sql"], "dialect": est["dialect"], "source": est["source"],
-        "tables": [{"id": t["id"], "freshness": t["freshness"], "refreshed_at": t["refreshed_at"]}
-                   for t in est["tables"]],
+        "tables": [{"id": t["id"], "freshness": t["freshness"], "refreshed_at": t["refreshed_at"],
+                    "rows": t.get("rows")} for t in est["tables"]],
         "estimate": {"scan_bytes": est["scan_bytes"], "result_rows": est["result_rows"],
                      "result_bytes": est["result_bytes"], "compressed_bytes": est.get("compressed_bytes")},
         "actual": {"rows": record["rows"], "result_bytes": record["bytes"], "scanned_bytes": record["scanned_bytes"],
@@ -143,9 +157,12 @@ class SnapshotList(Collection[dict[str, Any]]):
 
 
 def snapshots() -> SnapshotList:
-    ws = workspace()
-    metas = [m for n in ws.snapshot_names() if (m := ws.snapshot_meta(n)) is not None]
-    return SnapshotList(metas)
+    return SnapshotList(snapshot_metas(workspace()))
+
+
+def snapshot_metas(ws: Workspace) -> list[dict[str, Any]]:
+    """The meta of every snapshot in ``ws``, by name."""
+    return [m for n in ws.snapshot_names() if (m := ws.snapshot_meta(n)) is not None]
 
 
 class RefreshReport:
@@ -169,22 +186,36 @@ class RefreshReport:
 
 def refresh_snapshot(name: str, confirm: bool | None = None, progress: bool = True) -> RefreshReport:
     """Run a snapshot's query again and replace it; says what changed."""
-    ws = workspace()
-    before = ws.snapshot_meta(check_name(name))
-    if before is None:
-        raise NotFound(f"no snapshot {name!r}", hint="agnes.snapshots() lists them.")
-    old_hash = _content_hash(ws.snapshot_path(name))[1] if ws.snapshot_path(name).exists() else None
-    after = _run_snapshot(ws, name, before["request"], confirm, progress)
-    report = RefreshReport(name, before, after, same=old_hash == _content_hash(ws.snapshot_path(name))[1])
-    if after["truncated"]:
-        _say(after)
+    report = run_refresh(workspace(), name, confirm, progress)
+    if report.after["truncated"]:
+        _say(report.after)
     return report
 
 
+def existing_snapshot(ws: Workspace, name: Any) -> dict[str, Any]:
+    """The meta of snapshot ``name`` in ``ws``, or NotFound."""
+    meta = ws.snapshot_meta(check_name(name))
+    if meta is None:
+        raise NotFound(f"no snapshot {name!r}", hint="agnes.snapshots() lists them.", details={"name": name})
+    return meta
+
+
+def run_refresh(ws: Workspace, name: str, confirm: bool | None, progress: Progress, *,
+                client: Client | None = None) -> RefreshReport:
+    """Run snapshot ``name``'s own query again in ``ws`` and replace it; what changed."""
+    before = existing_snapshot(ws, name)
+    old_hash = _content_hash(ws.snapshot_path(name))[1] if ws.snapshot_path(name).exists() else None
+    after = _run_snapshot(ws, name, before["request"], confirm, progress, client=client)
+    return RefreshReport(name, before, after, same=old_hash == _content_hash(ws.snapshot_path(name))[1])
+
+
 def drop_snapshot(name: str) -> None:
-    ws = workspace()
-    if ws.snapshot_meta(check_name(name)) is None:
-        raise NotFound(f"no snapshot {name!r}", hint="agnes.snapshots() lists them.")
+    remove_snapshot(workspace(), name)
+
+
+def remove_snapshot(ws: Workspace, name: str) -> None:
+    """Remove snapshot ``name`` from ``ws`` (NotFound when there is none)."""
+    existing_snapshot(ws, name)
     ws.meta_path(name).unlink()  # first: without its meta the file is no longer a snapshot
     ws.snapshot_path(name).unlink(missing_ok=True)
     ws.refresh_views()
@@ -271,6 +302,10 @@ class DiskInfo:
     def over(self) -> bool:
         return self.used_bytes > self.cap
 
+    def to_json(self) -> dict[str, Any]:
+        return {"used_bytes": self.used_bytes, "cap_bytes": self.cap, "snapshots_bytes": self.usage["snapshots"],
+                "data_bytes": self.usage["data"], "over": self.over}
+
     def __repr__(self) -> str:
         share = self.used_bytes / self.cap * 100 if self.cap else 0
         text = (f"workspace {self.root}: {human_bytes(self.used_bytes)} of {human_bytes(self.cap)} ({share:.0f}%) — "
@@ -292,10 +327,14 @@ class DiskInfo:
 def disk_info(cap: int | str | None = None) -> DiskInfo:
     """Disk used by the workspace against a local cap (``$AGNES_DISK_CAP_BYTES``, default 10 GiB);
     warns when over."""
-    limit = parse_size(cap if cap is not None else os.environ.get(DISK_CAP_ENV, DEFAULT_DISK_CAP))
-    ws = workspace()
-    info = DiskInfo(ws.root, ws.usage_bytes(), limit)
+    info = workspace_disk(workspace(), cap)
     if info.over:
-        warnings.warn(f"the Agnes workspace uses {human_bytes(info.used_bytes)}, over its {human_bytes(limit)} cap; "
-                      "agnes.prune_snapshots(...) frees space", stacklevel=2)
+        warnings.warn(f"the Agnes workspace uses {human_bytes(info.used_bytes)}, over its {human_bytes(info.cap)} "
+                      "cap; agnes.prune_snapshots(...) frees space", stacklevel=2)
     return info
+
+
+def workspace_disk(ws: Workspace, cap: int | str | None = None) -> DiskInfo:
+    """Disk used by ``ws`` against the cap (``$AGNES_DISK_CAP_BYTES``, default 10 GiB)."""
+    limit = parse_size(cap if cap is not None else os.environ.get(DISK_CAP_ENV, DEFAULT_DISK_CAP))
+    return DiskInfo(ws.root, ws.usage_bytes(), limit)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ._client import current as _client
 from ._display import badge, esc, html_table, human_bytes
 from ._download import PART_RE, Downloads, run_downloads, sync_lock, update_state
+from ._progress import Progress, byte_bar, step
 from ._workspace import NAME_RE, Workspace, workspace
 from .errors import AgnesError, ValidationError
 
@@ -96,6 +97,19 @@ class SyncReport:
         out += [(t, "pending", "not extracted on the server yet") for t in self.pending]
         out += [(t, "failed", msg) for t, msg in sorted(self.failed.items())]
         return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON (what the workspace routes answer for a sync): the lists, the bytes,
+        the summary line and one row per table as the notebook shows it."""
+        return {
+            "dry_run": self.dry_run, "downloaded": list(self.downloaded), "unchanged": list(self.unchanged),
+            "removed": list(self.removed), "skipped_remote": list(self.skipped_remote), "pending": list(self.pending),
+            "failed": dict(self.failed), "bytes_downloaded": self.bytes_downloaded,
+            "planned_bytes": self.planned_bytes, "seconds": round(self.seconds, 3), "summary": self.summary(),
+            "tables": [{"id": t, "outcome": outcome, "size_bytes": self.sizes.get(t),
+                        "packages": list(self.packages.get(t, [])), "detail": detail}
+                       for t, outcome, detail in self._rows()],
+        }
 
     def _repr_html_(self) -> str:
         rows = [[f"<code>{esc(t)}</code>", badge(outcome), human_bytes(self.sizes.get(t)),
@@ -249,10 +263,16 @@ def sync(dry_run: bool = False, progress: bool = True, workers: int = 4) -> Sync
     resumable, md5-verified), link them into their package folders, remove what left the stack."""
     if not isinstance(workers, int) or workers < 1:
         raise ValidationError(f"workers must be a positive integer, not {workers!r}", hint="e.g. workers=4")
+    return run_sync(_client(), workspace(), dry_run, progress, workers)
+
+
+def run_sync(client: Client, ws: Workspace, dry_run: bool = False, progress: Progress = True,
+             workers: int = 4) -> SyncReport:
+    """:func:`sync` of the workspace ``ws`` through ``client`` (whose user's stack it syncs);
+    ``progress`` a bar or a callback (phases ``planning``, ``downloading``, ``linking``)."""
     started = time.monotonic()
-    ws = workspace()
-    client = _client()
     with sync_lock(ws):
+        step(progress, "planning", "reading the sync manifest")
         manifest = client.get("sync/manifest")
         records: dict[str, dict[str, Any]] = ws.sync_state().get("tables", {})
         p = plan(manifest.get("tables", []), records, ws.shared, lambda: _readable_local(client))
@@ -271,7 +291,7 @@ def sync(dry_run: bool = False, progress: bool = True, workers: int = 4) -> Sync
     return report
 
 
-def _apply(ws: Workspace, client: Client, p: _Plan, report: SyncReport, progress: bool, workers: int) -> None:
+def _apply(ws: Workspace, client: Client, p: _Plan, report: SyncReport, progress: Progress, workers: int) -> None:
     # .part files of versions no longer wanted (a newer extract, a table gone from the stack).
     wanted_parts = {f".{e['id']}.{e['md5']}.part" for e in p.download}
     for item in ws.shared.iterdir():
@@ -280,15 +300,15 @@ def _apply(ws: Workspace, client: Client, p: _Plan, report: SyncReport, progress
 
     results: dict[str, Any] = {}
     if p.download:
-        from ._progress import ByteBar
-
-        bar = ByteBar(report.planned_bytes, "agnes sync", progress and report.planned_bytes > 0)
+        bar = byte_bar(progress, report.planned_bytes, "agnes sync", phase="downloading",
+                       enabled=report.planned_bytes > 0)
         downloads = Downloads(client, ws.shared, bar)
         try:
             results = run_downloads(downloads, p.download, workers)
         finally:
             bar.done(not any(isinstance(r, BaseException) for r in results.values()))
         report.bytes_downloaded = downloads.bytes
+    step(progress, "linking", "linking tables into their package folders")
     for tid, outcome in results.items():
         if isinstance(outcome, BaseException):
             report.failed[tid] = _one_line(outcome)
@@ -331,4 +351,4 @@ def _apply(ws: Workspace, client: Client, p: _Plan, report: SyncReport, progress
     report.removed = sorted(removed)
 
 
-__all__ = ["SyncReport", "sync", "update_state"]
+__all__ = ["SyncReport", "run_sync", "sync", "update_state"]

@@ -43,9 +43,11 @@ def workspace_dir() -> Path:
 
 
 def check_name(name: Any, what: str = "snapshot name") -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    # fullmatch: a name becomes a file name, and re's `$` also matches before a trailing newline.
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ValidationError(f"{what} {name!r} is not valid",
-                              hint="Use a letter or _ then letters, digits or _ (at most 63 characters).")
+                              hint="Use a letter or _ then letters, digits or _ (at most 63 characters).",
+                              details={"field": "name"})
     return name
 
 
@@ -184,11 +186,21 @@ class Workspace:
         if future is not None:
             future.result()
 
+    def write_catalog_file(self) -> None:
+        """Rewrite ``workspace.duckdb`` now, in this thread, from the files (for a process that
+        changes the workspace without a DuckDB of its own: the server's workspace routes)."""
+        views = sorted((name, path) for name, (path, _) in self._wanted().items())
+        with self._catalog_lock:
+            self._write_views_file(views)
+
     def _write_latest_catalog(self) -> None:
         with self._catalog_lock:
             views, self._catalog_pending = self._catalog_pending, None
         if views is None:
             return  # a later request already wrote the newest set
+        self._write_views_file(views)
+
+    def _write_views_file(self, views: list[tuple[str, str]]) -> None:
         import duckdb
 
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".workspace.", suffix=".duckdb")

@@ -83,7 +83,7 @@ class QuotaExceeded(AgnesError):
     code = "quota_exceeded"
 
 
-class SnapshotExists(AgnesError):
+class SnapshotExists(Conflict):
     code = "snapshot_exists"
 
 
@@ -215,6 +215,7 @@ _BY_CODE: dict[str, type[AgnesError]] = {
     "conflict": Conflict,
     "already_exists": AlreadyExists,
     "already_running": AlreadyRunning,
+    "snapshot_exists": SnapshotExists,
     "confirmation_required": ConfirmationRequired,
     "scan_cancelled": ScanCancelled,
     "payload_too_large": PayloadTooLarge,
@@ -225,7 +226,6 @@ _BY_CODE: dict[str, type[AgnesError]] = {
     "unavailable": Unavailable,
     "source_timeout": SourceTimeout,
     # the kernel's own
-    "snapshot_exists": SnapshotExists,
     "server_not_found": ServerNotFound,
     "query_error": QueryError,
     "usage_error": UsageError,

@@ -95,6 +95,12 @@ class AlreadyRunning(AgnesError):
     code = "already_running"
 
 
+class SnapshotExists(AgnesError):
+    """A snapshot of that name is already in the workspace (replace it with ``force``)."""
+
+    code = "snapshot_exists"
+
+
 class SourceError(AgnesError):
     """A source failed (connection, query, permissions). Never includes secrets."""
 
@@ -244,6 +250,7 @@ ERRORS: dict[str, tuple[type[AgnesError], int]] = {
     "conflict": (Conflict, 409),
     "already_exists": (AlreadyExists, 409),
     "already_running": (AlreadyRunning, 409),
+    "snapshot_exists": (SnapshotExists, 409),
     "confirmation_required": (ConfirmationRequired, 409),
     "scan_cancelled": (ScanCancelled, 409),
     "payload_too_large": (PayloadTooLarge, 413),

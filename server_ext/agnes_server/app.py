@@ -22,12 +22,13 @@ from agnes_core.gate.limits import Limits
 from agnes_core.gate.sqlbounds import SqlLimits
 
 from . import __version__
-from .identity import AgnesIdentity, os_display_name, os_username
+from .identity import AgnesIdentity, InProcessTokens, os_display_name, os_username
 from .openapi import openapi_document
 from .paths import remove_marker, resolve_data_dir, write_marker
 from .routes import ROUTES
 from .scheduler import ExtractScheduler
 from .validation import RequestValidator
+from .workspaces import WorkspaceJobs
 
 KERNEL_URL_ENV = "AGNES_SERVER_URL"
 KERNEL_TOKEN_ENV = "AGNES_TOKEN"
@@ -149,6 +150,10 @@ class AgnesApp(ExtensionApp):
     max_query_bytes = Int(
         128 * 1024, config=True,
         help="The longest scan SQL accepted, in bytes (longer is refused at once, before parsing).")
+    workspace_jobs = Int(
+        4, config=True,
+        help="Workspace jobs (syncs and snapshots the JupyterLab panel starts, run in this server as the user "
+        "who asked) that may run at the same time; more are refused with 429 quota_exceeded.")
     publish_kernel_env = Bool(
         True,
         config=True,
@@ -183,8 +188,10 @@ class AgnesApp(ExtensionApp):
                                                 thread_name_prefix="agnes-scan", initializer=_lower_priority)
         owner = self.username or os_username()
         assert self.serverapp is not None
+        self.in_process_tokens = InProcessTokens()
         self.identity = AgnesIdentity(self.serverapp.identity_provider, owner, os_display_name(owner),
-                                      self.core.tokens)
+                                      self.core.tokens, self.in_process_tokens)
+        self.workspaces = WorkspaceJobs(self, max_running=max(1, self.workspace_jobs))
         self.core.discovery.call_timeout_s = self.source_timeout_seconds
         # Scheduled extracts have threads of their own: a source that hangs holds these, never the
         # pool that requests use.
@@ -233,12 +240,18 @@ class AgnesApp(ExtensionApp):
         calls = interrupt_all("shutdown")
         if calls:
             self.log.info("agnes: stopping %d source calls", calls)
+        jobs = self.workspaces.cancel_all()
+        if jobs:
+            self.log.info("agnes: stopping %d workspace jobs", jobs)
         await self.scheduler.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         remove_marker(self.core.data_dir, os.getpid())
-        pools = (self.executor, self.scan_executor, self.extract_executor, self.core.refresher.executor)
+        # The workspace jobs' pool first: while it drains, the loop still answers the requests its
+        # jobs make to this server, so they end (cancelled) instead of waiting for an answer.
+        pools = (self.workspaces.executor, self.executor, self.scan_executor, self.extract_executor,
+                 self.core.refresher.executor)
         busy = await asyncio.get_running_loop().run_in_executor(
             None, _shut_down, pools, self.shutdown_timeout_seconds)
         if busy:

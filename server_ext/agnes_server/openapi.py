@@ -24,6 +24,7 @@ def placeholders() -> dict[str, Any]:
     from agnes_core.curation.packages import SLUG_RE
     from agnes_core.extract.schedule import SCHEDULE_PATTERN
     from agnes_core.gate.planner import ORDER_ITEM_PATTERN
+    from agnes_jupyter._workspace import NAME_RE as SNAPSHOT_NAME_RE
 
     physical = ids.PHYSICAL_NAME_RE.pattern
     return {
@@ -43,6 +44,7 @@ def placeholders() -> dict[str, Any]:
         "$SCHEDULE": SCHEDULE_PATTERN,
         "$MAX_TOKEN_DAYS": MAX_DAYS,
         "$CONNECTOR_TYPES": sorted(connector_types()),
+        "$SNAPSHOT_NAME": SNAPSHOT_NAME_RE.pattern,
     }
 
 

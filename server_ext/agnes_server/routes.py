@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .handlers import admin_access, admin_metadata, admin_registry, catalog, meta, packages, scans, sync, tokens
+from .handlers import (
+    admin_access,
+    admin_metadata,
+    admin_registry,
+    catalog,
+    meta,
+    packages,
+    scans,
+    sync,
+    tokens,
+    workspace,
+)
 
 API = "agnes/v1"
 _ID = r"([^/]+)"
@@ -31,6 +42,13 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/recipes/{_ID}/render", packages.RecipeRenderHandler),
     (rf"{API}/tokens", tokens.TokensHandler),
     (rf"{API}/tokens/{_ID}", tokens.TokenHandler),
+    # the analyst's workspace on this server (the JupyterLab panel's sync and snapshots)
+    (rf"{API}/workspace/snapshots", workspace.WorkspaceSnapshotsHandler),
+    (rf"{API}/workspace/snapshots/{_ID}", workspace.WorkspaceSnapshotHandler),
+    (rf"{API}/workspace/snapshots/{_ID}/refresh", workspace.WorkspaceSnapshotRefreshHandler),
+    (rf"{API}/workspace/sync", workspace.WorkspaceSyncHandler),
+    (rf"{API}/workspace/jobs/{_ID}", workspace.WorkspaceJobHandler),
+    (rf"{API}/workspace/jobs/{_ID}/events", workspace.WorkspaceJobEventsHandler),
     # admin: registry and extracts
     (rf"{API}/admin/sources", admin_registry.SourcesHandler),
     (rf"{API}/admin/sources/{_ID}", admin_registry.SourceHandler),

@@ -71,7 +71,7 @@ def test_every_error_code_the_server_answers_with_has_its_kernel_exception() -> 
         assert server.code == code or code == "internal", code  # the class raises the code it is listed for
         assert 400 <= status < 600
     kernel_only = set(_BY_CODE) - set(ERRORS)
-    assert kernel_only == {"snapshot_exists", "server_not_found", "query_error", "usage_error"}
+    assert kernel_only == {"server_not_found", "query_error", "usage_error"}
 
 
 def test_an_envelope_becomes_the_class_of_its_code_never_a_lookalike() -> None:

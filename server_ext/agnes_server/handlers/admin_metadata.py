@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .base import AdminHandler
+from .base import AdminHandler, EventStreamMixin
 
 
 class MetadataRefreshHandler(AdminHandler):
@@ -65,7 +63,7 @@ class WarmupHandler(AdminHandler):
         self.write_json(refresher.current.to_json(), status=202)
 
 
-class WarmupStreamHandler(AdminHandler):
+class WarmupStreamHandler(EventStreamMixin, AdminHandler):
     """Server-Sent Events: ``snapshot`` on connect, then ``start``, ``row`` and ``complete`` of
     the running (or next) run; keep-alive comments while idle; the stream ends after ``complete``."""
 
@@ -74,21 +72,18 @@ class WarmupStreamHandler(AdminHandler):
     async def get(self) -> None:
         refresher = self.core.refresher
         queue = refresher.subscribe()
-        self.set_header("Content-Type", "text/event-stream")
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("X-Accel-Buffering", "no")
         keepalive = float(self.agnes.sse_keepalive_seconds)
         try:
-            self.write("retry: 3000\n\n")
-            await self._send("snapshot", refresher.snapshot() if refresher.current else refresher.snapshot("warmup"))
+            self.begin_events()
+            await self.send_event("snapshot",
+                                  refresher.snapshot() if refresher.current else refresher.snapshot("warmup"))
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=keepalive)
                 except asyncio.TimeoutError:
-                    self.write(": keep-alive\n\n")
-                    await self.flush()
+                    await self.keep_alive()
                     continue
-                await self._send(event["event"], event["data"])
+                await self.send_event(event["event"], event["data"])
                 if event["event"] == "complete":
                     break
         except StreamClosedError:
@@ -97,7 +92,3 @@ class WarmupStreamHandler(AdminHandler):
             refresher.unsubscribe(queue)
         if not self._finished:
             self.finish()
-
-    async def _send(self, event: str, data: Any) -> None:
-        self.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n")
-        await self.flush()

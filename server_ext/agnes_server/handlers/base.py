@@ -265,6 +265,28 @@ class AgnesHandler(ExtensionHandlerMixin, APIHandler):
         return getattr(self, "_agnes_token_id", None) is not None
 
 
+class EventStreamMixin:
+    """Server-Sent Events for a handler: ``begin_events()`` sends the headers and ``retry:``, then
+    ``send_event()`` an event with a JSON payload and ``keep_alive()`` a comment while idle."""
+
+    #: What a client waits before reconnecting (the ``retry:`` field), in milliseconds.
+    sse_retry_ms = 3000
+
+    def begin_events(self: Any) -> None:
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
+        self.write(f"retry: {self.sse_retry_ms}\n\n")
+
+    async def send_event(self: Any, event: str, data: Any) -> None:
+        self.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n")
+        await self.flush()
+
+    async def keep_alive(self: Any) -> None:
+        self.write(": keep-alive\n\n")
+        await self.flush()
+
+
 def _no_form_parsing() -> None:
     """Stands in for tornado's form-body parsing on Agnes routes (see ``initialize``)."""
 
