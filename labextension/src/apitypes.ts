@@ -83,3 +83,12 @@ export type RecipeList = JsonResponse<'/recipes', 'get'>;
 export type TokenList = JsonResponse<'/tokens', 'get'>;
 /** The body of POST recipes/{slug}/render: inline in the document (no named schema). */
 export type RenderRecipeRequest = JsonRequestBody<'/recipes/{slug}/render', 'post'>;
+
+// The caller's workspace on this server (sync and snapshots run by the server, as the caller).
+export type WorkspaceSnapshot = Schemas['WorkspaceSnapshot'];
+export type WorkspaceDisk = Schemas['WorkspaceDisk'];
+export type WorkspaceJob = Schemas['WorkspaceJob'];
+export type WorkspaceJobProgress = Schemas['WorkspaceJobProgress'];
+export type SyncReport = Schemas['SyncReport'];
+/** GET workspace/snapshots: inline in the document (no named schema). */
+export type WorkspaceSnapshots = JsonResponse<'/workspace/snapshots', 'get'>;

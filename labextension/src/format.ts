@@ -1,28 +1,36 @@
-/** Human-readable sizes, counts and ages for the sidebar. */
+/** Human-readable sizes, counts and ages for the panel and the table views. */
 
-export function humanBytes(n: number | null): string {
-  if (n === null) {
+export function humanBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) {
     return 'size unknown';
   }
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
+  // Move up a unit also when one decimal would round to 1024.0 (1 MiB - 1 B is "1.0 MiB").
+  while (unit < units.length - 1 && (value >= 1024 || (unit > 0 && value >= 1023.95))) {
     value /= 1024;
     unit++;
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
-export function humanCount(n: number | null): string {
-  return n === null ? 'rows unknown' : `${n.toLocaleString('en-US')} rows`;
+export function humanCount(n: number | null | undefined): string {
+  if (n === null || n === undefined) {
+    return 'rows unknown';
+  }
+  return `${n.toLocaleString('en-US')} ${n === 1 ? 'row' : 'rows'}`;
 }
 
-export function humanAge(iso: string | null, now: Date = new Date()): string {
+export function humanAge(iso: string | null | undefined, now: Date = new Date()): string {
   if (!iso) {
     return 'never';
   }
-  const seconds = (now.getTime() - new Date(iso).getTime()) / 1000;
+  const then = new Date(iso).getTime();
+  if (Number.isNaN(then)) {
+    return 'at an unknown time';
+  }
+  const seconds = (now.getTime() - then) / 1000;
   if (seconds < 60) {
     return 'just now';
   }

@@ -3056,6 +3056,346 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/workspace/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your snapshots in your workspace on this server, with lineage and staleness, and the workspace's disk use. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            snapshots: components["schemas"]["WorkspaceSnapshot"][];
+                            disk: components["schemas"]["WorkspaceDisk"];
+                        };
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        /**
+         * Snapshot a gated scan into your workspace (a job; 202 once the scan has started).
+         * @description The body is a scan as `POST scans` takes it (`sql`, or `table` with `select`, `where`, ...) with the
+         *     snapshot's `name`. The server runs the kernel library's `agnes.snapshot` code as you: estimate,
+         *     gate, scan, `snapshots/<name>.parquet` and its meta. Every refusal before the scan starts is the
+         *     answer itself, in the error envelope: 409 snapshot_exists (the name is taken; `force: true`
+         *     replaces it), 409 confirmation_required (details.estimate; repeat with `confirm: true`), 400
+         *     validator_rejected / scan_too_large / validation_error, 429 quota_exceeded, 409 already_running (a
+         *     job on that name runs). Then 202 with the job: follow it with `GET workspace/jobs/{job_id}` or
+         *     its events.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The snapshot's name: a letter or _ then letters, digits or _. */
+                        name: string;
+                        /** @description Run a scan that needs confirmation. */
+                        confirm?: boolean;
+                        /** @description Replace a snapshot of that name. */
+                        force?: boolean;
+                    } & components["schemas"]["ScanQuery"];
+                };
+            };
+            responses: {
+                /** @description Started. */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkspaceJob"];
+                    };
+                };
+                /** @description validation_error, bad_request, validator_rejected or scan_too_large. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ScanError"];
+                    };
+                };
+                /** @description snapshot_exists, confirmation_required (details.estimate) or already_running. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ScanError"] & {
+                            /** @enum {unknown} */
+                            error?: "snapshot_exists" | "confirmation_required" | "already_running";
+                        };
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/workspace/snapshots/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of your snapshots (404 when there is none; 409 already_running while a job on it runs). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/workspace/snapshots/{name}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a snapshot's own query again and replace it (a job; 202 once the scan has started).
+         * @description Refusals before the scan starts are answered as for `POST workspace/snapshots`; 404 when there is no such snapshot.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description Run it although it needs confirmation. */
+                        confirm?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Started. */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkspaceJob"];
+                    };
+                };
+                /** @description confirmation_required (details.estimate) or already_running. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ScanError"] & {
+                            /** @enum {unknown} */
+                            error?: "confirmation_required" | "already_running";
+                        };
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/workspace/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync your workspace on this server with My Stack, as agnes.sync() does (a job; 202 at once).
+         * @description One sync per workspace at a time: 409 already_running while one runs (started here, or from a notebook or terminal). The job's result is the SyncReport.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description Say what it would do; change nothing. */
+                        dry_run?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Started. */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkspaceJob"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/workspace/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        /** One of your workspace jobs (another user's is answered like a missing one, 404). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkspaceJob"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/workspace/jobs/{job_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        /** Server-Sent Events of one of your jobs: progress (at connect and at each change), then done. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description An event stream: `retry:` first; `progress` events (data: WorkspaceJobProgress) on connect and whenever it changes; keep-alive comments while idle; one `done` (data: WorkspaceJob, as GET answers it) when the job ends, and the stream ends there. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": {
+                            /** @enum {string} */
+                            event?: "progress" | "done";
+                            data: string;
+                            id?: string;
+                            retry?: number;
+                        };
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3836,6 +4176,115 @@ export interface components {
             resource: string;
             outcome: string;
             details: Record<string, unknown>;
+        };
+        /** @description A snapshot in the caller's workspace (`snapshots/<name>.parquet` with `<name>.meta.json`), as its meta records it: the query, the tables it read (with the metadata the scan was admitted on), the estimate against what the scan did, and whether a table it read changed at its source since. */
+        WorkspaceSnapshot: {
+            name: string;
+            /** @description The SQL the scan ran */
+            sql: string | null;
+            dialect: string | null;
+            source: string | null;
+            /** @description The scan as it was asked (sql, or table with select/where/...); a refresh runs it again. */
+            request: Record<string, unknown> | null;
+            tables: {
+                id: string;
+                /** @description The metadata's freshness when the scan was admitted. */
+                freshness: string | null;
+                /** @description When that metadata had been read from the source. */
+                refreshed_at: string | null;
+                /** @description The table's rows by that metadata (null: unknown, or a snapshot made before they were recorded). */
+                rows: number | null;
+            }[];
+            estimate: {
+                scan_bytes: number | null;
+                result_rows: number | null;
+                result_bytes: number | null;
+            };
+            actual: {
+                rows: number | null;
+                result_bytes: number | null;
+                scanned_bytes: number | null;
+                duration_ms: number | null;
+            };
+            rows: number | null;
+            /** @description The Parquet file's size. */
+            file_bytes: number | null;
+            /** @description When the snapshot was fetched (ISO 8601). */
+            created_at: string | null;
+            /** @description The result stopped at a limit (truncated_reason says which). */
+            truncated: boolean;
+            truncated_reason: string | null;
+            scan_id: string | null;
+            /** @description A table the snapshot read changed at its source since it was fetched, by the catalog (which never asks a source): a local or materialized table was extracted since (its `updated`); a remote table's row count, as the last metadata refresh read it, differs from the one the snapshot was admitted on. */
+            stale: boolean;
+            /** @description Those tables. */
+            stale_tables: string[];
+        };
+        /** @description The workspace's disk use against its cap (the server's environment variable AGNES_DISK_CAP_BYTES, default 10 GiB). */
+        WorkspaceDisk: {
+            used_bytes: number;
+            cap_bytes: number;
+            snapshots_bytes: number;
+            /** @description Synced tables (a file linked into several package folders counts once). */
+            data_bytes: number;
+            over: boolean;
+        };
+        /** @description What a sync did (or, with dry_run, would do) — the report agnes.sync() gives, as JSON. */
+        SyncReport: {
+            dry_run: boolean;
+            /** @description Table ids downloaded (new or changed; with dry_run */
+            downloaded: string[];
+            unchanged: string[];
+            /** @description No longer in My Stack (with dry_run */
+            removed: string[];
+            /** @description Remote tables (they stay in the source). */
+            skipped_remote: string[];
+            /** @description Not extracted on the server yet. */
+            pending: string[];
+            /** @description Table id -> why. */
+            failed: {
+                [key: string]: string;
+            };
+            bytes_downloaded: number;
+            /** @description What the downloads fetch in full. */
+            planned_bytes: number;
+            seconds: number;
+            /** @description The one line agnes.sync() prints. */
+            summary: string;
+            /** @description One row per table, as the notebook shows it. */
+            tables: {
+                id: string;
+                /** @enum {string} */
+                outcome: "downloaded" | "to download" | "unchanged" | "removed" | "to remove" | "remote" | "pending" | "failed";
+                size_bytes: number | null;
+                packages: string[];
+                detail: string;
+            }[];
+        };
+        /** @description A sync, snapshot or refresh the server runs in the caller's workspace (with the kernel library's own code, as the caller). Kept for a while after it ends; only the user who started it sees it. */
+        WorkspaceJob: {
+            job_id: string;
+            /** @enum {string} */
+            kind: "sync" | "snapshot" | "refresh";
+            /** @enum {string} */
+            status: "running" | "succeeded" | "failed";
+            /** @description The snapshot's name (null for a sync). */
+            name: string | null;
+            progress: components["schemas"]["WorkspaceJobProgress"];
+            /** @description When it succeeded: the SyncReport of a sync; the WorkspaceSnapshot of a snapshot; of a refresh, the WorkspaceSnapshot with `identical` (the same rows as before) and `previous` (rows, file_bytes, created_at before). Else null. */
+            result: null | components["schemas"]["SyncReport"] | components["schemas"]["WorkspaceSnapshot"];
+            /** @description When it failed, why, in the one error envelope (its `error` is the code); else null. */
+            error: null | components["schemas"]["ErrorEnvelope"];
+            created_at: string;
+            finished_at: string | null;
+        };
+        WorkspaceJobProgress: {
+            done_bytes: number;
+            /** @description The bytes the phase will move (a scan's estimate grows if it was low); null when unknown. */
+            total_bytes: number | null;
+            /** @description starting; sync: planning, downloading, linking; snapshot and refresh: estimating, estimated (message: what it scans, its cost and the budget left), scanning; then done or failed. */
+            phase: string;
+            message: string;
         };
     };
     responses: {

@@ -27,10 +27,12 @@ def test_sidebar_lists_the_demo_tables(browser, live_server: LiveServer, output_
         assert {"customers", "events", "orders"} <= set(names)  # other suites may have added tables
         events = page.locator('.jp-agnes-table[data-table-id="events"]')
         assert events.locator(".jp-agnes-mode").inner_text() == "remote"
-        assert events.locator(".jp-agnes-table-source").inner_text() == "demo"
+        demo = page.locator('.jp-agnes-group[data-node="s:demo"]')  # the tree: source, folders, tables
+        assert demo.locator(".jp-agnes-group-label").inner_text() == "demo"
         dot = events.locator(".jp-agnes-freshness")
         assert dot.get_attribute("data-freshness") == "fresh"  # warmed at start-up
         assert "rows" in (dot.get_attribute("title") or "")
+        assert "rows" in events.locator(".jp-agnes-row-meta").inner_text()
         assert page.locator(".jp-agnes-footer").inner_text() == f"{len(names)} tables"
         page.screenshot(path=str(output_dir / "agnes-sidebar.png"))
         assert errors == []  # no uncaught error in the page while the panel loaded

@@ -1,60 +1,51 @@
-/** The Agnes left panel: the catalog the current user may read. */
+/** The Agnes left panel: budget, sections (catalog, packages and My Stack, recipes, snapshots). */
+import { CommandRegistry } from '@lumino/commands';
 import { refreshIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { Freshness, ICatalogEntry } from '../api';
-import { humanAge, humanBytes, humanCount } from '../format';
-import { SidebarModel } from '../model';
+import { humanBytes } from '../format';
+import { __ } from '../i18n';
+import { Section, SidebarModel } from '../model';
+import { Bar } from './bits';
+import { CatalogExplorer } from './CatalogExplorer';
+import { PackagesSection } from './PackagesSection';
+import { Problem } from './Problem';
+import { CellInserter, RecipesSection } from './RecipesSection';
+import { SnapshotsSection } from './SnapshotsSection';
 
-const FRESHNESS_LABELS: Record<Freshness, string> = {
-  fresh: 'fresh',
-  stale: 'stale',
-  error: 'could not be read',
-  never_fetched: 'not read yet'
-};
+const SECTIONS: Array<[Section, () => string]> = [
+  ['catalog', () => __('Catalog')],
+  ['packages', () => __('Packages')],
+  ['recipes', () => __('Recipes')],
+  ['snapshots', () => __('Snapshots')]
+];
 
-function freshnessTitle(table: ICatalogEntry): string {
-  const when = table.query_mode === 'remote' ? table.refreshed_at : table.updated;
-  const verb = table.query_mode === 'remote' ? 'metadata refreshed' : 'extracted';
-  return [
-    `${FRESHNESS_LABELS[table.freshness] ?? table.freshness} — ${verb} ${humanAge(when)}`,
-    `${humanCount(table.rows)}, ${humanBytes(table.size_bytes)}`
-  ].join('\n');
-}
-
-const MODE_TITLES: Record<string, string> = {
-  local: 'Extracted on the server and synced to your workspace',
-  remote: 'Stays in the source; reached through cost-gated scans',
-  materialized: 'A scheduled query, written to Parquet and synced like a local table'
-};
-
-function TableRow(props: { table: ICatalogEntry }): JSX.Element {
-  const { table } = props;
-  // Everything here is user-supplied text; React renders it as text, never as HTML.
+export function Budget(props: { model: SidebarModel }): JSX.Element | null {
+  const usage = props.model.me?.usage;
+  if (!usage) {
+    return null;
+  }
+  const used = usage.scanned_bytes;
+  const max = usage.daily_scan_bytes_per_user;
+  const tone = used > max * 0.9 ? 'error' : used > max * 0.6 ? 'warn' : 'success';
   return (
-    <li className="jp-agnes-table" data-table-id={table.id} title={table.description || table.id}>
-      <span className="jp-agnes-table-name">
-        <span
-          className={`jp-agnes-freshness jp-agnes-freshness-${table.freshness}`}
-          data-freshness={table.freshness}
-          title={freshnessTitle(table)}
-        />
-        {table.name}
-      </span>
-      <span className="jp-agnes-table-source">{table.source}</span>
-      <span
-        className={`jp-agnes-mode jp-agnes-mode-${table.query_mode}`}
-        title={MODE_TITLES[table.query_mode] ?? table.query_mode}
-      >
-        {table.query_mode}
-      </span>
-    </li>
+    <div
+      className="jp-agnes-budget"
+      title={__('Bytes your gated scans read today (UTC) against your daily budget')}
+    >
+      <span>{__('Scanned today: %1 of %2', humanBytes(used), humanBytes(max))}</span>
+      <Bar value={used} max={max} tone={tone} />
+    </div>
   );
 }
 
-export function Sidebar(props: { model: SidebarModel }): JSX.Element {
+export function Sidebar(props: {
+  model: SidebarModel;
+  commands: CommandRegistry;
+  insert: CellInserter;
+}): JSX.Element {
   const { model } = props;
-  const problem = model.problem;
+  const blocking = model.status === 'missing' || model.status === 'mismatch';
   return (
     <div className="jp-agnes-sidebar">
       <div className="jp-agnes-header">
@@ -62,40 +53,43 @@ export function Sidebar(props: { model: SidebarModel }): JSX.Element {
         <ToolbarButtonComponent
           icon={refreshIcon}
           onClick={() => void model.refresh()}
-          tooltip="Refresh the catalog"
+          tooltip={__('Refresh')}
           className="jp-agnes-refresh"
           enabled={model.status !== 'loading'}
         />
       </div>
-      {model.status === 'loading' && <div className="jp-agnes-status">Loading the catalog…</div>}
-      {problem && (
-        <div className={`jp-agnes-problem jp-agnes-problem-${model.status}`} role="alert">
-          <p className="jp-agnes-problem-message">{problem.message}</p>
-          {problem.hint && <p className="jp-agnes-problem-hint">{problem.hint}</p>}
-        </div>
+      <Budget model={model} />
+      <div className="jp-agnes-tabs" role="tablist">
+        {SECTIONS.map(([id, label]) => (
+          <button
+            key={id}
+            role="tab"
+            aria-selected={model.section === id}
+            className={`jp-agnes-tab${model.section === id ? ' jp-mod-current' : ''}`}
+            data-section={id}
+            onClick={() => (model.section = id)}
+          >
+            {label()}
+          </button>
+        ))}
+      </div>
+      {model.status === 'loading' && model.tables.length === 0 && (
+        <div className="jp-agnes-status">{__('Loading the catalog…')}</div>
       )}
-      {model.status === 'ready' && model.tables.length === 0 && (
-        <div className="jp-agnes-empty">
-          No tables yet. An admin registers them, e.g. <code>jupyter agnes demo</code> for the
-          demo lake.
+      <Problem
+        problem={model.problem}
+        kind={blocking ? 'error' : 'warn'}
+        className={`jp-agnes-problem-${model.status}`}
+      />
+      {!blocking && (
+        <div className="jp-agnes-section-body" role="tabpanel">
+          {model.section === 'catalog' && (
+            <CatalogExplorer model={model} commands={props.commands} />
+          )}
+          {model.section === 'packages' && <PackagesSection model={model} />}
+          {model.section === 'recipes' && <RecipesSection model={model} insert={props.insert} />}
+          {model.section === 'snapshots' && <SnapshotsSection model={model} />}
         </div>
-      )}
-      {model.tables.length > 0 && (
-        <>
-          <div className="jp-agnes-list-header">
-            <span>Table</span>
-            <span>Source</span>
-            <span>Mode</span>
-          </div>
-          <ul className="jp-agnes-catalog">
-            {model.tables.map(t => (
-              <TableRow key={t.id} table={t} />
-            ))}
-          </ul>
-          <div className="jp-agnes-footer">
-            {model.tables.length} table{model.tables.length === 1 ? '' : 's'}
-          </div>
-        </>
       )}
     </div>
   );
