@@ -323,7 +323,10 @@ def test_a_403_and_a_refused_estimate_show_their_message_and_hint_in_place(
         page: Any, live_server: LiveServer, output_dir: Path) -> None:
     envelope = {"error": "forbidden", "message": "You may not use Agnes from this server.",
                 "hint": "Ask an admin to add you to a group.", "details": {}}
-    page.route(lambda url: "/agnes/v1/catalog" in url, lambda route: route.fulfill(
+    def is_catalog(url: str) -> bool:
+        return "/agnes/v1/catalog" in url
+
+    page.route(is_catalog, lambda route: route.fulfill(
         status=403, content_type="application/json", body=json.dumps(envelope)))
     _open_lab(page, live_server)
     _open_panel(page)
@@ -332,7 +335,7 @@ def test_a_403_and_a_refused_estimate_show_their_message_and_hint_in_place(
     assert problem.locator(".jp-agnes-problem-message").inner_text() == envelope["message"]
     assert problem.locator(".jp-agnes-problem-hint").inner_text() == envelope["hint"]
     _shot(page, output_dir, "panel-error-403")
-    page.unroute(lambda url: "/agnes/v1/catalog" in url)
+    page.unroute(is_catalog)
     # A WHERE the server refuses: the estimate's 400 shows in the form, the Snapshot button is off.
     page.locator(".jp-agnes-refresh").click()
     page.locator('.jp-agnes-table[data-table-id="events"]').click()

@@ -87,9 +87,9 @@ function SchemaTable(props: { schema: TableSchema }): JSX.Element {
               <Markers column={c} />
             </td>
             <td title={c.range_origin ? __('from %1', c.range_origin) : undefined}>
-              {c.min === undefined ? '' : value(c.min)}
+              {c.min === undefined || c.min === null ? '' : value(c.min)}
             </td>
-            <td>{c.max === undefined ? '' : value(c.max)}</td>
+            <td>{c.max === undefined || c.max === null ? '' : value(c.max)}</td>
             <td className="jp-agnes-coldesc">{c.description ?? ''}</td>
           </tr>
         ))}
