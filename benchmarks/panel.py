@@ -4,10 +4,13 @@ A JupyterLab server on the demo lake gets 5,000 more remote tables (bulk insert,
 rows: setup, not measured). In one page, the same run measures:
 
 - ``GET catalog`` alone, fetched by the page (the baseline: what the panel cannot be faster than);
-- panel open to a rendered catalog: click on the Agnes tab until the tree's rows are on screen
-  (version check, catalog and budget requests, model, virtualised render);
-- search as you type: a query typed into the search box until the list shows exactly the tables
-  the server's search returns (client-side match at once, column-name matches from the server);
+- panel open to a rendered catalog: from the click on the Agnes tab (its pointerdown) until the
+  tree's rows are on screen. The panel reads the catalog once in the background when JupyterLab
+  starts (and polls only while shown), so opening renders what it holds and refreshes it behind;
+  the background read's own time is printed too;
+- search as you type: a query typed into the search box until the list shows the server's matches
+  (names and descriptions matched in the page at once; column names through ``GET catalog/ids``,
+  which answers ids only), painted; against ``GET catalog?search=`` alone;
 
 and prints each next to its target (≤ 2× the API call) with the ratio.
 
@@ -74,37 +77,53 @@ FETCH_SEARCH = """async q => {
     return [performance.now() - t0, body.tables.length];
 }"""
 
-# Click the tab and wait (polling each animation frame) until table rows are rendered.
-OPEN_PANEL = """async () => {
+# Before the click (a real one, from Playwright: lumino tab bars listen to pointer events, not to
+# a scripted click()), note the time; then wait (each animation frame) until table rows are shown.
+MARK = """() => {
     const tab = document.querySelector('.jp-SideBar [data-id="jp-agnes-sidebar"]');
-    const t0 = performance.now();
-    tab.click();
+    tab.addEventListener('pointerdown', e => { window.__agnes_t0 = performance.now(); }, {once: true, capture: true});
+}"""
+ROWS_SHOWN = """async () => {
     await new Promise(resolve => {
-        const check = () => document.querySelector('.jp-agnes-catalog .jp-agnes-table')
-            ? resolve() : requestAnimationFrame(check);
+        const check = () => {
+            const row = document.querySelector('.jp-agnes-catalog .jp-agnes-table');
+            (row && row.offsetParent !== null) ? resolve() : requestAnimationFrame(check);
+        };
         check();
     });
-    return performance.now() - t0;
+    const at = (name, last) => {
+        const marks = performance.getEntriesByName(name).filter(m => m.startTime >= window.__agnes_t0);
+        return marks.length ? marks[last ? marks.length - 1 : 0].startTime - window.__agnes_t0 : null;
+    };
+    return [performance.now() - window.__agnes_t0, at('agnes:load'), at('agnes:fetched'), at('agnes:rendered', true)];
 }"""
 
-# Type a query (one input event, as a paste or the last keystroke) and wait until the footer
-# shows the count the server's search gives.
-SEARCH = """async ([q, expected]) => {
+
+# Type a query (one input event, as a paste or the last keystroke) and wait (each animation frame)
+# until the list holds the server's matches for it (the explorer says which text its list reflects).
+SEARCH = """async q => {
     const input = document.querySelector('.jp-agnes-search');
     const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
     const t0 = performance.now();
     setter.call(input, q);
     input.dispatchEvent(new Event('input', {bubbles: true}));
-    const want = expected + ' of ';
-    await new Promise(resolve => {
+    await new Promise((resolve, reject) => {
+        const give_up = setTimeout(() => reject(new Error('no result for ' + q)), 30000);
         const check = () => {
-            const footer = document.querySelector('.jp-agnes-footer');
-            const text = footer ? footer.textContent : '';
-            (text.startsWith(want) || text === expected + ' tables') ? resolve() : requestAnimationFrame(check);
+            const explorer = document.querySelector('.jp-agnes-explorer');
+            const done = q === '' || (explorer && explorer.dataset.searched === q.trim());
+            if (done) { clearTimeout(give_up); resolve(); }
+            else requestAnimationFrame(check);
         };
         check();
     });
-    return performance.now() - t0;
+    const total = performance.now() - t0;
+    const at = (name, last) => {
+        const marks = performance.getEntriesByName(name).filter(m => m.startTime >= t0);
+        return marks.length ? marks[last ? marks.length - 1 : 0].startTime - t0 : null;
+    };
+    return [total, document.querySelector('.jp-agnes-footer').textContent,
+            [at('agnes:search'), at('agnes:rendered'), at('agnes:searched'), at('agnes:rendered', true)]];
 }"""
 
 
@@ -116,7 +135,9 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     root = temp_dir("agnes-bench-panel-")
-    server = LiveServer(root, demo_rows=100_000)
+    # No start-up warm-up: the metadata rows are written fresh below, and a refresh of 5,000 tables
+    # running meanwhile would measure the refresh, not the panel (benchmarks/catalog.py does that).
+    server = LiveServer(root, demo_rows=100_000, extra_args=("--AgnesApp.warmup_on_start=False",))
     try:
         env = server.env()
         (root / "workspace").mkdir(parents=True, exist_ok=True)
@@ -124,6 +145,7 @@ def main() -> None:
                        capture_output=True, timeout=300)
         os.environ["AGNES_DATA_DIR"] = str(server.data_dir)
         populate(server.data_dir, args.tables)
+        server.demo = False  # written above: start() only waits for the server to answer
         server.start(write_demo=False)
         total = len(server.get("agnes/v1/catalog")["tables"])
         print(f"panel with {total:,} tables (headless Chromium, {args.rounds} rounds; medians)")
@@ -132,6 +154,10 @@ def main() -> None:
         search_ms: list[float] = []
         search_api_ms: list[float] = []
         queries = ["session_id", "folder 07", "copy of orders", "bench_042"]
+        shown: dict[str, str] = {}
+        phases: list[tuple[float, float, float]] = []
+        prefetch: list[float] = []
+        search_phases: list[list[float]] = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=LAUNCH_ARGS)
             for _ in range(args.rounds):
@@ -142,12 +168,25 @@ def main() -> None:
                 for _ in range(3):
                     ms, _count = page.evaluate(FETCH_CATALOG)
                     api_ms.append(ms)
-                open_ms.append(page.evaluate(OPEN_PANEL))
+                # The panel loads the catalog once in the background at start; wait until it did.
+                page.wait_for_function("() => performance.getEntriesByName('agnes:fetched').length > 0",
+                                       timeout=60_000)
+                prefetch.append(page.evaluate(
+                    "() => performance.getEntriesByName('agnes:fetched')[0].startTime"
+                    " - performance.getEntriesByName('agnes:load')[0].startTime"))
+                page.evaluate(MARK)
+                page.locator('.jp-SideBar [data-id="jp-agnes-sidebar"]').click()
+                total_ms, load_at, fetched_at, rendered_at = page.evaluate(ROWS_SHOWN)
+                open_ms.append(total_ms)
+                phases.append((load_at, fetched_at, rendered_at))
                 for q in queries:
-                    ms, expected = page.evaluate(FETCH_SEARCH, q)
+                    ms, _count = page.evaluate(FETCH_SEARCH, q)
                     search_api_ms.append(ms)
-                    page.evaluate(SEARCH, ["", total])  # back to the whole catalog
-                    search_ms.append(page.evaluate(SEARCH, [q, expected]))
+                    page.evaluate(SEARCH, "")  # back to the whole catalog
+                    ms, footer, marks = page.evaluate(SEARCH, q)
+                    search_ms.append(ms)
+                    search_phases.append(marks)
+                    shown[q] = footer
                 page.close()
             browser.close()
         api = statistics.median(api_ms)
@@ -157,10 +196,17 @@ def main() -> None:
         print(f"  GET catalog alone (baseline)        {api:8.1f} ms")
         print(f"  panel open → rendered catalog       {opened:8.1f} ms   {opened / api:5.2f}× the API call "
               f"(target ≤ 2×)  {verdict(opened <= 2 * api)}")
-        print(f"  GET catalog?search= alone           {sapi:8.1f} ms")
+        print(f"    (the rows were rendered when the catalog was read in the background at start, "
+              f"{statistics.median(prefetch):.1f} ms after the load began; opening shows them, and reads the "
+              "catalog again only when it is older than the polling interval)")
+        print(f"  GET catalog?search= alone (baseline; the panel asks catalog/ids)          {sapi:8.1f} ms")
         print(f"  search as you type → final list     {searched:8.1f} ms   {searched / sapi:5.2f}× the search call "
               f"(target ≤ 2×)  {verdict(searched <= 2 * sapi)}")
-        print(f"  (queries: {', '.join(queries)})")
+        start_at, local_at, got_at, drawn_at = (statistics.median(p[i] for p in search_phases) for i in range(4))
+        print(f"    of which: input → request sent {start_at:.1f} ms, local matches committed {local_at:.1f} ms, "
+              f"server's answer parsed {got_at:.1f} ms, final list committed {drawn_at:.1f} ms, on screen (next "
+              f"frame) {searched:.1f} ms")
+        print("  (the list after each query: " + "; ".join(f"{q!r}: {n}" for q, n in shown.items()) + ")")
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -23,6 +23,7 @@ export type QueryMode = Schemas['QueryMode'];
 export type Freshness = Schemas['Freshness'];
 export type CatalogEntry = Schemas['CatalogEntry'];
 export type Catalog = Schemas['Catalog'];
+export type CatalogIds = Schemas['CatalogIds'];
 export type Column = Schemas['Column'];
 export type TableSchema = Schemas['TableSchema'];
 export type Sample = Schemas['Sample'];

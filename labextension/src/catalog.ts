@@ -28,33 +28,43 @@ export type CatalogRow =
     }
   | { kind: 'table'; key: string; depth: number; entry: CatalogEntry };
 
-/** Whether an entry's own text contains every word of the query (case-insensitive). */
-export function matchesText(entry: CatalogEntry, text: string): boolean {
-  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
-  if (words.length === 0) {
-    return true;
-  }
-  const haystack = [entry.id, entry.name, entry.description ?? '', entry.folder ?? '', entry.source]
+/** The lower-cased text an entry is searched by (its id, name, description, folder, source). */
+export function haystackOf(entry: CatalogEntry): string {
+  return [entry.id, entry.name, entry.description ?? '', entry.folder ?? '', entry.source]
     .join(' ')
     .toLowerCase();
-  return words.every(w => haystack.includes(w));
+}
+
+function wordsOf(text: string): string[] {
+  return text.toLowerCase().split(/\s+/).filter(Boolean);
+}
+
+/** Whether an entry's own text contains every word of the query (case-insensitive). */
+export function matchesText(entry: CatalogEntry, text: string): boolean {
+  const haystack = haystackOf(entry);
+  return wordsOf(text).every(w => haystack.includes(w));
 }
 
 /**
  * The entries that pass the filters. ``serverMatches`` are the ids the server found for the same
- * text (it also searches column names); an entry matches if either finds it.
+ * text (it also searches column names); an entry matches if either finds it. ``haystack`` gives
+ * an entry's search text (the model caches it per catalog load: 5,000 entries per keystroke).
  */
 export function filterEntries(
   entries: ReadonlyArray<CatalogEntry>,
   filters: ICatalogFilters,
-  serverMatches: ReadonlySet<string> | null = null
+  serverMatches: ReadonlySet<string> | null = null,
+  haystack: (entry: CatalogEntry) => string = haystackOf
 ): CatalogEntry[] {
+  const words = wordsOf(filters.text);
   return entries.filter(
     e =>
       (!filters.mode || e.query_mode === filters.mode) &&
       (!filters.package || (e.packages ?? []).includes(filters.package)) &&
       (!filters.freshness || e.freshness === filters.freshness) &&
-      (matchesText(e, filters.text) || (serverMatches !== null && serverMatches.has(e.id)))
+      (words.length === 0 ||
+        (serverMatches !== null && serverMatches.has(e.id)) ||
+        words.every(w => haystack(e).includes(w)))
   );
 }
 
@@ -71,8 +81,9 @@ export function buildRows(
   flat = false
 ): CatalogRow[] {
   if (flat) {
+    // Ids are ASCII identifiers: a plain comparison (localeCompare is ~10x slower at 5,000 rows).
     return [...entries]
-      .sort((a, b) => a.id.localeCompare(b.id))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .map(entry => ({ kind: 'table' as const, key: `t:${entry.id}`, depth: 0, entry }));
   }
   const bySource = new Map<string, Map<string, CatalogEntry[]>>();

@@ -8,6 +8,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { AgnesApiError, requestAPI } from './api';
 import type {
   Catalog,
+  CatalogIds,
   Me,
   Package,
   Recipe,
@@ -52,6 +53,9 @@ export const client = {
   me: (): Promise<Me> => requestAPI<Me>('me'),
   catalog: (q: ICatalogQuery = {}, signal?: AbortSignal): Promise<Catalog> =>
     requestAPI<Catalog>(`catalog${query({ ...q })}`, { signal }),
+  /** Only the ids of what ``catalog`` lists for the same filters (search as you type). */
+  catalogIds: (q: ICatalogQuery = {}, signal?: AbortSignal): Promise<CatalogIds> =>
+    requestAPI<CatalogIds>(`catalog/ids${query({ ...q })}`, { signal }),
   schema: (table: string): Promise<TableSchema> =>
     requestAPI<TableSchema>(`tables/${id(table)}/schema`),
   sample: (table: string, n = 10): Promise<Sample> =>

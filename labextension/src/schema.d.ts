@@ -157,6 +157,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/catalog/ids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Only the ids of the tables GET catalog would list for the same filters (search-as-you-type in the panel: it holds the entries already). Never calls a source. */
+        get: {
+            parameters: {
+                query?: {
+                    search?: string;
+                    source?: string;
+                    mode?: components["schemas"]["QueryMode"];
+                    package?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The ids, in the catalog's order. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CatalogIds"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tables/{id}/schema": {
         parameters: {
             query?: never;
@@ -3481,6 +3523,10 @@ export interface components {
         };
         Catalog: {
             tables: components["schemas"]["CatalogEntry"][];
+            count: number;
+        };
+        CatalogIds: {
+            ids: string[];
             count: number;
         };
         Column: {

@@ -25,6 +25,7 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/me", meta.MeHandler),
     (rf"{API}/openapi\.json", meta.OpenAPIHandler),
     (rf"{API}/catalog", catalog.CatalogHandler),
+    (rf"{API}/catalog/ids", catalog.CatalogIdsHandler),
     (rf"{API}/tables/{_ID}/schema", catalog.TableSchemaHandler),
     (rf"{API}/tables/{_ID}/sample", catalog.TableSampleHandler),
     (rf"{API}/metadata/status", catalog.MetadataStatusHandler),

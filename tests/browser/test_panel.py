@@ -387,3 +387,39 @@ def test_hostile_text_renders_as_text_everywhere(page: Any, live_server: LiveSer
     _shot(page, output_dir, "panel-hostile-text")
     assert page.locator(".jp-agnes-sidebar img, .jp-agnes-tableview img").count() == 0
     assert page.evaluate("() => window.__agnes_xss") is None
+
+
+def test_a_table_removed_while_its_view_is_open_and_a_server_gone_say_so_in_place(
+        page: Any, live_server: LiveServer, output_dir: Path) -> None:
+    live_server.request("POST", "agnes/v1/admin/tables", {
+        "id": "short_lived", "source": "demo", "source_table": "orders", "description": "about to go"})
+    try:
+        _open_lab(page, live_server)
+        _open_panel(page)
+        page.locator('.jp-agnes-table[data-table-id="short_lived"]').click()
+        view = page.locator('.jp-agnes-tableview[data-table-id="short_lived"]')
+        view.locator(".jp-agnes-tv-desc").wait_for(timeout=30_000)
+    finally:
+        live_server.request("DELETE", "agnes/v1/admin/tables/short_lived")
+    page.locator(".jp-agnes-refresh").click()
+    gone = view.locator(".jp-agnes-problem")
+    gone.wait_for(timeout=30_000)
+    assert "short_lived" in gone.inner_text()
+    assert "revoked" in gone.locator(".jp-agnes-problem-hint").inner_text()
+    assert page.locator('.jp-agnes-table[data-table-id="short_lived"]').count() == 0
+    _shot(page, output_dir, "panel-table-removed")
+
+    # The server stops answering: the panel keeps what it showed and says why above it.
+    def is_agnes(url: str) -> bool:
+        return "/agnes/v1/" in url
+
+    page.route(is_agnes, lambda route: route.abort("connectionrefused"))
+    page.locator(".jp-agnes-refresh").click()
+    problem = page.locator(".jp-agnes-sidebar > .jp-agnes-problem")
+    problem.wait_for(timeout=30_000)
+    assert "Could not reach the Jupyter server" in problem.inner_text()
+    assert page.locator('.jp-agnes-table[data-table-id="events"]').count() == 1
+    _shot(page, output_dir, "panel-server-gone")
+    page.unroute(is_agnes)
+    page.locator(".jp-agnes-refresh").click()
+    problem.wait_for(state="detached", timeout=30_000)

@@ -307,6 +307,11 @@ class CatalogIndex:
                 mode: str | None = None, package: str | None = None) -> list[dict[str, Any]]:
         return [e.data for e in self._select(principal, search, source, mode, package)]
 
+    def ids(self, principal: Principal, *, search: str | None = None, source: str | None = None,
+            mode: str | None = None, package: str | None = None) -> list[str]:
+        """The ids ``GET catalog`` would list for these filters, in its order."""
+        return [e.data["id"] for e in self._select(principal, search, source, mode, package)]
+
     def response(self, principal: Principal, *, search: str | None = None, source: str | None = None,
                  mode: str | None = None, package: str | None = None) -> bytes:
         """The ``GET catalog`` body, joined from pre-serialised entries."""

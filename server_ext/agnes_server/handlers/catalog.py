@@ -23,20 +23,33 @@ T = TypeVar("T")
 
 
 class CatalogHandler(AgnesHandler):
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
+    def filters(self) -> dict[str, str | None]:
         mode = self.get_query_argument("mode", None)
         if mode is not None and mode not in ("local", "remote", "materialized"):
             raise ValidationError("mode", "mode must be local, remote or materialized")
-        search, source = self.get_query_argument("search", None), self.get_query_argument("source", None)
-        package = self.get_query_argument("package", None)
+        return {"search": self.get_query_argument("search", None), "source": self.get_query_argument("source", None),
+                "mode": mode, "package": self.get_query_argument("package", None)}
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        f = self.filters()
+        search, source, mode, package = f["search"], f["source"], f["mode"], f["package"]
         # Usually joined from pre-serialised entries; after a change the index rebuilds the
         # changed entries from the store (sync_state, metadata, grants), so it runs in a worker.
         body = await self.blocking(lambda: self.core.catalog.response(
             self.principal, search=search, source=source, mode=mode, package=package))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(body)
+
+
+class CatalogIdsHandler(CatalogHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        f = self.filters()
+        ids = await self.blocking(lambda: self.core.catalog.ids(self.principal, **f))
+        self.write_json({"ids": ids, "count": len(ids)})
 
 
 class _TableRoute(AgnesHandler):
