@@ -211,7 +211,7 @@ class WorkspaceJobs:
     def __init__(self, app: AgnesApp, max_running: int) -> None:
         self.app = app
         self.max_running = max_running
-        self.executor = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="agnes-workspace")
+        self.executor = ThreadPoolExecutor(max_workers=max_running, thread_name_prefix="agnes-workspace-job")
         self._jobs: dict[str, Job] = {}
         self._finished: deque[str] = deque()
 

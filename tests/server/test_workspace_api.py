@@ -403,4 +403,4 @@ async def test_stopping_the_server_stops_running_jobs_and_their_threads(
     await stopping
     await poll(lambda: job.status != "running", "the job to end")
     assert (job.status, job.error["error"] if job.error else None) == ("failed", "unavailable")
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("agnes-workspace") and t.is_alive()]
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("agnes-workspace-job") and t.is_alive()]
