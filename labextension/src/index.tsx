@@ -180,14 +180,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model.section = section;
     };
 
+    // In the palette a command says it is Agnes's; in the Agnes menu and context menus it need not.
+    const inPalette = (args: Record<string, unknown>, label: string): string =>
+      args.isPalette ? __('Agnes: %1', label) : label;
     const { commands } = app;
     commands.addCommand(CommandIDs.refreshCatalog, {
-      label: __('Agnes: Refresh'),
+      label: args => inPalette(args, __('Refresh')),
       caption: __('Read the catalog, your budget and the open section again'),
       execute: () => model.refresh()
     });
     commands.addCommand(CommandIDs.openSidebar, {
-      label: __('Agnes: Show Catalog'),
+      label: args => inPalette(args, __('Show Catalog')),
       icon: agnesIcon,
       execute: () => showSection('catalog')
     });
@@ -230,24 +233,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: __('Estimate & Snapshot…'),
       isVisible: args => {
         const id = tableOf(args);
-        return id === null || model.entry(id)?.query_mode === 'remote';
+        return id !== null && model.entry(id)?.query_mode === 'remote';
       },
       execute: args => withEntry(args, id => void openTable(id, true))
     });
     commands.addCommand(CommandIDs.showPackages, {
-      label: __('Agnes: Packages and My Stack'),
+      label: args => inPalette(args, __('Packages and My Stack')),
       execute: () => showSection('packages')
     });
     commands.addCommand(CommandIDs.showRecipes, {
-      label: __('Agnes: Recipes'),
+      label: args => inPalette(args, __('Recipes')),
       execute: () => showSection('recipes')
     });
     commands.addCommand(CommandIDs.showSnapshots, {
-      label: __('Agnes: Snapshots'),
+      label: args => inPalette(args, __('Snapshots')),
       execute: () => showSection('snapshots')
     });
     commands.addCommand(CommandIDs.sync, {
-      label: __('Agnes: Sync Now'),
+      label: args => inPalette(args, __('Sync Now')),
       caption: __('Download the tables of My Stack into your workspace'),
       execute: () => {
         showSection('packages');

@@ -423,3 +423,27 @@ def test_a_table_removed_while_its_view_is_open_and_a_server_gone_say_so_in_plac
     page.unroute(is_agnes)
     page.locator(".jp-agnes-refresh").click()
     problem.wait_for(state="detached", timeout=30_000)
+
+
+def test_the_context_menu_and_the_agnes_menu_reach_the_actions(page: Any, live_server: LiveServer,
+                                                               output_dir: Path) -> None:
+    _open_lab(page, live_server)
+    _open_panel(page)
+    page.locator('.jp-agnes-table[data-table-id="events"]').click(button="right")
+    menu = page.locator(".lm-Menu").first
+    menu.wait_for(timeout=10_000)
+    labels = menu.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").all_inner_texts()
+    for label in ("Open Table", "Insert ibis Code", "Insert %%agnes Cell", "Copy Table Id", "Add to My Stack",
+                  "Estimate & Snapshot…"):
+        assert label in labels
+    _shot(page, output_dir, "panel-context-menu")
+    menu.locator(".lm-Menu-itemLabel", has_text="Estimate & Snapshot").click()
+    page.locator('.jp-agnes-tableview[data-table-id="events"] .jp-agnes-estimate-form').wait_for(timeout=30_000)
+    # Local tables have no Estimate & snapshot: the context menu does not offer it.
+    page.locator('.jp-agnes-table[data-table-id="orders"]').click(button="right")
+    shown = page.locator(".lm-Menu").first.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel")
+    assert "Open Table" in shown.all_inner_texts()
+    assert "Estimate & Snapshot…" not in shown.all_inner_texts()
+    page.keyboard.press("Escape")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Agnes").first.click()
+    assert "Sync Now" in page.locator(".lm-Menu").first.locator(".lm-Menu-itemLabel").all_inner_texts()
