@@ -135,10 +135,6 @@ export class SidebarModel {
 
   // -- polling -------------------------------------------------------------------------
 
-  get poll(): Poll {
-    return this._poll;
-  }
-
   /** The panel is shown or hidden: polling pauses while nobody looks. */
   setVisible(visible: boolean): void {
     this._visible = visible;
@@ -258,15 +254,9 @@ export class SidebarModel {
     }
   }
 
-  /** Budget and identity changed (the status bar listens). */
-  get meChanged(): ISignal<this, Me> {
-    return this._meChanged;
-  }
-
   async refreshMe(): Promise<void> {
     try {
       this._me = await client.me();
-      this._meChanged.emit(this._me);
       this._changed.emit();
     } catch {
       // the status bar keeps its last value
@@ -523,5 +513,4 @@ export class SidebarModel {
   private _syncJob: WorkspaceJob | null = null;
   private _syncProblem: IProblem | null = null;
   private _changed = new Signal<this, void>(this);
-  private _meChanged = new Signal<this, Me>(this);
 }

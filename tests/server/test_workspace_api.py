@@ -234,11 +234,10 @@ async def test_a_sync_job_writes_the_tables_and_reports_what_agnes_sync_reports(
     assert timeless(report) == timeless(expected)
 
 
-async def test_one_sync_per_workspace_runs_at_a_time(
-        api, jp_fetch, jp_serverapp, monkeypatch: pytest.MonkeyPatch) -> None:
+def hold_downloads(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Every download chunk waits until the returned event is set (a sync held mid-download)."""
     from agnes_jupyter import _download
 
-    await extract_and_subscribe(api, jp_serverapp)
     gate = threading.Event()
     write = _download._write_chunk
 
@@ -247,6 +246,13 @@ async def test_one_sync_per_workspace_runs_at_a_time(
         write(fh, chunk)
 
     monkeypatch.setattr(_download, "_write_chunk", held)
+    return gate
+
+
+async def test_one_sync_per_workspace_runs_at_a_time(
+        api, jp_fetch, jp_serverapp, monkeypatch: pytest.MonkeyPatch) -> None:
+    await extract_and_subscribe(api, jp_serverapp)
+    gate = hold_downloads(monkeypatch)
     status, first, _ = await api("POST", "workspace/sync")
     assert status == 202
     try:
@@ -381,17 +387,8 @@ class TestJobsBelongToTheirUser:
 
 async def test_stopping_the_server_stops_running_jobs_and_their_threads(
         api, jp_serverapp, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agnes_jupyter import _download
-
     await extract_and_subscribe(api, jp_serverapp)
-    gate = threading.Event()
-    write = _download._write_chunk
-
-    def held(fh: Any, chunk: bytes) -> None:
-        gate.wait(60)
-        write(fh, chunk)
-
-    monkeypatch.setattr(_download, "_write_chunk", held)
+    gate = hold_downloads(monkeypatch)
     status, started, _ = await api("POST", "workspace/sync")
     assert status == 202
     jobs = agnes_app(jp_serverapp).workspaces

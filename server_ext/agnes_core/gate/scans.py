@@ -64,13 +64,11 @@ class ScanService:
         with self.store.write() as cur:
             cur.execute("UPDATE scans SET status = 'failed', error = 'the server stopped during the scan', "
                         "finished_at = ? WHERE status = 'running'", [utcnow()])
-    def prepare(self, principal: Principal, body: Mapping[str, Any]) -> Prepared:
-        return self.planner.prepare(principal, body)
 
     def estimate(self, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            prepared = self.prepare(principal, body)
+            prepared = self.planner.prepare(principal, body)
         except Exception as exc:
             self._audit_failure(principal, "scan.estimate", body, exc, started)
             raise
@@ -131,7 +129,7 @@ class ScanService:
         """Run the gate; on success reserve the estimated bytes and return the running scan."""
         started = time.perf_counter()
         try:
-            prepared = self.prepare(principal, body)
+            prepared = self.planner.prepare(principal, body)
         except Exception as exc:
             self._audit_failure(principal, "scan.run", body, exc, started)
             raise
