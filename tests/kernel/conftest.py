@@ -11,6 +11,25 @@ from tests._live import LiveServer
 ENV_VARS = ("AGNES_SERVER_URL", "AGNES_TOKEN", "JUPYTERHUB_SERVICE_URL", "JUPYTERHUB_API_TOKEN", "JPY_PARENT_PID")
 
 
+@pytest.fixture(autouse=True)
+def _close_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every Client a test opens (the default one or ``default=False`` ones) is closed when the test
+    ends, so no pooled socket to the live server outlives its test and warns in a later one."""
+    from agnes_jupyter._client import Client
+
+    opened: list[Client] = []
+    original = Client.__init__
+
+    def tracking(self: Client, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(self)
+
+    monkeypatch.setattr(Client, "__init__", tracking)
+    yield
+    for client in opened:
+        client.close()
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No server-finding variables set (recorded first so they are restored)."""
