@@ -1,1 +1,3 @@
 import './index.css';
+import './admin.css';
+import './admin-screens.css';
