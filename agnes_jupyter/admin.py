@@ -243,7 +243,15 @@ def audit(resource: str | None = None, user: str | None = None, action: str | No
 
 __all__ = [
     "AgnesError", "Records", "Run", "activate_user", "add_group", "add_member", "add_source", "add_user", "audit",
-    "deactivate_user", "discover", "extract", "grant", "grants", "groups", "issue_token", "register_table",
+    "console", "deactivate_user", "discover", "extract", "grant", "grants", "groups", "issue_token", "register_table",
     "remove_member", "remove_source", "remove_table", "revoke", "runs", "sources", "tables", "test_source",
     "update_source", "update_table", "users",
 ]
+
+
+def console(screen: str | None = None) -> Any:
+    """The admin console in a cell (the same screens as JupyterLab's Agnes Admin view); ``screen`` opens one of
+    sources, tables, access, curation, tokens, settings, audit, metadata."""
+    from ._console import console as _console
+
+    return _console(screen)
