@@ -1,4 +1,9 @@
-import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  ILayoutRestorer,
+  IRouter,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import {
   Clipboard,
   ICommandPalette,
@@ -9,6 +14,7 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { ITranslator } from '@jupyterlab/translation';
@@ -16,6 +22,14 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { screenOf } from './admin/AdminConsole';
+import {
+  AdminConsoleContent,
+  adminConsoleRendererFactory,
+  ADMIN_VIEW_ID,
+  createAdminView,
+  OPEN_ADMIN_COMMAND
+} from './admin/widget';
 import { ibisCell, sqlCell } from './catalog';
 import { client } from './client';
 import { Sidebar } from './components/Sidebar';
@@ -85,7 +99,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     INotebookTracker,
     ISettingRegistry,
     ITranslator,
-    IStatusBar
+    IStatusBar,
+    IRouter,
+    IRenderMimeRegistry
   ],
   activate: async (
     app: JupyterFrontEnd,
@@ -94,7 +110,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null,
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    router: IRouter | null,
+    rendermime: IRenderMimeRegistry | null
   ) => {
     if (translator) {
       setTranslationBundle(translator.load('agnes_jupyter'));
@@ -257,6 +275,52 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return model.sync();
       }
     });
+    // The admin console: a main-area view (one), a URL (?agnes-admin[=screen]) and a cell output.
+    const adminTracker = new WidgetTracker<MainAreaWidget<AdminConsoleContent>>({
+      namespace: 'agnes-admin'
+    });
+    const openAdmin = (screen: unknown): void => {
+      let view = adminTracker.find(w => w.id === ADMIN_VIEW_ID);
+      if (!view || view.isDisposed) {
+        view = createAdminView(screenOf(screen), agnesIcon);
+        void adminTracker.add(view);
+        app.shell.add(view, 'main');
+      } else if (screenOf(screen)) {
+        view.content.screen = screenOf(screen);
+      }
+      app.shell.activateById(view.id);
+    };
+    commands.addCommand(OPEN_ADMIN_COMMAND, {
+      label: args => inPalette(args, __('Admin Console')),
+      caption: __('Sources, tables, access, packages, tokens, settings, audit, metadata (admins)'),
+      icon: args => (args.isPalette ? undefined : agnesIcon),
+      // Shown to admins only; the console itself says 403 to anyone else who opens it.
+      isVisible: () => model.me?.is_admin === true,
+      execute: args => openAdmin(args.screen)
+    });
+    if (restorer) {
+      void restorer.restore(adminTracker, {
+        command: OPEN_ADMIN_COMMAND,
+        args: w => ({ screen: w.content.screen ?? '' }),
+        name: () => ADMIN_VIEW_ID
+      });
+    }
+    if (router) {
+      // /lab?agnes-admin or /lab?agnes-admin=tables, under any base URL: a bookmark.
+      const ADMIN_URL = /[?&]agnes-admin(=([a-z]+))?(&|#|$)/;
+      const routeCommand = 'agnes:route-admin';
+      commands.addCommand(routeCommand, {
+        execute: args => {
+          const match = ADMIN_URL.exec(String((args as { search?: string }).search ?? ''));
+          openAdmin(match?.[2]);
+        }
+      });
+      router.register({ command: routeCommand, pattern: ADMIN_URL, rank: 60 });
+    }
+    if (rendermime) {
+      rendermime.addFactory(adminConsoleRendererFactory, 50);
+    }
+
     if (palette) {
       for (const command of [
         CommandIDs.openSidebar,
@@ -264,7 +328,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.showPackages,
         CommandIDs.showRecipes,
         CommandIDs.showSnapshots,
-        CommandIDs.sync
+        CommandIDs.sync,
+        OPEN_ADMIN_COMMAND
       ]) {
         palette.addItem({ command, category: 'Agnes' });
       }

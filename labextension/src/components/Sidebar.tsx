@@ -1,6 +1,6 @@
 /** The Agnes left panel: budget, sections (catalog, packages and My Stack, recipes, snapshots). */
 import { CommandRegistry } from '@lumino/commands';
-import { refreshIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
+import { refreshIcon, settingsIcon, ToolbarButtonComponent } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { humanBytes } from '../format';
@@ -50,6 +50,15 @@ export function Sidebar(props: {
     <div className="jp-agnes-sidebar">
       <div className="jp-agnes-header">
         <h2 className="jp-agnes-title">Agnes</h2>
+        {model.me?.is_admin && (
+          <ToolbarButtonComponent
+            icon={settingsIcon}
+            label={__('Admin')}
+            onClick={() => void props.commands.execute('agnes:open-admin')}
+            tooltip={__('Open the Agnes admin console')}
+            className="jp-agnes-open-admin"
+          />
+        )}
         <ToolbarButtonComponent
           icon={refreshIcon}
           onClick={() => void model.refresh()}
