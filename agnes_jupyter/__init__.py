@@ -93,16 +93,17 @@ __all__ = [
     "stack",
     "sync",
     "table",
+    "widgets",
 ]
 
 _default: Client | None = None
 
 
 def __getattr__(name: str) -> Any:
-    if name == "admin":
+    if name in ("admin", "widgets"):
         import importlib
 
-        return importlib.import_module(".admin", __name__)
+        return importlib.import_module(f".{name}", __name__)
     if name == "SyncReport":
         from ._sync import SyncReport
 
