@@ -7,6 +7,7 @@ import { Problem } from '../components/Problem';
 import { __ } from '../i18n';
 import type { components } from '../schema';
 import { errorField, problemFor, ScreenHeader, TimeText, useLoad } from './common';
+import { auditQuery, type IAuditFilters } from './forms';
 import type { IScreenProps } from './screen';
 
 type AuditEntry = components['schemas']['AuditEntry'];
@@ -16,44 +17,6 @@ interface IAuditPage {
   entries: AuditEntry[];
   offset?: number;
   next_offset?: number | null;
-}
-
-export interface IAuditFilters {
-  user: string;
-  action: string;
-  resource: string;
-  /** ``datetime-local`` input values (local time, no zone). */
-  since: string;
-  until: string;
-}
-
-export const PAGE_SIZE = 50;
-
-/** The query string of GET admin/audit for these filters and this page. */
-export function auditQuery(filters: IAuditFilters, offset: number, limit = PAGE_SIZE): string {
-  const params = new URLSearchParams();
-  if (filters.user.trim()) {
-    params.set('user', filters.user.trim());
-  }
-  if (filters.action.trim()) {
-    params.set('action', filters.action.trim());
-  }
-  if (filters.resource.trim()) {
-    params.set('resource', filters.resource.trim());
-  }
-  for (const key of ['since', 'until'] as const) {
-    if (filters[key]) {
-      const when = new Date(filters[key]);
-      if (!Number.isNaN(when.getTime())) {
-        params.set(key, when.toISOString());
-      }
-    }
-  }
-  params.set('limit', String(limit));
-  if (offset > 0) {
-    params.set('offset', String(offset));
-  }
-  return params.toString();
 }
 
 const EMPTY: IAuditFilters = { user: '', action: '', resource: '', since: '', until: '' };
@@ -210,7 +173,10 @@ export function AuditScreen(props: IScreenProps): JSX.Element {
         <Problem key={f} problem={fieldError(f)} className="jp-agnes-admin-field-error" />
       ))}
       {error !== null && named === null && <Problem problem={page.problem} />}
-      <table className="jp-agnes-admin-table jp-agnes-admin-audit-table" aria-busy={page.loading}>
+      <table
+        className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-audit-table"
+        aria-busy={page.loading}
+      >
         <thead>
           <tr>
             <th>{__('When')}</th>

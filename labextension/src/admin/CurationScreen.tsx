@@ -21,6 +21,13 @@ import {
   useLoad
 } from './common';
 import { type Limits, overLimit, splitList, usageText } from './limits';
+import {
+  type IPackageDraft,
+  type IParamDraft,
+  type IRecipeDraft,
+  packageBody,
+  recipeBody
+} from './forms';
 import type { IScreenProps } from './screen';
 
 type Kind = 'package' | 'recipe';
@@ -224,23 +231,6 @@ function TablePicker(props: {
 // ---------------------------------------------------------------------------------------------
 // Package form
 
-interface IPackageDraft {
-  slug: string;
-  title: string;
-  description: string;
-  lifecycle: string;
-  category: string;
-  owner_name: string;
-  owner_team: string;
-  cover_image_url: string;
-  tags: string;
-  long_description: string;
-  when_to_use: string;
-  when_not_to_use: string;
-  example_questions: string;
-  tables: string[];
-}
-
 function packageDraft(p: Package | null): IPackageDraft {
   return {
     slug: p?.slug ?? '',
@@ -258,30 +248,6 @@ function packageDraft(p: Package | null): IPackageDraft {
     example_questions: (p?.example_questions ?? []).join('\n'),
     tables: (p?.tables ?? []).map(t => (typeof t === 'string' ? t : t.id))
   };
-}
-
-/** The request body of a package draft (slug only when creating; empty optional texts → null). */
-export function packageBody(d: IPackageDraft, creating: boolean): Record<string, unknown> {
-  const orNull = (s: string): string | null => (s.trim() === '' ? null : s);
-  const body: Record<string, unknown> = {
-    title: d.title,
-    description: d.description,
-    lifecycle: d.lifecycle,
-    category: orNull(d.category),
-    owner_name: orNull(d.owner_name),
-    owner_team: orNull(d.owner_team),
-    cover_image_url: orNull(d.cover_image_url),
-    tags: splitList(d.tags, 'comma'),
-    long_description: d.long_description,
-    when_to_use: splitList(d.when_to_use, 'line'),
-    when_not_to_use: splitList(d.when_not_to_use, 'line'),
-    example_questions: splitList(d.example_questions, 'line'),
-    tables: d.tables
-  };
-  if (creating) {
-    body.slug = d.slug;
-  }
-  return body;
 }
 
 const PACKAGE_FIELDS = [
@@ -345,7 +311,7 @@ function PackageForm(props: {
       <h3 className="jp-agnes-admin-subtitle">
         {creating ? __('New package') : __('Edit package %1', d.slug)}
       </h3>
-      <div className="jp-agnes-admin-grid">
+      <div className="jp-agnes-admin-fields-grid">
         <TextField
           {...common}
           label={__('Slug')}
@@ -439,7 +405,7 @@ function PackageForm(props: {
         onChange={set('long_description')}
         rows={4}
       />
-      <div className="jp-agnes-admin-grid">
+      <div className="jp-agnes-admin-fields-grid">
         <ListField
           {...common}
           label={__('When to use')}
@@ -498,22 +464,6 @@ function PackageForm(props: {
 
 const PARAM_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'timestamp'];
 
-interface IParamDraft {
-  name: string;
-  type: string;
-  default: string;
-  description: string;
-  choices: string;
-}
-
-interface IRecipeDraft {
-  slug: string;
-  title: string;
-  description: string;
-  sql: string;
-  parameters: IParamDraft[];
-}
-
 function recipeDraft(r: Recipe | null): IRecipeDraft {
   return {
     slug: r?.slug ?? '',
@@ -528,44 +478,6 @@ function recipeDraft(r: Recipe | null): IRecipeDraft {
       choices: (p.choices ?? []).map(c => String(c)).join(', ')
     }))
   };
-}
-
-/** A typed value from its text: numbers for integer/number, true/false for boolean. */
-export function typedValue(type: string, text: string): unknown {
-  const t = text.trim();
-  if (type === 'integer' || type === 'number') {
-    return t !== '' && !Number.isNaN(Number(t)) ? Number(t) : t;
-  }
-  if (type === 'boolean') {
-    return t === 'true' ? true : t === 'false' ? false : t;
-  }
-  return text;
-}
-
-export function recipeBody(d: IRecipeDraft, creating: boolean): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    title: d.title,
-    description: d.description,
-    sql: d.sql,
-    parameters: d.parameters.map(p => {
-      const out: Record<string, unknown> = { name: p.name, type: p.type };
-      if (p.default.trim() !== '') {
-        out.default = typedValue(p.type, p.default);
-      }
-      if (p.description.trim() !== '') {
-        out.description = p.description;
-      }
-      const choices = splitList(p.choices, 'comma');
-      if (choices.length > 0) {
-        out.choices = choices.map(c => typedValue(p.type, c));
-      }
-      return out;
-    })
-  };
-  if (creating) {
-    body.slug = d.slug;
-  }
-  return body;
 }
 
 function ParameterEditor(props: {
@@ -729,7 +641,7 @@ function RecipeForm(props: {
       <h3 className="jp-agnes-admin-subtitle">
         {creating ? __('New recipe') : __('Edit recipe %1', d.slug)}
       </h3>
-      <div className="jp-agnes-admin-grid">
+      <div className="jp-agnes-admin-fields-grid">
         <TextField
           {...common}
           label={__('Slug')}
@@ -958,7 +870,7 @@ export function CurationScreen(props: IScreenProps): JSX.Element {
             onCancel={() => setEditing(null)}
           />
         ))}
-      <table className="jp-agnes-admin-table jp-agnes-admin-curation-list">
+      <table className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-curation-list">
         <thead>
           <tr>
             <th>{__('Slug')}</th>

@@ -6,15 +6,10 @@ import { Badge } from '../components/bits';
 import { Problem } from '../components/Problem';
 import { humanBytes } from '../format';
 import { __ } from '../i18n';
-import type { components } from '../schema';
 import { problemFor, problemOutside, ScreenHeader, TimeText, useLimits, useLoad } from './common';
 import { limitText } from './limits';
+import { type GateSettings, originOf } from './forms';
 import type { IScreenProps } from './screen';
-
-type GateSettings = components['schemas']['GateSettings'] & {
-  /** The built-in defaults, when the server reports them. */
-  defaults?: Record<string, number>;
-};
 
 const LIMITS: ReadonlyArray<{ key: string; label: string; unit: 'bytes' | 'count' | 'seconds' }> = [
   { key: 'scan_confirm_bytes', label: 'Ask to confirm scans above', unit: 'bytes' },
@@ -37,21 +32,6 @@ function valueText(value: number | undefined, unit: string): string {
     return __('%1 s', value.toLocaleString('en-US'));
   }
   return value.toLocaleString('en-US');
-}
-
-/** Where the value in force comes from: a stored override, the configuration, or the default. */
-export function originOf(
-  settings: GateSettings,
-  key: string
-): 'override' | 'configured' | 'default' {
-  if (key in (settings.overrides ?? {})) {
-    return 'override';
-  }
-  const configured = (settings.configured as Record<string, number>)[key];
-  if (settings.defaults && settings.defaults[key] === configured) {
-    return 'default';
-  }
-  return 'configured';
 }
 
 const ORIGIN_TEXT: Record<string, { text: string; tone: string; title: string }> = {
@@ -125,7 +105,7 @@ export function SettingsScreen(props: IScreenProps): JSX.Element {
       <Problem problem={settings.problem} />
       {s && (
         <form onSubmit={submit} className="jp-agnes-admin-form">
-          <table className="jp-agnes-admin-table jp-agnes-admin-settings-table">
+          <table className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-settings-table">
             <thead>
               <tr>
                 <th>{__('Limit')}</th>
