@@ -482,6 +482,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/tables:batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Register many tables in one transaction (admin), e.g. a discovery's pick; all or nothing. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TableBatchInput"];
+                };
+            };
+            responses: {
+                /** @description Every table registered (one cache invalidation, one extract.duckdb update per source). */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TableBatch"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/tables/{id}": {
         parameters: {
             query?: never;
@@ -1425,6 +1466,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/grants:batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Apply (or preview, dry_run) many grant changes in one transaction (admin); all or nothing. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["GrantBatchInput"];
+                };
+            };
+            responses: {
+                /** @description What each change does (before, after, action) and whether it was applied. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GrantBatchResult"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/grants/{id}": {
         parameters: {
             query?: never;
@@ -1501,8 +1583,12 @@ export interface paths {
                     /** @description A resource prefix such as table/orders. */
                     resource?: string;
                     user?: string;
+                    /** @description An action such as table.create; ending in '.' or '*' it is a prefix (table. or table.*: every table action). */
                     action?: string;
+                    /** @description Entries per page (100). */
                     limit?: number;
+                    /** @description Entries to skip (0); next_offset of the previous page. */
+                    offset?: number;
                     /** @description RFC 3339, inclusive. */
                     since?: string;
                     /** @description RFC 3339, exclusive. */
@@ -1520,9 +1606,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            entries: components["schemas"]["AuditEntry"][];
-                        };
+                        "application/json": components["schemas"]["AuditPage"];
                     };
                 };
                 default: components["responses"]["Error"];
@@ -1770,6 +1854,52 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["MetadataStatus"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metadata/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events for any user, RBAC-filtered: snapshot (GET metadata/status plus "run", the running refresh or warm-up or null), then start, row and complete of every run, for readable tables only.
+         * @description A final row event (fresh, error, no_data) carries "metadata", the table's row as metadata/status shows it (null for tables that are not remote). Every event's data has "ts" (server time, epoch seconds). The stream does not end after complete; a keep-alive comment is sent while idle.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description An event stream that stays open until the client leaves. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": {
+                            /** @enum {string} */
+                            event?: "snapshot" | "start" | "row" | "complete";
+                            data: string;
+                            id?: string;
+                            retry?: number;
+                        };
                     };
                 };
                 default: components["responses"]["Error"];
@@ -3902,7 +4032,76 @@ export interface components {
             updated_at: string;
         };
         TableList: {
+            tables: components["schemas"]["AdminTable"][];
+        };
+        /** @description A registration with its last finished extract run (one query for the whole list). */
+        AdminTable: components["schemas"]["Table"] & {
+            last_run: {
+                run_id: string;
+                /** @enum {string} */
+                status: "succeeded" | "failed";
+                /** Format: date-time */
+                started_at: string;
+                /** Format: date-time */
+                finished_at: string | null;
+                /** @description Rows in the extracted table after the run. */
+                rows: number | null;
+                error: string | null;
+            } | null;
+            /** @description The extract running now */
+            running_run_id: string | null;
+        };
+        /** @description Registrations as POST admin/tables takes them, checked together before anything is written. The first bad item refuses the whole batch (400 validation_error, 404 for an unknown source, 409 already_exists for an id registered already or twice in the batch) with details {index, id, field} naming the row. A body holds at most 2 MiB (413 payload_too_large past it). */
+        TableBatchInput: {
+            tables: components["schemas"]["TableInput"][];
+        };
+        TableBatch: {
+            /** @description In the order sent. */
             tables: components["schemas"]["Table"][];
+            count: number;
+        };
+        GrantChange: {
+            group: string;
+            /** @enum {string} */
+            resource_type: "table" | "package" | "recipe";
+            /** @description A table id or a package or recipe slug. */
+            resource_id: string;
+            /**
+             * @description The grant wanted; null means no grant (revoked if there is one).
+             * @enum {string|null}
+             */
+            requirement: "required" | "available" | null;
+        };
+        /** @description Every item is checked before anything is applied; the refusal lists every bad item in details.errors ({index, field, message}): 404 not_found when each problem is an unknown (or deleted) group or resource, else 400 validation_error (also for a (group, resource) changed twice). */
+        GrantBatchInput: {
+            changes: components["schemas"]["GrantChange"][];
+            /**
+             * @description Preview only; nothing is written.
+             * @default false
+             */
+            dry_run: boolean;
+        };
+        GrantBatchResult: {
+            dry_run: boolean;
+            /** @description True when something was written (never for a dry run). */
+            applied: boolean;
+            changes: {
+                group: string;
+                /** @enum {string} */
+                resource_type: "table" | "package" | "recipe";
+                resource_id: string;
+                /** @enum {string|null} */
+                before: "required" | "available" | null;
+                /** @enum {string|null} */
+                after: "required" | "available" | null;
+                /** @enum {string} */
+                action: "create" | "update" | "delete" | "none";
+            }[];
+        };
+        AuditPage: {
+            entries: components["schemas"]["AuditEntry"][];
+            /** @description The offset of the next page; null on the last one. */
+            next_offset: number | null;
         };
         Run: {
             run_id: string;

@@ -149,6 +149,17 @@ class AgnesCore:
             return found is not None
         return False
 
+    def existing_resources(self, kind: str, rids: Collection[str]) -> set[str]:
+        """Which of these grantable resources exist (packages and recipes: not deleted), in one query."""
+        if kind == "table":
+            return {rid for rid in rids if self.registry.find_table(rid) is not None}
+        if kind in ("package", "recipe"):
+            table = "packages" if kind == "package" else "recipes"
+            rows = self.store.rows(f"SELECT slug FROM {table} WHERE deleted_at IS NULL AND list_contains(?, slug)",
+                                   [sorted(rids)])
+            return {r["slug"] for r in rows}
+        return set()
+
     def _columns_of(self, table: Table) -> list[tuple[str, str]]:
         return [(c["name"], c["type"]) for c in self.discovery.schema(table)["columns"]]
 
@@ -187,17 +198,25 @@ class AgnesCore:
         for table in self.registry.list_tables():
             if table.query_mode != "remote" or (readable is not None and table.id not in readable):
                 continue
-            meta = self.metadata.get(table.id)
-            if meta is None:
-                from agnes_core.discovery.metadata import MetaRow
-
-                meta = MetaRow(table.id)
-            entry = {**meta.to_json(now, threshold), "source": table.source}
-            if not principal.is_admin and entry.get("error_msg"):
-                entry["error_msg"] = analyst_text(entry["error_msg"], [table], self.default_schema)
-            rows.append(entry)
+            rows.append(self.metadata_entry(principal, table, now))
         return {"interval_seconds": self.settings.metadata_refresh_interval_s,
                 "fresh_threshold_seconds": threshold, "server_time": iso(now), "tables": rows}
+
+    def metadata_entry(self, principal: Principal, table: Table, now: Any = None) -> dict[str, Any]:
+        """One remote table's row of ``metadata_status`` (the caller checked that the principal
+        may read it): numbers, freshness, and an error text analysts may see."""
+        from agnes_core.discovery.metadata import MetaRow
+        from agnes_core.store.state import utcnow
+
+        meta = self.metadata.get(table.id) or MetaRow(table.id)
+        entry = {**meta.to_json(now or utcnow(), self.settings.fresh_threshold_s), "source": table.source}
+        if not principal.is_admin and entry.get("error_msg"):
+            entry["error_msg"] = self.analyst_error(entry["error_msg"], table)
+        return entry
+
+    def analyst_error(self, text: str, table: Table) -> str:
+        """A source's error text without the source's own names (what analysts see)."""
+        return analyst_text(text, [table], self.default_schema)
 
     def default_schema(self, table: Table) -> str:
         """The schema a table without a bucket lives in, in its source."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from agnes_core.connectors import Capability, connector_class
-from agnes_core.errors import AlreadyExists, Conflict, NotFound, ValidationError
+from agnes_core.errors import AgnesError, AlreadyExists, Conflict, NotFound, ValidationError
 from agnes_core.events import Change, ChangeHub
 from agnes_core.extract.schedule import parse_schedule
 from agnes_core.gate.limits import validate_source_limits
@@ -26,6 +26,8 @@ MAX_FOLDER = 128
 MAX_COLUMN_DESCRIPTION = 1000
 MAX_COLUMN_DESCRIPTIONS = 2000
 MAX_COLUMN_NAME = 255
+#: The most tables one ``register_tables`` call (``POST admin/tables:batch``) registers.
+MAX_BATCH = 5000
 #: Fields an admin changes to document a table: changing only these keeps its metadata.
 _DESCRIPTIVE = ("description", "column_descriptions")
 
@@ -375,6 +377,81 @@ class Registry:
         self.hub.publish(Change("table", "create", frozenset({values["id"]}), frozenset({values["source"]})))
         return self.get_table(values["id"])
 
+    def validate_batch(self, bodies: list[dict[str, Any]],
+                       check_item: Any = None) -> list[dict[str, Any]]:
+        """Every registration of a batch checked before anything is written: the first bad one
+        raises its error with ``details`` naming the row (``index``, ``id``, ``field``); an id
+        twice in the batch is ``already_exists`` naming both rows. ``check_item(body)``, when
+        given, checks an item's shape first (the server's OpenAPI schema)."""
+        if not isinstance(bodies, list) or not bodies:
+            raise ValidationError("tables", "tables must be a non-empty list of registrations", limit=MAX_BATCH)
+        if len(bodies) > MAX_BATCH:
+            raise ValidationError("tables", f"a batch registers at most {MAX_BATCH} tables (got {len(bodies)})",
+                                  hint="Split it into several batches.", limit=MAX_BATCH)
+        seen: dict[str, int] = {}
+        out = []
+        for index, body in enumerate(bodies):
+            raw_id = body.get("id") if isinstance(body, dict) else None
+            try:
+                if not isinstance(body, dict):
+                    raise ValidationError("tables", "each item of tables must be an object (a registration)")
+                if check_item is not None:
+                    check_item(body)
+                values = self._validate_table(body)
+            except AgnesError as exc:
+                raise _at_row(exc, index, raw_id) from None
+            first = seen.setdefault(values["id"], index)
+            if first != index:
+                raise AlreadyExists(f"row {index}: id {values['id']!r} is already in this batch (row {first})",
+                                    hint="Give every table of a batch its own id.",
+                                    details={"index": index, "id": values["id"], "field": "id", "first_index": first})
+            out.append(values)
+        return out
+
+    def register_tables(self, bodies: list[dict[str, Any]], check_item: Any = None) -> list[Table]:
+        """Register many tables at once: all validated first (nothing is written when one is
+        bad, see ``validate_batch``), then one transaction, one snapshot update and one change
+        (so every cache is invalidated once and each source's extract.duckdb is rewritten once)."""
+        rows = self.validate_batch(bodies, check_item)
+        ids = [v["id"] for v in rows]
+        now = utcnow()
+        with self.store.write() as cur:
+            taken = {r[0] for r in cur.execute("SELECT id FROM tables WHERE list_contains(?, id)", [ids]).fetchall()}
+            if taken:
+                index = next(i for i, tid in enumerate(ids) if tid in taken)
+                raise AlreadyExists(f"row {index}: a table with id {ids[index]!r} is already registered",
+                                    hint="Leave registered tables out of the batch, or change them with PATCH "
+                                         "admin/tables/{id}.",
+                                    details={"index": index, "id": ids[index], "field": "id", "table": ids[index],
+                                             "registered": sorted(taken)[:100]})
+            columns = ("id", "name", "description", "source", "bucket", "source_table", "query_mode", "primary_key",
+                       "folder", "schedule", "sql", "incremental_key", "column_descriptions")
+            lists = {c: [dumps(v[c]) if c in ("primary_key", "column_descriptions") else v[c] for v in rows]
+                     for c in columns}
+            # One statement for the whole batch: the columns as lists, unnested side by side.
+            cur.execute(
+                "INSERT INTO tables (id, name, description, source, bucket, source_table, query_mode, primary_key,"
+                " folder, schedule, sql, incremental_key, column_descriptions, created_at, updated_at)"
+                " SELECT *, ?::TIMESTAMP, ?::TIMESTAMP FROM (SELECT " + ", ".join(
+                    f"unnest(?::VARCHAR[]) AS c{i}" for i in range(len(columns))) + ")",
+                [now, now, *(lists[c] for c in columns)])
+            stored = [_table(r) for r in _dict_rows(cur.execute(
+                "SELECT * FROM tables WHERE list_contains(?, id)", [ids]))]
+        self._replace_tables({t.id: t for t in stored})
+        self.hub.publish(Change("table", "create", frozenset(ids), frozenset(v["source"] for v in rows)))
+        by_id = {t.id: t for t in stored}
+        return [by_id[tid] for tid in ids]
+
+    def _replace_tables(self, added: dict[str, Table]) -> None:
+        """A new snapshot with these tables added or replaced (kept sorted), in one step."""
+        with self._lock:
+            self._generation += 1
+            if self._snapshot is None:
+                return
+            sources, tables = self._snapshot
+            merged = dict(sorted({**tables, **added}.items()))
+            self._snapshot = (sources, merged)
+
     def update_table(self, table_id_: str, body: dict[str, Any], *, partial: bool) -> Table:
         current = self.get_table(table_id_)
         if "id" in body and body["id"] != table_id_:
@@ -416,6 +493,20 @@ class Registry:
             cur.execute("DELETE FROM tables WHERE id = ?", [table_id_])
         self._reload_table(table_id_)
         self.hub.publish(Change("table", "delete", frozenset({table_id_}), frozenset({current.source})))
+
+
+def _at_row(exc: AgnesError, index: int, raw_id: Any) -> AgnesError:
+    """``exc`` (a batch item's refusal) naming its row: ``index``, ``id`` and ``field``."""
+    field_name = exc.details.get("field") or getattr(exc, "field", None) or "body"
+    exc.details = {**exc.details, "index": index, "id": raw_id if isinstance(raw_id, str) else None,
+                   "field": field_name}
+    exc.message = f"row {index}{f' ({raw_id})' if isinstance(raw_id, str) else ''}: {exc.message}"
+    return exc
+
+
+def _dict_rows(result: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in result.description or []]
+    return [dict(zip(names, row, strict=False)) for row in result.fetchall()]
 
 
 def _one_select(sql: str, dialect: str) -> str:

@@ -29,6 +29,7 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/tables/{_ID}/schema", catalog.TableSchemaHandler),
     (rf"{API}/tables/{_ID}/sample", catalog.TableSampleHandler),
     (rf"{API}/metadata/status", catalog.MetadataStatusHandler),
+    (rf"{API}/metadata/stream", catalog.MetadataStreamHandler),
     (rf"{API}/scans/estimate", scans.ScanEstimateHandler),
     (rf"{API}/scans", scans.ScansHandler),
     (rf"{API}/scans/{_ID}", scans.ScanHandler),
@@ -56,6 +57,10 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/admin/sources/{_ID}/test", admin_registry.SourceTestHandler),
     (rf"{API}/admin/sources/{_ID}/discover", admin_registry.SourceDiscoverHandler),
     (rf"{API}/admin/tables", admin_registry.TablesHandler),
+    # Batch routes (the ':' is literal); tornado matches the raw path, so the form with the colon
+    # percent-encoded (tables%3Abatch, as tornado's url_escape writes it) has a route of its own.
+    (rf"{API}/admin/tables:batch", admin_registry.TablesBatchHandler),
+    (rf"{API}/admin/tables%(.*)", admin_registry.TablesBatchEscapedHandler),
     (rf"{API}/admin/tables/{_ID}", admin_registry.TableHandler),
     (rf"{API}/admin/tables/{_ID}/extract", admin_registry.TableExtractHandler),
     (rf"{API}/admin/tables/{_ID}/runs", admin_registry.TableRunsHandler),
@@ -76,6 +81,8 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/admin/groups/{_ID}/members", admin_access.GroupMembersHandler),
     (rf"{API}/admin/groups/{_ID}/members/{_ID}", admin_access.GroupMemberHandler),
     (rf"{API}/admin/grants", admin_access.GrantsHandler),
+    (rf"{API}/admin/grants:batch", admin_access.GrantsBatchHandler),
+    (rf"{API}/admin/grants%(.*)", admin_access.GrantsBatchEscapedHandler),
     (rf"{API}/admin/grants/{_ID}", admin_access.GrantHandler),
     (rf"{API}/admin/audit", admin_access.AuditHandler),
     (rf"{API}/admin/settings", admin_access.SettingsHandler),

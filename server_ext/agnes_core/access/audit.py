@@ -91,8 +91,10 @@ class Audit:
 
     def entries(self, *, resource: str | None = None, user: str | None = None, limit: int = 100,
                 action: str | None = None, since: datetime | None = None,
-                until: datetime | None = None) -> list[dict[str, Any]]:
-        """Newest first. ``resource`` is a prefix; ``since`` inclusive, ``until`` exclusive (UTC)."""
+                until: datetime | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first, ``offset`` entries skipped. ``resource`` is a prefix; ``action`` exact, or a
+        prefix when it ends with ``.`` or ``*`` (``table.`` and ``table.*``: every table action);
+        ``since`` inclusive, ``until`` exclusive (UTC)."""
         self.flush()
         where: list[str] = []
         params: list[Any] = []
@@ -108,10 +110,13 @@ class Audit:
         if user:
             where.append("actor = ?")
             params.append(user)
-        if action:
+        if action and action.endswith(("*", ".")):
+            where.append("starts_with(action, ?)")
+            params.append(action.rstrip("*"))
+        elif action:
             where.append("action = ?")
             params.append(action)
         sql = "SELECT * FROM audit_log" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY occurred_at DESC, id LIMIT ?"
-        rows = self.store.rows(sql, [*params, limit])
+        sql += " ORDER BY occurred_at DESC, id LIMIT ? OFFSET ?"
+        rows = self.store.rows(sql, [*params, limit, offset])
         return [{**r, "occurred_at": iso(r["occurred_at"]), "details": loads(r["details"], {})} for r in rows]

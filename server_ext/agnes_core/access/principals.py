@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agnes_core import ids
-from agnes_core.errors import AlreadyExists, Conflict, Forbidden, NotFound, ValidationError
+from agnes_core.errors import AgnesError, AlreadyExists, Conflict, Forbidden, NotFound, ValidationError
 from agnes_core.events import Change, ChangeHub
 from agnes_core.ids import GROUP_RE, check
 from agnes_core.store.state import StateStore, iso, loads, utcnow
@@ -27,6 +27,8 @@ ADMIN_GROUP = "Admin"
 BUILTIN_GROUPS = {EVERYONE: "Every user (membership is implicit)", ADMIN_GROUP: "Agnes admins"}
 REQUIREMENTS = ("required", "available")
 RESOURCE_TYPES = ("table", "package", "recipe")
+#: The most changes one ``POST admin/grants:batch`` applies.
+MAX_GRANT_CHANGES = 5000
 #: Package lifecycles whose grants give their tables (``coming-soon`` and ``draft`` give none).
 GRANTING_LIFECYCLES = ("prod", "poc")
 
@@ -250,6 +252,115 @@ class Access:
                         [grant_id, group, rtype, rid, requirement, actor, utcnow()])
         self.hub.publish(Change("grant", "create", self._tables_of(rtype, rid)))
         return self.get_grant(grant_id)
+
+    def plan_grant_changes(self, body: dict[str, Any], *, existing: Any) -> list[dict[str, Any]]:
+        """What a batch of grant changes would do, every item checked first: ``changes`` is a list of
+        ``{group, resource_type, resource_id, requirement}`` (``requirement: null``: no grant).
+        ``existing(kind, ids)`` answers which of ``ids`` exist. Every bad item is listed in one
+        error (``details.errors``: index, field, message); 404 when every problem is an unknown
+        group or resource, else 400."""
+        changes = body.get("changes")
+        if not isinstance(changes, list) or not changes:
+            raise ValidationError("changes", "changes must be a non-empty list", limit=MAX_GRANT_CHANGES)
+        if len(changes) > MAX_GRANT_CHANGES:
+            raise ValidationError("changes", f"a batch holds at most {MAX_GRANT_CHANGES} changes (got {len(changes)})",
+                                  hint="Split it into several batches.", limit=MAX_GRANT_CHANGES)
+        groups = {r["name"] for r in self.store.rows("SELECT name FROM groups")}
+        wanted: dict[str, set[str]] = {kind: set() for kind in RESOURCE_TYPES}
+        for item in changes:
+            if isinstance(item, dict) and item.get("resource_type") in RESOURCE_TYPES \
+                    and isinstance(item.get("resource_id"), str):
+                wanted[item["resource_type"]].add(item["resource_id"])
+        found = {kind: existing(kind, ids) if ids else set() for kind, ids in wanted.items()}
+        errors: list[dict[str, Any]] = []
+        missing_only = True
+        seen: dict[tuple[str, str, str], int] = {}
+        plan: list[tuple[str, str, str, str | None]] = []
+
+        def bad(index: int, field: str, message: str, *, missing: bool = False) -> None:
+            nonlocal missing_only
+            missing_only = missing_only and missing
+            errors.append({"index": index, "field": field, "message": message})
+
+        for index, item in enumerate(changes):
+            if not isinstance(item, dict):
+                bad(index, "changes", "each change must be an object")
+                continue
+            before = len(errors)
+            unknown = sorted(set(item) - {"group", "resource_type", "resource_id", "requirement"})
+            for key in unknown:
+                bad(index, key, f"unknown field {key!r}")
+            group, rtype, rid = item.get("group"), item.get("resource_type"), item.get("resource_id")
+            requirement = item.get("requirement")
+            if not isinstance(group, str) or not group:
+                bad(index, "group", "group is required")
+            elif group not in groups:
+                bad(index, "group", f"no group {group!r} (deleted, or never created)", missing=True)
+            if rtype not in RESOURCE_TYPES:
+                bad(index, "resource_type", f"resource_type must be one of {', '.join(RESOURCE_TYPES)}")
+            if not isinstance(rid, str) or not rid:
+                bad(index, "resource_id", "resource_id is required")
+            elif rtype in RESOURCE_TYPES and rid not in found[rtype]:
+                bad(index, "resource_id", f"no {rtype} {rid!r}", missing=True)
+            if "requirement" not in item:
+                bad(index, "requirement", "requirement is required: required, available or null (no grant)")
+            elif requirement is not None and requirement not in REQUIREMENTS:
+                bad(index, "requirement", f"requirement must be one of {', '.join(REQUIREMENTS)} or null")
+            if len(errors) > before:
+                continue
+            key = (str(group), str(rtype), str(rid))  # all three checked above
+            if key in seen:
+                bad(index, "resource_id", f"{rtype} {rid!r} for {group!r} is already changed by item {seen[key]}")
+                continue
+            seen[key] = index
+            plan.append((*key, requirement))
+        if errors:
+            raise AgnesError(f"{len(errors)} of {len(changes)} change(s) cannot be applied; nothing was changed",
+                             hint="Fix the listed items (details.errors) and send the batch again.",
+                             details={"errors": errors}, code="not_found" if missing_only else "validation_error")
+        current = {(r["group_name"], r["resource_type"], r["resource_id"]): r["requirement"]
+                   for r in self.store.rows("SELECT group_name, resource_type, resource_id, requirement FROM grants")}
+        out = []
+        for group, rtype, rid, requirement in plan:
+            before_req = current.get((group, rtype, rid))
+            action = ("none" if before_req == requirement else "create" if before_req is None
+                      else "delete" if requirement is None else "update")
+            out.append({"group": group, "resource_type": rtype, "resource_id": rid, "before": before_req,
+                        "after": requirement, "action": action})
+        return out
+
+    def apply_grant_changes(self, body: dict[str, Any], actor: str | None, *, existing: Any) -> dict[str, Any]:
+        """Check and (unless ``dry_run``) apply a batch of grant changes in one transaction with one
+        change notification; returns the preview ``{dry_run, applied, changes}``."""
+        unknown = sorted(set(body) - {"changes", "dry_run"})
+        if unknown:
+            raise ValidationError(unknown[0], f"unknown field {unknown[0]!r}", hint="allowed fields: changes, dry_run")
+        dry_run = body.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise ValidationError("dry_run", "dry_run must be true or false")
+        changes = self.plan_grant_changes(body, existing=existing)
+        todo = [c for c in changes if c["action"] != "none"]
+        if dry_run or not todo:
+            return {"dry_run": dry_run, "applied": False, "changes": changes}
+        now = utcnow()
+        with self.store.write() as cur:
+            for c in todo:
+                where = [c["group"], c["resource_type"], c["resource_id"]]
+                if c["action"] == "delete":
+                    cur.execute("DELETE FROM grants WHERE group_name = ? AND resource_type = ? AND resource_id = ?",
+                                where)
+                elif c["action"] == "update":
+                    cur.execute("UPDATE grants SET requirement = ?, created_by = ?, created_at = ? "
+                                "WHERE group_name = ? AND resource_type = ? AND resource_id = ?",
+                                [c["after"], actor, now, *where])
+                else:
+                    cur.execute("INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [uuid.uuid4().hex[:12], *where, c["after"], actor, now])
+        tables: set[str] = set()
+        for c in todo:
+            tables |= self._tables_of(c["resource_type"], c["resource_id"])
+        self.hub.publish(Change("grant", "batch", frozenset(tables)))
+        return {"dry_run": False, "applied": True, "changes": changes}
 
     def list_grants(self, *, group: str | None = None, resource_type: str | None = None,
                     resource_id: str | None = None) -> list[dict[str, Any]]:

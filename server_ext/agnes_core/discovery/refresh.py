@@ -113,6 +113,18 @@ class MetadataRefresher:
             self.last.get(kind) if kind else None)
         return run.to_json() if run else {"status": "never_run"}
 
+    def find_run(self, run_id: str) -> RefreshRun | None:
+        """The running or a last run with this id (None: a single-table refresh, or forgotten)."""
+        current = self.current
+        if current is not None and current.run_id == run_id:
+            return current
+        return next((run for run in list(self.last.values()) if run.run_id == run_id), None)
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many event streams are subscribed now."""
+        return len(self._subscribers)
+
     # -- runs ---------------------------------------------------------------------------
 
     def claim(self, kind: str, started_by: str | None = None) -> RefreshRun:

@@ -319,11 +319,14 @@ class ExtractRuntime:
         if change.kind != "table" or not change.ids:
             return
         sources = set(change.sources)
+        # One query for every table of the change (a batch registration names thousands).
+        states = {r["table_id"]: r for r in self.store.rows(
+            "SELECT * FROM sync_state WHERE list_contains(?, table_id)", [sorted(change.ids)])}
         for table_id in change.ids:
             table = self.registry.find_table(table_id)
             if table is not None:
                 sources.add(table.source)
-            state = self.sync_state(table_id)
+            state = states.get(table_id)
             if state is not None:
                 sources.add(state["source"])
                 if change.action == "delete" or table is None or table.query_mode not in EXTRACTABLE:

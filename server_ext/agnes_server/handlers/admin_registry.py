@@ -7,6 +7,8 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from agnes_core.errors import AgnesError, NotFound, ValidationError
+from agnes_core.registry import MAX_BATCH
 from agnes_core.store.state import iso
 
 from .base import AdminHandler
@@ -75,7 +77,8 @@ class TablesHandler(AdminHandler):
                 run = last.get(table.id)
                 out.append({**table.to_json(), "last_run": None if run is None else {
                     "run_id": run["run_id"], "status": run["status"], "started_at": iso(run["started_at"]),
-                    "error": run["error"]}, "running_run_id": running.get(table.id)})
+                    "finished_at": iso(run["finished_at"]), "rows": run["rows"], "error": run["error"]},
+                    "running_run_id": running.get(table.id)})
             return out
 
         self.write_json({"tables": await self.blocking(listing)})
@@ -87,6 +90,87 @@ class TablesHandler(AdminHandler):
         table = await self.blocking(self.core.registry.register_table, body)
         self.set_header("Location", self.request.path.rstrip("/") + "/" + table.id)
         self.write_json(table.to_json(), status=201)
+
+
+class TablesBatchHandler(AdminHandler):
+    """``POST admin/tables:batch``: many registrations validated together, then one transaction.
+
+    The body is checked item by item in a worker (a batch of thousands costs more than the event
+    loop may be held), against the same schema as ``POST admin/tables``; a refusal names the row
+    (``details.index``, ``id``, ``field``) and nothing is registered."""
+
+    audit_kind = "table"
+    audit_verbs = {"POST": "register_batch"}
+
+    def _check_request(self) -> None:
+        """The body is checked in ``post`` (off the loop)."""
+
+    def audit_resource(self) -> str:
+        return "table"
+
+    def _check_item(self, item: dict[str, Any]) -> None:
+        from agnes_server.validation import _body_error, _most_specific
+
+        found = self.agnes.requests.operation("POST", "/admin/tables")
+        validator = found[0].body_validator if found else None
+        if validator is None:
+            return
+        error = _most_specific(list(validator.iter_errors(item)))
+        if error is not None:
+            raise _body_error(error)
+
+    async def _batch(self) -> None:
+        body = self.json_body()
+        unknown = sorted(set(body) - {"tables"})
+        if unknown:
+            raise ValidationError(unknown[0], f"unknown field {unknown[0]!r}", hint="The body is {\"tables\": [...]}.")
+        tables = body.get("tables")
+        if not isinstance(tables, list):
+            raise ValidationError("tables", "tables must be a list of registrations (as POST admin/tables takes)",
+                                  limit=MAX_BATCH)
+        try:
+            registered = await self.blocking(self.core.registry.register_tables, tables, self._check_item)
+        except AgnesError as exc:
+            self._audit_details = {"index": exc.details.get("index"), "count": len(tables)}
+            raise
+        self._audit_details = {"count": len(registered), "ids": [t.id for t in registered]}
+        self.write_json({"tables": [t.to_json() for t in registered], "count": len(registered)}, status=201)
+
+    _audit_details: dict[str, Any] | None = None
+
+    def on_finish(self) -> None:
+        details = self._audit_details
+        if details is None:
+            super().on_finish()
+            return
+        user = getattr(self, "_current_user", None)
+        if user is None:
+            return
+        try:
+            status = self.get_status()
+            self.core.audit.record_later(user.username, "table.register_batch", "table",
+                                         "ok" if status < 400 else "error", status=status,
+                                         path=self.request.path, **details)
+        except Exception:  # auditing must never break the response that already went out
+            self.log.exception("agnes: could not write the audit log")
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self._batch()
+
+
+class TablesBatchEscapedHandler(TablesBatchHandler):
+    """The same route for clients that percent-encode the colon (``tables%3Abatch``: tornado's
+    ``url_escape`` does): tornado matches routes on the raw path."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, rest: str) -> None:
+        if rest.upper() != "3ABATCH":
+            raise NotFound(f"no Agnes route {self.request.path!r}",
+                           hint="GET agnes/v1/openapi.json lists every route.")
+        await self._batch()
 
 
 class TableHandler(AdminHandler):
@@ -180,8 +264,6 @@ class TableRunHandler(AdminHandler):
     async def get(self, table_id: str, run_id: str) -> None:
         run = await self.blocking(self.core.extracts.get_run, run_id)
         if run["table_id"] != table_id:
-            from agnes_core.errors import NotFound
-
             raise NotFound(f"run {run_id!r} is not a run of {table_id!r}")
         self.write_json(run)
 
