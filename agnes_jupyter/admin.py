@@ -241,11 +241,76 @@ def audit(resource: str | None = None, user: str | None = None, action: str | No
     return Records(rows, ["occurred_at", "actor", "action", "resource", "outcome"], "Audit log")
 
 
+# -- batches (the admin console's bulk register and access matrix) ---------------------------
+
+#: The fields of a registration (POST admin/tables); other keys of a row are left out.
+_TABLE_FIELDS = ("id", "name", "description", "source", "bucket", "source_table", "query_mode", "primary_key",
+                 "folder", "schedule", "sql", "incremental_key", "column_descriptions")
+
+
+def _rows_of(rows: Any) -> list[dict[str, Any]]:
+    """Dicts from a list of dicts, Records, or a DataFrame (NaN read as missing)."""
+    if hasattr(rows, "to_dict") and not isinstance(rows, dict):
+        rows = rows.to_dict("records")
+    out = []
+    for row in rows:
+        out.append({k: (None if isinstance(v, float) and v != v else v) for k, v in dict(row).items()})
+    return out
+
+
+def _table_id_for(source_table: str) -> str:
+    """A valid table id from a source's table name (letters, digits and _, not starting with a digit)."""
+    import re
+
+    tid = re.sub(r"[^A-Za-z0-9_]", "_", source_table)[:64] or "_"
+    return tid if not tid[0].isdigit() else ("_" + tid)[:64]
+
+
+def register_tables(rows: Any, source: str | None = None, *, query_mode: str = "local",
+                    skip_registered: bool = True, **defaults: Any) -> Records:
+    """Register many tables in one request (all or nothing): ``rows`` are dicts, Records or a
+    DataFrame, e.g. ``admin.discover("warehouse")`` or a filtered part of it. A row without ``id``
+    gets one from its ``source_table``; ``source``, ``query_mode`` and ``defaults`` (schedule,
+    folder, primary_key...) fill what a row leaves out. Discovered rows already registered are
+    skipped unless ``skip_registered=False``. A bad row refuses the batch, naming the row."""
+    bodies = []
+    for row in _rows_of(rows):
+        if skip_registered and row.get("registered_as"):
+            continue
+        body = {k: v for k, v in {**defaults, **row}.items() if k in _TABLE_FIELDS and v is not None}
+        if source is not None:
+            body.setdefault("source", source)
+        body.setdefault("query_mode", query_mode)
+        if "id" not in body and isinstance(body.get("source_table"), str):
+            body["id"] = _table_id_for(body["source_table"])
+        bodies.append(body)
+    if not bodies:
+        return Records([], ["id", "source", "query_mode", "bucket", "source_table"], "Registered tables")
+    registered = _client().post("admin/tables:batch", {"tables": bodies})["tables"]
+    return Records(registered, ["id", "source", "query_mode", "bucket", "source_table", "schedule"],
+                   "Registered tables")
+
+
+def apply_grants(changes: Any, dry_run: bool = False) -> Records:
+    """Apply grant changes in one request (all or nothing), or only preview them (``dry_run``):
+    each change is ``{group, resource_id, resource_type="table", requirement="available"}``, with
+    ``requirement=None`` for no grant (revoked if there is one). Returns what each change does
+    (before, after, action); every bad change is listed in the error's ``details["errors"]``."""
+    body = [{"group": c.get("group"), "resource_type": c.get("resource_type") or "table",
+             "resource_id": c.get("resource_id"), "requirement": c.get("requirement", "available")}
+            for c in _rows_of(changes)]
+    result = _client().post("admin/grants:batch", {"changes": body, "dry_run": bool(dry_run)})
+    title = "Grant changes (preview: nothing applied)" if result["dry_run"] else (
+        "Grant changes applied" if result["applied"] else "Grant changes (nothing to change)")
+    return Records(result["changes"], ["group", "resource_type", "resource_id", "before", "after", "action"], title,
+                   key="resource_id")
+
+
 __all__ = [
-    "AgnesError", "Records", "Run", "activate_user", "add_group", "add_member", "add_source", "add_user", "audit",
-    "console", "deactivate_user", "discover", "extract", "grant", "grants", "groups", "issue_token", "register_table",
-    "remove_member", "remove_source", "remove_table", "revoke", "runs", "sources", "tables", "test_source",
-    "update_source", "update_table", "users",
+    "AgnesError", "Records", "Run", "activate_user", "add_group", "add_member", "add_source", "add_user",
+    "apply_grants", "audit", "console", "deactivate_user", "discover", "extract", "grant", "grants", "groups",
+    "issue_token", "register_table", "register_tables", "remove_member", "remove_source", "remove_table", "revoke",
+    "runs", "sources", "tables", "test_source", "update_source", "update_table", "users",
 ]
 
 

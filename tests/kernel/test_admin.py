@@ -93,3 +93,60 @@ def test_describe_table_sets_descriptions_that_views_escape(lake_source: str, co
     with pytest.raises(agnes.ValidationError) as err:
         admin.describe_table("kt_events", columns={"country": "x" * 1001})
     assert err.value.details["field"] == "column_descriptions.country"
+
+
+def test_register_tables_registers_a_discovered_pick_in_one_batch(lake_source: str) -> None:
+    found = admin.discover(lake_source).to_pandas()
+    pick = found[found["source_table"].isin(["orders", "customers"])].copy()
+    pick["id"] = "kt_b_" + pick["source_table"]
+    ids = sorted(pick["id"])
+    try:
+        registered = admin.register_tables(pick, lake_source, folder="kt batch", schedule="every 6h")
+        assert sorted(r["id"] for r in registered) == ids
+        assert "<table" in registered._repr_html_()
+        listed = {t["id"]: t for t in admin.tables() if t["id"] in ids}
+        assert sorted(listed) == ids
+        assert {(t["source"], t["query_mode"], t["folder"], t["schedule"]) for t in listed.values()} == {
+            (lake_source, "local", "kt batch", "every 6h")}
+        # Discovered rows already registered are left out by default: nothing is sent twice.
+        again = admin.discover(lake_source)
+        assert admin.register_tables([r for r in again if r["source_table"] in ("orders", "customers")],
+                                     lake_source).rows == []
+        with pytest.raises(agnes.AlreadyExists) as err:
+            admin.register_tables([{"id": "kt_b_events", "source_table": "events"},
+                                   {"id": "kt_b_events", "source_table": "events"}], lake_source)
+        assert (err.value.details["index"], err.value.details["id"]) == (1, "kt_b_events")
+        assert "kt_b_events" not in {t["id"] for t in admin.tables()}
+    finally:
+        for table_id in ids:
+            try:
+                admin.remove_table(table_id)
+            except agnes.NotFound:
+                pass
+
+
+def test_apply_grants_previews_applies_and_revokes(lake_source: str, connected: LiveServer) -> None:
+    from agnes_jupyter._client import current
+
+    admin.register_table("kt_events", lake_source, "events", query_mode="remote")
+    group = "kt_batch_grants"
+    if group not in {g["name"] for g in admin.groups()}:
+        admin.add_group(group)
+    try:
+        changes = [{"group": group, "resource_id": "kt_events", "requirement": "required"}]
+        preview = admin.apply_grants(changes, dry_run=True)
+        assert [(c["before"], c["after"], c["action"]) for c in preview] == [(None, "required", "create")]
+        assert "preview" in preview.title
+        assert admin.grants(group=group).rows == []
+        applied = admin.apply_grants(changes)
+        assert [c["action"] for c in applied] == ["create"]
+        assert [(g["resource_id"], g["requirement"]) for g in admin.grants(group=group)] == [("kt_events", "required")]
+        revoked = admin.apply_grants([{"group": group, "resource_id": "kt_events", "requirement": None}])
+        assert [(c["before"], c["action"]) for c in revoked] == [("required", "delete")]
+        assert admin.grants(group=group).rows == []
+        with pytest.raises(agnes.NotFound) as err:
+            admin.apply_grants([{"group": "kt_no_such_group", "resource_id": "kt_events"},
+                                {"group": group, "resource_id": "kt_no_such_table"}])
+        assert [(e["index"], e["field"]) for e in err.value.details["errors"]] == [(0, "group"), (1, "resource_id")]
+    finally:
+        current().delete(f"admin/groups/{group}")
