@@ -209,7 +209,7 @@ class BrowseWidget(Fallback, w.VBox):
             add.on_click(lambda _b, slug=pkg.slug: self.add(slug))
             controls.append(add)
         card = w.VBox([w.HTML(_card(pkg)), w.HBox(controls)])
-        card.add_class("jp-agnes-w-card")
+        card.add_class("jp-agnes-w-pkg")
         card.add_class(f"jp-agnes-w-pkg-{_css_safe(pkg.slug)}")
         return card
 

@@ -49,6 +49,8 @@ STYLE = """
   padding: 2px 8px; margin: 4px 0; background: var(--jp-layout-color1); }
 .jp-agnes-w-hint { color: var(--jp-ui-font-color2); }
 .jp-agnes-w-note { color: var(--jp-ui-font-color2); font-size: var(--jp-ui-font-size0); }
+.jp-agnes-w-pkg { margin: 0 0 8px 0; }
+.jp-agnes-w-pkg .agnes-package { margin-bottom: 2px; }
 .jp-agnes-w-card { border: 1px solid var(--jp-border-color2); border-radius: 8px; padding: 4px 8px;
   margin: 4px 0; background: var(--jp-layout-color1); }
 .jp-agnes-w-confirm { border: 1px solid var(--jp-warn-color1); border-radius: 6px; padding: 4px 8px; }

@@ -24,6 +24,7 @@ import traitlets as t
 from .._client import Client
 from .._client import current as _client
 from .._display import esc, human_age, human_bytes, human_count, text_table
+from ..errors import AgnesError
 from ._common import Fallback, error_html, error_of, error_text, in_background
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class FreshnessWidget(Fallback, anywidget.AnyWidget):
         super().__init__()
         self._client = client or _client()
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._state: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
         self._timer: threading.Timer | None = None
@@ -165,6 +167,7 @@ class FreshnessWidget(Fallback, anywidget.AnyWidget):
             self.run = run or {}
             with self._lock:
                 self.rows = [dict(r) for r in self._state.values()]
+        self._notify()
 
     def _row_event(self, data: dict[str, Any]) -> None:
         tid = str(data.get("table_id"))
@@ -214,8 +217,11 @@ class FreshnessWidget(Fallback, anywidget.AnyWidget):
                 if self._read_stream():
                     delay = BACKOFF_START  # it was live: the next drop starts the back-off again
                 reason = "the server ended the stream"
-            except Exception as exc:  # noqa: BLE001 - a dropped stream is retried, and said
-                reason = error_of(exc)["message"]
+            except Exception as exc:
+                if self._stop.is_set():
+                    break  # close() cut it
+                log.debug("agnes: the freshness stream dropped", exc_info=True)
+                reason = exc.one_line() if isinstance(exc, AgnesError) else type(exc).__name__
             if self._stop.is_set():
                 break
             self._say("reconnecting", f"stream lost ({reason}); reconnecting in {delay:g} s…")
@@ -262,6 +268,23 @@ class FreshnessWidget(Fallback, anywidget.AnyWidget):
     def _say(self, status: str, text: str) -> None:
         self.status = status
         self.status_text = text
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait(self, condition: Any, timeout: float = 60.0) -> bool:
+        """Block until ``condition(widget)`` holds (checked after every change the stream brings),
+        at most ``timeout`` seconds; whether it held. For scripts and notebooks run top to bottom."""
+        with self._changed:
+            return self._changed.wait_for(lambda: condition(self), timeout)
+
+    def wait_for_run(self, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Block until the run ``run_id`` (e.g. from ``rewarm_all().result()``) is complete; its totals."""
+        if not self.wait(lambda w: w.run.get("run_id") == run_id and w.run.get("status") == "complete", timeout):
+            raise TimeoutError(f"the run {run_id} did not complete within {timeout:g} s")
+        return dict(self.run)
 
     def close(self) -> None:
         """Stop the stream (the thread ends, the response is closed) and close the widget."""
@@ -294,7 +317,7 @@ class FreshnessWidget(Fallback, anywidget.AnyWidget):
         """Start a warm-up of every table (admins); progress arrives through the stream. A future
         of the server's answer (the run)."""
         return self._action("starting a warm-up of every table…", lambda: self._client.post("admin/warmup"),
-                            lambda run: f"warm-up {run.get('run_id', '')} started ({run.get('total', 0)} tables)")
+                            lambda run: f"warm-up {run.get('run_id', '')} started")
 
     def refresh(self, table_id: str) -> Any:
         """Refresh one remote table's metadata now (admins); a future of the server's answer."""

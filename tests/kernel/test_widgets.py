@@ -131,8 +131,9 @@ def test_freshness_follows_a_warm_up_from_pending_through_warming_to_fresh(
     monkeypatch.setattr(widget, "send", spy)
 
     run = widget.rewarm_all().result(timeout=WAIT)
-    wait_for(lambda: widget.run.get("run_id") == run["run_id"] and widget.run.get("status") == "complete",
-             what="the warm-up to complete")
+    totals = widget.wait_for_run(run["run_id"], timeout=WAIT)
+    assert totals["status"] == "complete"
+    assert totals["succeeded"] >= 1
     # The model went through each state, in order, and ended fresh with the table's figures.
     assert seen[seen.index("pending"):][:3] == ["pending", "warming", "fresh"]
     row = widget.row("events")
