@@ -318,7 +318,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       router.register({ command: routeCommand, pattern: ADMIN_URL, rank: 60 });
     }
     if (rendermime) {
-      rendermime.addFactory(adminConsoleRendererFactory, 50);
+      rendermime.addFactory(adminConsoleRendererFactory, 10);
     }
 
     if (palette) {

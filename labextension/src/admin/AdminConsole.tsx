@@ -86,6 +86,7 @@ export function AdminConsole(props: {
   const [who, setWho] = React.useState<Who>({ state: 'loading' });
   const [screen, setScreen] = React.useState<ScreenId>(props.initial ?? 'sources');
   const [generation, setGeneration] = React.useState(0);
+  const uid = React.useId(); // tab ids unique per console (a view and cells can show several)
 
   const load = React.useCallback(async () => {
     setWho(w => (w.state === 'admin' ? w : { state: 'loading' }));
@@ -184,7 +185,7 @@ export function AdminConsole(props: {
           <button
             key={s.id}
             role="tab"
-            id={`jp-agnes-admin-tab-${s.id}`}
+            id={`${uid}-tab-${s.id}`}
             aria-selected={s.id === current.id}
             tabIndex={s.id === current.id ? 0 : -1}
             className={`jp-agnes-admin-tab${s.id === current.id ? ' jp-mod-current' : ''}`}
@@ -198,7 +199,7 @@ export function AdminConsole(props: {
       <div
         className="jp-agnes-admin-body"
         role="tabpanel"
-        aria-labelledby={`jp-agnes-admin-tab-${current.id}`}
+        aria-labelledby={`${uid}-tab-${current.id}`}
       >
         <Screen me={who.me} onChanged={onChanged} generation={generation} />
       </div>

@@ -166,7 +166,10 @@ function AddSource(props: {
   const outside =
     error && !(error as { __local?: boolean }).__local ? problemOutside(error, fields) : null;
   return (
-    <form className="jp-agnes-admin-form jp-agnes-admin-add-source" onSubmit={e => void submit(e)}>
+    <form
+      className="jp-agnes-admin-panelform jp-agnes-admin-add-source"
+      onSubmit={e => void submit(e)}
+    >
       <h3 className="jp-agnes-admin-form-title">{__('Add a source')}</h3>
       <div className="jp-agnes-admin-form-grid">
         <Field
@@ -472,7 +475,6 @@ export function DiscoveryPanel(props: {
             'Discovered in %2: %1 table',
             'Discovered in %2: %1 tables',
             tables.length,
-            tables.length,
             props.source
           )}
         </h3>
@@ -522,7 +524,7 @@ export function DiscoveryPanel(props: {
         )}
       </p>
       <div className="jp-agnes-admin-tablewrap">
-        <table className="jp-agnes-admin-grid jp-agnes-admin-discovered">
+        <table className="jp-agnes-admin-list jp-agnes-admin-discovered">
           <thead>
             <tr>
               <th>
@@ -565,7 +567,7 @@ export function DiscoveryPanel(props: {
               return (
                 <React.Fragment key={key}>
                   <tr
-                    className={`jp-agnes-admin-discovered-row${on ? ' jp-mod-selected' : ''}${bad ? ' jp-agnes-admin-row-invalid' : ''}`}
+                    className={`jp-agnes-admin-discovered-row${on ? ' jp-mod-selected' : ''}${bad ? ' jp-agnes-admin-pickrow-invalid' : ''}`}
                     data-source-table={t.source_table}
                     data-bucket={t.bucket ?? ''}
                   >
@@ -689,6 +691,16 @@ export function DiscoveryPanel(props: {
   );
 }
 
+/** An option's value in one line: objects as "key=value, …". */
+function optionText(value: unknown): string {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .join(', ');
+  }
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
 type Outcome = { kind: 'ok'; text: string } | { kind: 'problem'; problem: IProblem };
 
 export function SourcesScreen(props: IScreenProps): JSX.Element {
@@ -799,7 +811,7 @@ export function SourcesScreen(props: IScreenProps): JSX.Element {
         <div className="jp-agnes-empty">{__('No source yet: add one.')}</div>
       )}
       {sources.value && sources.value.length > 0 && (
-        <table className="jp-agnes-admin-grid jp-agnes-admin-source-list">
+        <table className="jp-agnes-admin-list jp-agnes-admin-source-list">
           <thead>
             <tr>
               <th>{__('Name')}</th>
@@ -820,13 +832,12 @@ export function SourcesScreen(props: IScreenProps): JSX.Element {
                     <td>
                       <ModeBadge mode={source.type} />
                     </td>
-                    <td className="jp-agnes-admin-mono">
-                      {Object.entries(source.options ?? {})
-                        .map(
-                          ([k, v]) =>
-                            `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`
-                        )
-                        .join('  ')}
+                    <td className="jp-agnes-admin-mono jp-agnes-admin-options">
+                      {Object.entries(source.options ?? {}).map(([k, v]) => (
+                        <div key={k} title={`${k}: ${optionText(v)}`}>
+                          <span className="jp-agnes-admin-optkey">{k}</span> {optionText(v)}
+                        </div>
+                      ))}
                     </td>
                     <td className="jp-agnes-admin-mono">
                       {Object.entries(source.secrets ?? {})
@@ -884,7 +895,6 @@ export function SourcesScreen(props: IScreenProps): JSX.Element {
               _n(
                 'Registered %1 table: %2. They are in Tables.',
                 'Registered %1 tables: %2. They are in Tables.',
-                tables.length,
                 tables.length,
                 tables.map(t => t.id).join(', ')
               )

@@ -49,6 +49,10 @@ function statusTone(status: string | undefined): string {
   }
 }
 
+function num(n: number | null | undefined): string {
+  return n === null || n === undefined ? '—' : n.toLocaleString('en-US');
+}
+
 function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) {
     return '—';
@@ -77,7 +81,7 @@ function History(props: { tableId: string; generation: number }): JSX.Element {
         {sync_state ? (
           <span className="jp-agnes-admin-note">
             {__(
-              'Served to workspaces: run %1 · %2 rows · %3 · md5 %4',
+              'Served to workspaces: run %1 · %2 · %3 · md5 %4',
               sync_state.run_id.slice(0, 8),
               humanCount(sync_state.rows),
               humanBytes(sync_state.size_bytes),
@@ -95,7 +99,7 @@ function History(props: { tableId: string; generation: number }): JSX.Element {
           )}
         </div>
       ) : (
-        <table className="jp-agnes-admin-grid jp-agnes-admin-runs">
+        <table className="jp-agnes-admin-list jp-agnes-admin-runs">
           <thead>
             <tr>
               <th>{__('Started')}</th>
@@ -115,7 +119,7 @@ function History(props: { tableId: string; generation: number }): JSX.Element {
               return (
                 <tr
                   key={run.run_id}
-                  className="jp-agnes-admin-run"
+                  className="jp-agnes-admin-runrow"
                   data-run-id={run.run_id}
                   data-status={run.status}
                 >
@@ -129,8 +133,8 @@ function History(props: { tableId: string; generation: number }): JSX.Element {
                   <td>
                     <Badge text={run.status} tone={statusTone(run.status)} />
                   </td>
-                  <td className="jp-agnes-admin-num">{humanCount(run.rows_read)}</td>
-                  <td className="jp-agnes-admin-num">{humanCount(run.rows)}</td>
+                  <td className="jp-agnes-admin-num">{num(run.rows_read)}</td>
+                  <td className="jp-agnes-admin-num">{num(run.rows)}</td>
                   <td className="jp-agnes-admin-num">{humanBytes(run.size_bytes)}</td>
                   <td className="jp-agnes-admin-num">{duration(run.duration_ms)}</td>
                   <td>
@@ -217,7 +221,10 @@ function EditTable(props: {
     return max !== undefined ? `${edit[key].length} / ${max}` : undefined;
   };
   return (
-    <form className="jp-agnes-admin-form jp-agnes-admin-edit-table" onSubmit={e => void save(e)}>
+    <form
+      className="jp-agnes-admin-panelform jp-agnes-admin-edit-table"
+      onSubmit={e => void save(e)}
+    >
       <h3 className="jp-agnes-admin-form-title">{__('Edit %1', table.id)}</h3>
       <div className="jp-agnes-admin-form-grid">
         <Field
@@ -424,7 +431,7 @@ export function TablesScreen(props: IScreenProps): JSX.Element {
             } else {
               setNotice(
                 __(
-                  '%1 extracted: %2 rows, %3 in %4.',
+                  '%1 extracted: %2, %3 in %4.',
                   id,
                   humanCount(run.rows),
                   humanBytes(run.size_bytes),
@@ -491,14 +498,14 @@ export function TablesScreen(props: IScreenProps): JSX.Element {
         <div className="jp-agnes-status">{__('Loading the registry…')}</div>
       )}
       {registry.value && (
-        <div className="jp-agnes-admin-note jp-agnes-admin-count">
+        <div className="jp-agnes-admin-note jp-agnes-admin-regcount">
           {needle
             ? __('%1 of %2 tables', tables.length, registry.value.length)
             : _n('%1 table', '%1 tables', registry.value.length, registry.value.length)}
         </div>
       )}
       {registry.value && (
-        <table className="jp-agnes-admin-grid jp-agnes-admin-registry">
+        <table className="jp-agnes-admin-list jp-agnes-admin-registry">
           <thead>
             <tr>
               <th>{__('Table')}</th>
@@ -517,7 +524,7 @@ export function TablesScreen(props: IScreenProps): JSX.Element {
               const isOpen = open?.id === table.id ? open.what : null;
               return (
                 <React.Fragment key={table.id}>
-                  <tr className="jp-agnes-admin-table" data-table-id={table.id}>
+                  <tr className="jp-agnes-admin-regrow" data-table-id={table.id}>
                     <td>
                       <div className="jp-agnes-admin-strong">{table.id}</div>
                       {table.name && table.name !== table.id && (

@@ -83,7 +83,7 @@ export class AdminConsoleRenderer extends ReactWidget implements IRenderMime.IRe
 export const adminConsoleRendererFactory: IRenderMime.IRendererFactory = {
   safe: true,
   mimeTypes: [ADMIN_CONSOLE_MIME],
-  defaultRank: 50,
+  defaultRank: 10,
   createRenderer: () => new AdminConsoleRenderer()
 };
 
