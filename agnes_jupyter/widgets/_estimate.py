@@ -43,7 +43,8 @@ class EstimateWidget(Fallback, w.VBox):
                                         tooltip="Run the scan and keep its result as a snapshot with this name")
         self.snapshot_button.add_class("jp-agnes-w-snapshot")
         self.confirm_text = w.HTML("")
-        self.confirm_button = w.Button(description="Confirm and snapshot", button_style="warning")
+        self.confirm_button = w.Button(description="Confirm and snapshot", button_style="warning",
+                                       layout=w.Layout(width="auto"))
         self.confirm_button.add_class("jp-agnes-w-confirm-run")
         self.cancel_button = w.Button(description="Cancel")
         self.confirm_box = w.VBox([self.confirm_text, w.HBox([self.confirm_button, self.cancel_button])],
