@@ -613,6 +613,8 @@ export function AccessScreen(props: IScreenProps): JSX.Element {
       setPreview(null);
       setCellErrors(errorsByCell(changes, errors));
       setFailed({ problem: describe(reason), errors, changes });
+      // The registry may have moved under the edits (a group deleted meanwhile): show it as it is.
+      setTick(t => t + 1);
     } finally {
       setBusy(false);
     }
@@ -734,7 +736,9 @@ export function AccessScreen(props: IScreenProps): JSX.Element {
           )}
           <div
             className="jp-agnes-admin-matrix"
-            style={{ ['--jp-agnes-admin-cols' as string]: columns.length }}
+            style={{
+              ['--jp-agnes-admin-matrix-height' as string]: `${Math.max(1, shownItems.length) * ROW_HEIGHT + 2}px`
+            }}
           >
             <div className="jp-agnes-admin-matrix-inner" style={{ width: gridWidth }}>
               <div className="jp-agnes-admin-matrix-head">
