@@ -205,7 +205,7 @@ class GrantsBatchHandler(AdminHandler):
         would stop at the first bad item; the console shows each one next to its cell)."""
 
     async def _batch(self) -> None:
-        body, actor = self.json_body(), self.principal.username
+        body, actor = await self.blocking(self.json_body), self.principal.username  # large: off the loop
         try:
             result = await self.blocking(lambda: self.core.access.apply_grant_changes(
                 body, actor, existing=self.core.existing_resources))
