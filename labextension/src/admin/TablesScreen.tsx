@@ -352,7 +352,7 @@ function ConfirmDelete(props: {
     <form className="jp-agnes-admin-confirm-delete" onSubmit={e => void go(e)} role="alertdialog">
       <p>
         {__(
-          'Delete the registration of %1? Analysts lose it from the catalog, grants and packages naming it stop applying, and its extracted data on the server is removed. The source itself is not touched.',
+          "Delete the registration of %1? It leaves every analyst's catalog at once, and grants, packages and stacks naming it no longer reach it. The data in the source is not touched.",
           props.table.id
         )}
       </p>
@@ -571,7 +571,7 @@ export function TablesScreen(props: IScreenProps): JSX.Element {
                     <td className="jp-agnes-admin-rowactions">
                       {extractable && (
                         <button
-                          className="jp-mod-styled jp-mod-accept jp-agnes-admin-extract"
+                          className="jp-mod-styled jp-agnes-admin-extract"
                           disabled={!!live || !!table.running_run_id}
                           onClick={() => void extract(table)}
                         >
