@@ -61,7 +61,7 @@ class BrowseWidget(Fallback, w.VBox):
             w.HTML(STYLE + '<b class="jp-agnes-w">Data packages</b>'),
             w.HBox([self.search, self.lifecycle, self.tag, self.sync_button]),
             w.HBox([self.progress, self.progress_text]),
-            self.message, self.cards, self.detail, self.report_html,
+            self.message, self.cards, self.report_html,
         ])
         self.add_class("jp-agnes-w")
         self.add_class("jp-agnes-w-browse")
@@ -126,14 +126,21 @@ class BrowseWidget(Fallback, w.VBox):
             self.show(slug)
         return True
 
-    def show(self, slug: str) -> None:
-        """The detail of one package below the cards: its tables (with freshness), uses, questions."""
+    def show(self, slug: str | None) -> None:
+        """The detail of one package under its card: its tables (with freshness), uses, questions
+        (``None``, or the shown one's *Details* again, hides it)."""
+        if slug is None:
+            self.selected, self.detail.value = None, ""
+            self._render_cards()
+            return
         try:
             pkg = package(slug)
-            self.selected = slug
-            self.detail.value = f'<div class="jp-agnes-w-card" data-package="{esc(slug)}">{pkg._repr_html_()}</div>'
         except Exception as exc:  # noqa: BLE001 - shown in the widget
             self._fail(exc)
+            return
+        self.selected = slug
+        self.detail.value = f'<div class="jp-agnes-w-card" data-package="{esc(slug)}">{pkg._repr_html_()}</div>'
+        self._render_cards()
 
     def sync(self) -> Future[SyncReport]:
         """Sync My Stack in the background: the progress bar follows it, then the report shows.
@@ -192,8 +199,11 @@ class BrowseWidget(Fallback, w.VBox):
                    else f'<div class="jp-agnes-w-note">{esc(PackageList.empty)}</div>')]
 
     def _card(self, pkg: Package) -> w.Widget:
-        details = w.Button(description="Details", tooltip="Tables, uses and example questions")
-        details.on_click(lambda _b, slug=pkg.slug: self.show(slug))
+        shown = pkg.slug == self.selected
+        details = w.Button(description="Hide details" if shown else "Details",
+                           tooltip="Tables, uses and example questions")
+        details.add_class("jp-agnes-w-details")
+        details.on_click(lambda _b, slug=pkg.slug, shown=shown: self.show(None if shown else slug))
         controls: list[w.Widget] = [details]
         if pkg.requirement == "required":
             note = w.HTML(f'<span class="jp-agnes-w-note jp-agnes-w-required">{esc(REQUIRED_NOTE)}</span>')
@@ -208,7 +218,7 @@ class BrowseWidget(Fallback, w.VBox):
             add.add_class("jp-agnes-w-add")
             add.on_click(lambda _b, slug=pkg.slug: self.add(slug))
             controls.append(add)
-        card = w.VBox([w.HTML(_card(pkg)), w.HBox(controls)])
+        card = w.VBox([w.HTML(_card(pkg)), w.HBox(controls), *([self.detail] if shown else [])])
         card.add_class("jp-agnes-w-pkg")
         card.add_class(f"jp-agnes-w-pkg-{_css_safe(pkg.slug)}")
         return card

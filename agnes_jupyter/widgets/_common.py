@@ -30,8 +30,12 @@ def error_html(error: dict[str, str] | None) -> str:
     """An error line and its hint, escaped (empty when there is none)."""
     if not error or not error.get("message"):
         return ""
-    hint = f'<div class="jp-agnes-w-hint">hint: {esc(error["hint"])}</div>' if error.get("hint") else ""
-    return f'<div class="jp-agnes-w-error" role="alert">{esc(error["message"])}{hint}</div>'
+    hint = (f'<div class="jp-agnes-w-hint" style="color:var(--jp-ui-font-color2, inherit)">hint: '
+            f'{esc(error["hint"])}</div>') if error.get("hint") else ""
+    # Inline colours too: a fallback shown outside the widget (nbconvert, GitHub) has no style sheet.
+    return (f'<div class="jp-agnes-w-error" role="alert" style="color:var(--jp-error-color1, inherit);'
+            f'border-left:3px solid var(--jp-error-color1, currentColor);padding:2px 8px">'
+            f'{esc(error["message"])}{hint}</div>')
 
 
 def error_text(error: dict[str, str] | None) -> str:

@@ -92,7 +92,7 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     page = browser.new_page(viewport={"width": 1400, "height": 950})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.agnes_errors = errors  # type: ignore[attr-defined]
+    page.agnes_errors = errors
     yield page
     page.close()
     shutil.rmtree(live_server.root / "notebooks" / ".ipynb_checkpoints", ignore_errors=True)
@@ -245,3 +245,37 @@ def test_estimate_confirms_a_snapshot_and_shows_its_table(
         except urllib.error.HTTPError as exc:
             if exc.code != 404:
                 raise
+
+
+# -- hostile text ----------------------------------------------------------------------------------
+
+HOSTILE = '<img src=x onerror="window.__agnes_xss=1">'
+
+
+def test_hostile_package_text_and_names_render_as_text_in_the_widgets(
+        page: Any, live_server: LiveServer, output_dir: Path, notebook: list[str]) -> None:
+    slug = f"wdg-xss-{uuid.uuid4().hex[:8]}"
+    live_server.request("POST", "agnes/v1/admin/packages", {"slug": slug, "title": HOSTILE, "description": HOSTILE,
+                                                            "lifecycle": "prod", "tables": ["orders"]})
+    name = _notebook(live_server, f"widgets-hostile-{uuid.uuid4().hex[:6]}.ipynb", [
+        "from agnes_jupyter import widgets\nbrowser = widgets.browse()\nbrowser",
+        f"card = widgets.estimate({EVENTS_SQL!r})\ncard.snapshot_as({HOSTILE!r})\ncard",
+    ])
+    notebook.append(name)
+    try:
+        _open_notebook(page, live_server, name)
+        _run_all(page)
+        card = page.locator(f".jp-agnes-w-pkg-{slug}")
+        card.wait_for(timeout=60_000)
+        assert HOSTILE in card.inner_text()  # shown as the text it is
+        assert card.locator("img").count() == 0
+        error = page.locator(".jp-agnes-w-estimate-card .jp-agnes-w-error")
+        error.wait_for(timeout=60_000)
+        assert error.inner_text().startswith("ValidationError: ")
+        assert HOSTILE in error.inner_text()
+        assert page.locator(".jp-agnes-w-estimate-card img").count() == 0
+        assert page.evaluate("() => window.__agnes_xss") is None
+        assert page.agnes_errors == []
+        _shots(page, output_dir, "widgets-hostile-text", card)
+    finally:
+        live_server.request("DELETE", f"agnes/v1/admin/packages/{slug}")

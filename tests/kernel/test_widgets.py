@@ -257,6 +257,10 @@ def test_browse_filters_adds_syncs_and_removes_through_the_model(
     assert "added to My Stack" in browser.message.value
     browser.show(slug)
     assert "orders" in browser.detail.value
+    (card,) = [c for c in browser.cards.children if f"jp-agnes-w-pkg-{slug}" in c._dom_classes]
+    assert browser.detail in card.children  # the detail opens under its own card
+    browser.show(None)
+    assert all(browser.detail not in c.children for c in browser.cards.children)
 
     report = browser.sync().result(timeout=120)
     assert "orders" in report.downloaded + report.unchanged
