@@ -142,7 +142,13 @@ def test_add_a_source_discover_bulk_register_extract_and_delete(page: Any, live_
         console.locator(".jp-agnes-admin-add").click()
         form = console.locator(".jp-agnes-admin-add-source")
         form.locator('input[name="name"]').fill(source)
+        # A postgres source's DSN is asked for by environment-variable name, and the form says so.
+        form.locator('select[name="type"]').select_option("postgres")
+        dsn = form.locator('[data-field="secrets.dsn"]')
+        assert "NAME of an environment variable" in dsn.inner_text()
+        assert dsn.locator("input").get_attribute("placeholder") == "PG_DSN"
         form.locator('select[name="type"]').select_option("lake")
+        assert form.locator('[data-field="secrets.dsn"]').count() == 0
         form.locator('input[name="options.path"]').fill(str(lake))
         _shot(page, output_dir, "admin-add-source")
         form.locator('button[type="submit"]').click()
@@ -206,7 +212,33 @@ def test_add_a_source_discover_bulk_register_extract_and_delete(page: Any, live_
         runs = live_server.get(f"agnes/v1/admin/tables/{ids[0]}/runs")["runs"]
         assert history.locator(".jp-agnes-admin-runrow").first.get_attribute("data-run-id") == runs[0]["run_id"]
         assert runs[0]["rows"] == 10
+
+        # The source grows a column: the next run's history row shows the schema change.
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"id": list(range(12)), "label": [f"row {n}" for n in range(12)],
+                                 "note": ["new"] * 12}), lake / f"{stems[0]}.parquet")
+        table.locator(".jp-agnes-admin-extract:not([disabled])").click()
+        history.locator('.jp-agnes-admin-runrow[data-status="succeeded"]').nth(1).wait_for(timeout=60_000)
+        latest = history.locator(".jp-agnes-admin-runrow").first
+        assert latest.locator(".jp-agnes-admin-schema-change").inner_text() == "+ note"
         _shots(page, output_dir, "admin-tables-history")
+
+        # Edit: a schedule the server refuses is shown next to the field; a good one is saved.
+        beta = console.locator(f'.jp-agnes-admin-regrow[data-table-id="{ids[1]}"]')
+        beta.locator(".jp-agnes-admin-edit").click()
+        edit = console.locator(f'.jp-agnes-admin-detail[data-detail-for="{ids[1]}"] .jp-agnes-admin-edit-table')
+        edit.locator('input[name="schedule"]').fill("every 3 weeks")
+        edit.locator('button[type="submit"]').click()
+        refused = edit.locator('[data-field="schedule"] .jp-agnes-problem')
+        refused.wait_for(timeout=30_000)
+        assert live_server.get(f"agnes/v1/admin/tables/{ids[1]}")["schedule"] is None
+        _shot(page, output_dir, "admin-edit-refused")
+        edit.locator('input[name="schedule"]').fill("every 12h")
+        edit.locator('button[type="submit"]').click()
+        console.locator(".jp-agnes-admin-notice", has_text=f"{ids[1]} saved").wait_for(timeout=30_000)
+        assert live_server.get(f"agnes/v1/admin/tables/{ids[1]}")["schedule"] == "every 12h"
 
         # Delete: typing the id enables the button.
         table.locator(".jp-agnes-admin-delete").click()
