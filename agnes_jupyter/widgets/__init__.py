@@ -26,10 +26,11 @@ __all__ = ["browse", "estimate", "freshness"]
 def freshness() -> FreshnessWidget:
     """A live dashboard of the metadata of every remote table you may read: its state (pending,
     warming, fresh, error …), age, rows and size, with counts per state; admins get *Re-warm all*
-    and a *Refresh* per row. Updates stream from the server while it is shown; ``close()`` stops them."""
-    from ._freshness import FreshnessWidget
+    and a *Refresh* per row. Updates stream from the server until ``close()`` (re-running the cell
+    closes the dashboard it made before)."""
+    from ._freshness import open_dashboard
 
-    return FreshnessWidget()
+    return open_dashboard()
 
 
 def browse() -> BrowseWidget:

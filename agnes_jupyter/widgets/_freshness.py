@@ -388,6 +388,36 @@ class FreshnessWidget(Fallback, anywidget.AnyWidget):
                 f"{error_html(self.error)}</div>")
 
 
+#: The dashboard each notebook cell made last: re-running the cell closes the one it made before
+#: (its output is gone, and its stream would otherwise run on until the kernel stops).
+_by_cell: dict[str, FreshnessWidget] = {}
+
+
+def _cell_id() -> str | None:
+    """The id of the notebook cell being run (JupyterLab sends it with each execute request)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        parent = shell.get_parent() if shell is not None and hasattr(shell, "get_parent") else None
+        cell = ((parent or {}).get("metadata") or {}).get("cellId")
+    except Exception:  # noqa: BLE001 - outside a kernel there is no cell
+        return None
+    return str(cell) if cell else None
+
+
+def open_dashboard() -> FreshnessWidget:
+    """A new dashboard; the one this cell made before (if any) is closed."""
+    cell = _cell_id()
+    previous = _by_cell.pop(cell, None) if cell else None
+    if previous is not None:
+        previous.close()
+    board = FreshnessWidget()
+    if cell:
+        _by_cell[cell] = board
+    return board
+
+
 def _interrupt(response: Any) -> None:
     """Wake a thread blocked reading ``response`` (shut its socket down), then close it."""
     try:

@@ -113,7 +113,9 @@ def notebook(live_server: LiveServer) -> Iterator[list[str]]:
 def test_freshness_watches_a_warm_up_from_its_rewarm_button_go_from_pending_to_fresh(
         page: Any, live_server: LiveServer, output_dir: Path, notebook: list[str]) -> None:
     name = _notebook(live_server, f"widgets-freshness-{uuid.uuid4().hex[:6]}.ipynb",
-                     ["from agnes_jupyter import widgets\nboard = widgets.freshness()\nboard"])
+                     ["from agnes_jupyter import widgets\nboard = widgets.freshness()\nboard",
+                      "import threading\n"
+                      "print('streams:', sum(t.name == 'agnes-freshness-stream' for t in threading.enumerate()))"])
     notebook.append(name)
     _open_notebook(page, live_server, name)
     _run_all(page)
@@ -148,6 +150,16 @@ def test_freshness_watches_a_warm_up_from_its_rewarm_button_go_from_pending_to_f
     assert board.locator(".jp-agnes-fr-refresh").count() >= 1  # the admin's per-row button
     assert page.agnes_errors == []
     _shots(page, output_dir, "widgets-freshness", board)
+
+    # Running the cell again replaces the dashboard: the one it made before stops streaming.
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.locator('.jp-agnes-fr-status[data-status="live"]').wait_for(timeout=60_000)
+    page.keyboard.press("Shift+Enter")  # the focus moved to the second cell
+    page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output", has_text="streams:").wait_for(
+        timeout=60_000)
+    assert page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output").inner_text().strip() \
+        == "streams: 1"
 
 
 # -- browse ----------------------------------------------------------------------------------------

@@ -187,6 +187,22 @@ def test_closing_the_freshness_widget_stops_its_thread_and_closes_the_response(
     assert widget.status == "closed"
 
 
+def test_re_running_a_cell_closes_the_dashboard_it_made_before(
+        connected: LiveServer, widgets_closed: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from agnes_jupyter.widgets import _freshness
+
+    monkeypatch.setattr(_freshness, "_cell_id", lambda: "cell-1")
+    first = _open_freshness(widgets_closed)
+    second = _open_freshness(widgets_closed)
+    assert not first.alive
+    assert first.status == "closed"
+    assert second.alive
+    monkeypatch.setattr(_freshness, "_cell_id", lambda: "cell-2")
+    third = _open_freshness(widgets_closed)
+    assert second.alive  # another cell's dashboard is left alone
+    assert third.alive
+
+
 def test_a_dropped_stream_reconnects_says_so_and_resyncs(connected: LiveServer, widgets_closed: list[Any]) -> None:
     from agnes_jupyter.widgets import _freshness
 
