@@ -7,6 +7,7 @@ snapshot runner of :mod:`agnes_jupyter._snapshots` (with a progress callback).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -16,7 +17,7 @@ from .._display import esc, human_bytes, human_count
 from .._estimate import VERDICT_TEXT, Estimate, scan_request
 from .._estimate import estimate as _estimate
 from .._snapshots import _run_snapshot, _same_request, check_target
-from .._workspace import workspace
+from .._workspace import Workspace, workspace
 from ..errors import SnapshotExists
 from ._common import STYLE, Fallback, error_html, error_of, error_text, in_background
 
@@ -108,6 +109,8 @@ class EstimateWidget(Fallback, w.VBox):
             self._fail(exc)
             return None
         self.snapshot_name = name
+        if existing is not None:  # the same query under this name: use it, as agnes.snapshot() does
+            return self._start(lambda ws: existing, reused=True)
         if self.needs_confirmation:
             f = self.fields
             self.state = "confirming"
@@ -134,6 +137,12 @@ class EstimateWidget(Fallback, w.VBox):
         name, body = self.snapshot_name, self.body
         assert name is not None
         assert body is not None
+        return self._start(lambda ws: _run_snapshot(ws, name, body, confirmed, self._on_progress), reused=False)
+
+    def _start(self, make: Callable[[Workspace], dict[str, Any]], reused: bool) -> Future[Any]:
+        """Make (or reuse) the snapshot in the background, then show its first rows."""
+        name = self.snapshot_name
+        assert name is not None
         self.state = "running"
         self.confirm_box.layout.display = "none"
         self.snapshot_button.disabled = True
@@ -145,7 +154,7 @@ class EstimateWidget(Fallback, w.VBox):
         def run() -> Any:
             ws = workspace()
             try:
-                meta = _run_snapshot(ws, name, body, confirmed, self._on_progress)
+                meta = make(ws)
                 table = ws.con.table(name)
                 preview = table.head(PREVIEW_ROWS).to_pandas()
             except Exception as exc:
@@ -160,7 +169,7 @@ class EstimateWidget(Fallback, w.VBox):
             self.state = "done"
             self.progress.value = self.progress.max
             self.progress.bar_style = "success"
-            self.progress_text.value = "done"
+            self.progress_text.value = "already there: this query's snapshot is reused" if reused else "done"
             truncated = (f'<div class="jp-agnes-w-error">TRUNCATED at {meta["rows"]:,} rows: the result reached '
                          f'{esc(meta.get("truncated_reason"))}. Narrow the query to get every row.</div>'
                          if meta.get("truncated") else "")

@@ -368,6 +368,18 @@ def test_a_snapshot_above_the_threshold_asks_first_then_runs_and_shows_its_table
     assert "<th>country</th>" in card.output.value
     assert card.progress.bar_style == "success"
     assert f"snapshot {name!r} done" in card._fallback_text()
+    # Again under the same name: the snapshot of this query is reused, not scanned again.
+    scan_id = agnes.snapshots()[name]["scan_id"]
+    again = card.snapshot_as(name)
+    assert again is not None
+    again.result(timeout=60)
+    assert agnes.snapshots()[name]["scan_id"] == scan_id
+    assert "reused" in card.progress_text.value
+    # Another query under that name is refused, in one line with a hint.
+    other = agnes.widgets.estimate("SELECT country FROM events WHERE country = 'DE'")
+    assert other.snapshot_as(name) is None
+    assert other.error["message"].startswith("SnapshotExists: ")
+    assert other.error["hint"]
 
 
 def test_a_cancelled_confirmation_runs_nothing(ws: Path, confirm_everything: None) -> None:
