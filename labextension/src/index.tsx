@@ -301,7 +301,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       void restorer.restore(adminTracker, {
         command: OPEN_ADMIN_COMMAND,
-        args: w => ({ screen: w.content.screen ?? '' }),
+        args: w => ({ screen: w.content.current ?? '' }),
         name: () => ADMIN_VIEW_ID
       });
     }

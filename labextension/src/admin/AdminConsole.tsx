@@ -78,6 +78,8 @@ export function ForbiddenView(props: { me: Me | null; problem: IProblem | null }
 export function AdminConsole(props: {
   /** The screen shown first (default: Sources). */
   initial?: ScreenId | null;
+  /** Bumped when the host asks for ``initial`` again (the command run once more). */
+  request?: number;
   /** Inside a notebook cell: a compact frame with no page-level scrolling of its own. */
   inCell?: boolean;
   /** Tell the host which screen is shown (the view's title, the URL). */
@@ -111,7 +113,7 @@ export function AdminConsole(props: {
     if (props.initial) {
       setScreen(props.initial);
     }
-  }, [props.initial]);
+  }, [props.initial, props.request]);
 
   const show = (id: ScreenId): void => {
     setScreen(id);

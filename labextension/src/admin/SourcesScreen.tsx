@@ -37,6 +37,8 @@ import {
   Source,
   splitList,
   Table,
+  TableBatch,
+  TableBatchInput,
   TableInput
 } from './registry';
 import type { IScreenProps } from './screen';
@@ -445,9 +447,8 @@ export function DiscoveryPanel(props: {
     setBusy(true);
     setError(null);
     try {
-      const answer = await post<{ tables: Table[]; count: number }>('admin/tables:batch', {
-        tables: rows
-      });
+      const body: TableBatchInput = { tables: rows };
+      const answer = await post<TableBatch>('admin/tables:batch', body);
       setSelected(new Set());
       props.onRegistered(answer.tables);
     } catch (reason) {

@@ -558,6 +558,9 @@ export function TablesScreen(props: IScreenProps): JSX.Element {
                         <>
                           <Badge text={last.status} tone={statusTone(last.status)} />{' '}
                           <TimeText iso={last.started_at} />
+                          {last.rows !== null && last.rows !== undefined && (
+                            <span className="jp-agnes-admin-sub"> · {humanCount(last.rows)}</span>
+                          )}
                           {last.error && (
                             <div className="jp-agnes-admin-run-error">{last.error}</div>
                           )}

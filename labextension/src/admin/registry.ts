@@ -18,15 +18,10 @@ export type SchemaChange = Schemas['SchemaChange'];
 export type QueryMode = Schemas['QueryMode'];
 
 /** GET admin/tables: the stored registration with its last run (and the run in flight). */
-export type RegistryEntry = Table & {
-  last_run?: {
-    run_id: string;
-    status: string;
-    started_at: string;
-    error: string | null;
-  } | null;
-  running_run_id?: string | null;
-};
+export type RegistryEntry = Schemas['AdminTable'];
+/** POST admin/tables:batch, its body and its answer. */
+export type TableBatchInput = Schemas['TableBatchInput'];
+export type TableBatch = Schemas['TableBatch'];
 
 type JsonObject = Record<string, unknown>;
 

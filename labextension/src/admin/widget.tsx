@@ -20,6 +20,7 @@ export class AdminConsoleContent extends ReactWidget {
     private readonly _inCell = false
   ) {
     super();
+    this._current = _screen;
     this.addClass('jp-agnes-admin-host');
   }
 
@@ -29,12 +30,29 @@ export class AdminConsoleContent extends ReactWidget {
 
   set screen(value: ScreenId | null) {
     this._screen = value;
+    this._current = value;
+    this._requests += 1; // asked again for the screen it shows first: show it again
     this.update();
   }
 
-  protected render(): JSX.Element {
-    return <AdminConsole initial={this._screen} inCell={this._inCell} />;
+  /** The screen shown now (restored with the layout). */
+  get current(): ScreenId | null {
+    return this._current;
   }
+
+  protected render(): JSX.Element {
+    return (
+      <AdminConsole
+        initial={this._screen}
+        request={this._requests}
+        inCell={this._inCell}
+        onScreen={screen => (this._current = screen)}
+      />
+    );
+  }
+
+  private _current: ScreenId | null;
+  private _requests = 0;
 }
 
 /** The main-area view (one per page). */
