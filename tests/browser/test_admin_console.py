@@ -2,7 +2,7 @@
 Agnes menu, the panel's Admin button and a bookmarkable URL; a lake source added, tested and
 discovered, several of its tables registered in one batch (a duplicate id shown on its row first),
 seen in Tables, extracted, their run in the history, one deleted by typing its id, the source
-removed after a confirm dialog; a failing source test with its hint; the console in a notebook
+removed after a confirm dialog; a failing source test with its hint (a hostile path shown as text); the console in a notebook
 cell; and a non-admin (a real analyst identity: their personal access token on the Agnes
 requests) who gets the 403 message.
 
@@ -21,6 +21,7 @@ import pytest
 
 from tests._live import LiveServer
 from tests.browser.test_panel import (
+    HOSTILE,
     THEMES,
     _notebook,
     _open_lab,
@@ -277,8 +278,9 @@ def test_add_a_source_discover_bulk_register_extract_and_delete(page: Any, live_
 def test_a_failing_source_test_shows_the_connectors_message_and_hint(page: Any, live_server: LiveServer,
                                                                       output_dir: Path) -> None:
     source = f"bt_nowhere_{uuid.uuid4().hex[:6]}"
+    path = f"/no/such/{HOSTILE}"  # shown in the options and in the connector's message: as text
     live_server.request("POST", "agnes/v1/admin/sources",
-                        {"name": source, "type": "lake", "options": {"path": "/no/such/folder"}})
+                        {"name": source, "type": "lake", "options": {"path": path}})
     try:
         _open_admin_url(page, live_server)
         console = _console(page)
@@ -286,8 +288,13 @@ def test_a_failing_source_test_shows_the_connectors_message_and_hint(page: Any, 
         row.locator(".jp-agnes-admin-test").click()
         problem = console.locator(f'.jp-agnes-admin-outcome[data-outcome-for="{source}"] .jp-agnes-problem')
         problem.wait_for(timeout=30_000)
-        assert "does not exist" in problem.locator(".jp-agnes-problem-message").inner_text()
+        message = problem.locator(".jp-agnes-problem-message").inner_text()
+        assert "does not exist" in message
+        assert HOSTILE in message
         assert problem.locator(".jp-agnes-problem-hint").inner_text() == "Fix options.path of the source."
+        assert HOSTILE in row.locator(".jp-agnes-admin-options").inner_text()
+        assert page.evaluate("window.__agnes_xss") is None
+        assert page.locator(".jp-agnes-admin img").count() == 0
         _shots(page, output_dir, "admin-source-test-failed")
     finally:
         _quiet_delete(live_server, f"agnes/v1/admin/sources/{source}")
