@@ -399,3 +399,38 @@ def test_rewarm_all_shows_live_progress_to_complete(page: Any, live_server: Live
                            ".disabled", timeout=60_000)
     assert events.locator(".jp-agnes-admin-metadata-message").inner_text() == ""
     assert page.agnes_errors == []
+
+
+def test_a_gate_limit_override_refused_next_to_its_field_then_set_and_reset(
+        page: Any, live_server: LiveServer, output_dir: Path) -> None:
+    key = "max_result_rows"
+    settings = live_server.get("agnes/v1/admin/settings")
+    assert key not in settings["overrides"]
+    configured = settings["configured"][key]
+    console = _open_screen(page, live_server, "settings")
+    row = console.locator(f'.jp-agnes-admin-settings-table tr[data-limit="{key}"]')
+    row.wait_for(timeout=30_000)
+    assert row.locator(".jp-agnes-badge").inner_text() == "configured"
+    try:
+        row.locator(".jp-agnes-admin-setting-input").fill("0")
+        console.locator(".jp-agnes-admin-settings-save").click()
+        row.locator(".jp-agnes-problem").wait_for(timeout=30_000)
+        assert key in row.locator(".jp-agnes-problem").inner_text()
+        assert live_server.get("agnes/v1/admin/settings")["limits"][key] == configured  # nothing applied
+        _shots(page, output_dir, "admin-settings-refused")
+
+        wanted = configured + 1
+        row.locator(".jp-agnes-admin-setting-input").fill(str(wanted))
+        console.locator(".jp-agnes-admin-settings-save").click()
+        row.locator(".jp-agnes-badge", has_text="stored override").wait_for(timeout=30_000)
+        assert row.locator(".jp-agnes-problem").count() == 0
+        assert row.locator(".jp-agnes-admin-setting-value").inner_text() == f"{wanted:,}"
+        assert live_server.get("agnes/v1/admin/settings")["overrides"] == {**settings["overrides"], key: wanted}
+        _shots(page, output_dir, "admin-settings-override")
+
+        row.locator(".jp-agnes-admin-setting-reset").click()
+        row.locator(".jp-agnes-badge", has_text="configured").wait_for(timeout=30_000)
+        assert key not in live_server.get("agnes/v1/admin/settings")["overrides"]
+        assert page.agnes_errors == []
+    finally:
+        live_server.request("PATCH", "agnes/v1/admin/settings", {"limits": {key: None}})

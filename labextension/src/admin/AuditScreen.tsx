@@ -173,10 +173,7 @@ export function AuditScreen(props: IScreenProps): JSX.Element {
         <Problem key={f} problem={fieldError(f)} className="jp-agnes-admin-field-error" />
       ))}
       {error !== null && named === null && <Problem problem={page.problem} />}
-      <table
-        className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-audit-table"
-        aria-busy={page.loading}
-      >
+      <table className="jp-agnes-admin-table jp-agnes-admin-audit-table" aria-busy={page.loading}>
         <thead>
           <tr>
             <th>{__('When')}</th>

@@ -870,7 +870,7 @@ export function CurationScreen(props: IScreenProps): JSX.Element {
             onCancel={() => setEditing(null)}
           />
         ))}
-      <table className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-curation-list">
+      <table className="jp-agnes-admin-table jp-agnes-admin-curation-list">
         <thead>
           <tr>
             <th>{__('Slug')}</th>

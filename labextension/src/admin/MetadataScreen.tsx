@@ -203,7 +203,7 @@ export function MetadataScreen(props: IScreenProps): JSX.Element {
           </p>
         )}
       </div>
-      <table className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-metadata-table">
+      <table className="jp-agnes-admin-table jp-agnes-admin-metadata-table">
         <thead>
           <tr>
             <th>{__('Table')}</th>

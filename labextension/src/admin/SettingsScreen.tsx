@@ -105,7 +105,7 @@ export function SettingsScreen(props: IScreenProps): JSX.Element {
       <Problem problem={settings.problem} />
       {s && (
         <form onSubmit={submit} className="jp-agnes-admin-form">
-          <table className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-settings-table">
+          <table className="jp-agnes-admin-table jp-agnes-admin-settings-table">
             <thead>
               <tr>
                 <th>{__('Limit')}</th>

@@ -228,7 +228,7 @@ export function TokensScreen(props: IScreenProps): JSX.Element {
         </span>
       </div>
       <Problem problem={tokens.problem ?? listProblem} />
-      <table className="jp-agnes-admin-grid jp-agnes-admin-table jp-agnes-admin-token-list">
+      <table className="jp-agnes-admin-table jp-agnes-admin-token-list">
         <thead>
           <tr>
             <th>{__('User')}</th>
