@@ -148,6 +148,17 @@ def test_freshness_follows_a_warm_up_from_pending_through_warming_to_fresh(
     assert widget.notice.startswith(f"warm-up {run['run_id']} started")
 
 
+def test_refreshing_one_row_updates_it_through_the_stream(connected: LiveServer, widgets_closed: list[Any]) -> None:
+    widget = _open_freshness(widgets_closed)
+    before = widget.row("events")["ts"] or 0.0
+    answer = widget.refresh("events").result(timeout=WAIT)
+    assert answer["state"] == "fresh"
+    assert widget.wait(lambda w: (w.row("events")["ts"] or 0.0) > before and w.row("events")["state"] == "fresh",
+                       timeout=WAIT)
+    assert widget.notice == "events: fresh"
+    assert widget.error == {}
+
+
 def test_row_updates_are_coalesced_into_one_patch(connected: LiveServer, widgets_closed: list[Any],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from agnes_jupyter.widgets import _freshness
