@@ -449,6 +449,21 @@ export function TablesScreen(props: IScreenProps): JSX.Element {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [runningIds]);
 
+  // Runs already going when the registry was read (a schedule, another admin): follow them too.
+  React.useEffect(() => {
+    const going = (registry.value ?? []).filter(t => t.running_run_id && !running[t.id]);
+    if (going.length) {
+      setRunning(r => {
+        const next = { ...r };
+        for (const t of going) {
+          next[t.id] = { run: { run_id: t.running_run_id } as Run, since: Date.now() };
+        }
+        return next;
+      });
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [registry.value]);
+
   const extract = async (table: RegistryEntry): Promise<void> => {
     setProblems(p => {
       const next = { ...p };
