@@ -7,7 +7,7 @@ import * as React from 'react';
 
 import { requestAPI } from '../api';
 import type { MetadataRow, MetadataStatus } from '../apitypes';
-import { Badge, freshnessLabel, Progress } from '../components/bits';
+import { Badge, freshnessLabel, ModeBadge, Progress } from '../components/bits';
 import { Problem } from '../components/Problem';
 import { humanBytes, humanCount } from '../format';
 import { __ } from '../i18n';
@@ -78,6 +78,14 @@ export function MetadataScreen(props: IScreenProps): JSX.Element {
   const [rowProblems, setRowProblems] = React.useState<Map<string, string>>(new Map());
   const [filter, setFilter] = React.useState<'all' | RowState>('all');
   const status = useLoad(() => requestAPI<MetadataStatus>('metadata/status'), [props.generation]);
+  // Each table's mode: a warm-up reads every table; only remote ones have cached metadata.
+  const modes = useLoad(
+    () =>
+      requestAPI<{ tables: Array<{ id: string; query_mode: string }> }>('admin/tables').then(
+        r => new Map(r.tables.map(t => [t.id, t.query_mode]))
+      ),
+    [props.generation]
+  );
 
   const stream = useEventStream(
     'admin/warmup/stream',
@@ -221,10 +229,11 @@ export function MetadataScreen(props: IScreenProps): JSX.Element {
             const row = run?.rows.get(id);
             const meta = metadata.get(id);
             const message = rowProblems.get(id) ?? row?.error ?? meta?.error_msg ?? null;
+            const mode = modes.value?.get(id) ?? (meta ? 'remote' : null);
             return (
               <tr key={id} data-table-id={id} data-state={row?.state ?? ''}>
-                <td>
-                  <code>{id}</code>
+                <td className="jp-agnes-admin-nowrap">
+                  <code>{id}</code> {mode && <ModeBadge mode={mode} />}
                 </td>
                 <td>
                   {row ? (
@@ -238,19 +247,32 @@ export function MetadataScreen(props: IScreenProps): JSX.Element {
                     <span className="jp-agnes-admin-muted">—</span>
                   )}
                 </td>
-                <td>{meta ? freshnessLabel(meta.freshness) : '—'}</td>
+                <td>
+                  {meta ? (
+                    freshnessLabel(meta.freshness)
+                  ) : (
+                    <span
+                      className="jp-agnes-admin-muted"
+                      title={__('Extracted tables report their extract on the Tables screen.')}
+                    >
+                      {mode && mode !== 'remote' ? __('extracted') : '—'}
+                    </span>
+                  )}
+                </td>
                 <td>{meta ? humanCount(meta.rows) : '—'}</td>
                 <td>{meta ? humanBytes(meta.size_bytes) : '—'}</td>
                 <td>{meta ? <TimeText iso={meta.refreshed_at} /> : '—'}</td>
                 <td className="jp-agnes-admin-metadata-message">{message}</td>
                 <td className="jp-agnes-admin-cell-actions">
-                  <button
-                    className="jp-Button jp-mod-styled jp-mod-reject jp-agnes-admin-refresh-one"
-                    disabled={refreshing.has(id)}
-                    onClick={() => void refreshOne(id)}
-                  >
-                    {refreshing.has(id) ? __('Refreshing…') : __('Refresh')}
-                  </button>
+                  {mode === 'remote' && (
+                    <button
+                      className="jp-Button jp-mod-styled jp-mod-reject jp-agnes-admin-refresh-one"
+                      disabled={refreshing.has(id)}
+                      onClick={() => void refreshOne(id)}
+                    >
+                      {refreshing.has(id) ? __('Refreshing…') : __('Refresh')}
+                    </button>
+                  )}
                 </td>
               </tr>
             );
