@@ -3965,6 +3965,7 @@ export interface components {
         TableUpdate: {
             name?: string | null;
             description?: string | null;
+            /** @description A source's name (400 validation_error when there is none). */
             source?: string;
             bucket?: string | null;
             source_table?: string | null;

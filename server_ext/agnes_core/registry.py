@@ -464,7 +464,14 @@ class Registry:
                 merged["column_descriptions"] = current.column_descriptions | body["column_descriptions"]
         else:
             merged = {"id": table_id_, **body}
-        values = self._validate_table(merged)
+        try:
+            values = self._validate_table(merged)
+        except NotFound as exc:
+            if exc.details.get("field") != "source":
+                raise
+            # The table exists; what is missing is the source the body names: a bad field, not a 404
+            # (which would say the table itself is gone).
+            raise ValidationError("source", exc.message, hint=exc.hint) from None
         # Only descriptions changed: the table's address and data are the same, so caches of its
         # metadata (ranges, sizes) stay; every view of it is still rebuilt.
         try:

@@ -66,6 +66,11 @@ async def test_register_table_errors(api) -> None:
     assert body["error"] == "already_exists"
     status, body, _ = await api("PATCH", "admin/tables/nope", {"folder": "x"})
     assert status == 404
+    for verb in ("PUT", "PATCH"):  # the table exists: a missing source is a bad field, not a 404
+        status, body, _ = await api(verb, "admin/tables/orders", {"source": "nope"})
+        assert (status, body["error"], body["details"]["field"]) == (400, "validation_error", "source"), verb
+    status, orders, _ = await api("GET", "admin/tables/orders")
+    assert orders["source"] == "demo"
     status, body, _ = await api("PATCH", "admin/tables/orders", {"id": "renamed"})
     assert status == 400
     assert body["details"]["field"] == "id"
