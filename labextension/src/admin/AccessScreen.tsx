@@ -673,6 +673,9 @@ export function AccessScreen(props: IScreenProps): JSX.Element {
             <span className="jp-agnes-admin-count jp-agnes-admin-matrix-count">
               {__('%1 of %2 items', shownItems.length, items.value?.length ?? 0)}
             </span>
+          </div>
+          <div className="jp-agnes-admin-toolbar jp-agnes-admin-matrix-actions">
+            <Legend />
             <span className="jp-agnes-admin-spacer" />
             <span className="jp-agnes-admin-pending-count" data-pending={pending.size}>
               {_n('%1 pending change', '%1 pending changes', pending.size, pending.size)}
@@ -697,7 +700,6 @@ export function AccessScreen(props: IScreenProps): JSX.Element {
               {__('Review changes')}
             </button>
           </div>
-          <Legend />
           {notice && <Notice text={notice} tone="success" onClose={() => setNotice(null)} />}
           {failed && (
             <div className="jp-agnes-admin-batch-failed">

@@ -157,7 +157,7 @@ export function MetadataScreen(props: IScreenProps): JSX.Element {
       <ScreenHeader
         title={__('Metadata')}
         description={__(
-          'Remote tables keep their metadata (rows, size, partitioning) in a cache the catalog and the cost gate read. A warm-up reads it for every remote table.'
+          'Remote tables keep their metadata (rows, size, partitioning) in a cache the catalog and the cost gate read. A warm-up reads every registered table again, remote ones into that cache.'
         )}
       >
         <StreamBadge stream={stream} />
