@@ -492,3 +492,29 @@ def test_create_a_group_add_and_remove_a_member_then_delete_the_group_after_a_co
         assert page.agnes_errors == []
     finally:
         _quiet(live_server, "DELETE", f"agnes/v1/admin/groups/{group}")
+
+
+def test_the_metadata_stream_dropping_says_so_and_reconnects_with_back_off(
+        page: Any, live_server: LiveServer, output_dir: Path) -> None:
+    attempts: list[str] = []
+
+    def refuse(route: Any) -> None:
+        attempts.append(route.request.url)
+        route.abort()
+
+    page.route("**/agnes/v1/admin/warmup/stream*", refuse)
+    console = _open_screen(page, live_server, "metadata")
+    lost = console.locator('.jp-agnes-admin-stream[data-stream="reconnecting"]')
+    lost.wait_for(timeout=60_000)
+    assert "Live updates lost — reconnecting in" in lost.inner_text()
+    page.wait_for_function("() => /attempt [2-9]/.test(document.querySelector("
+                           "'.jp-agnes-admin-stream[data-stream=\"reconnecting\"]')?.textContent ?? '')",
+                           timeout=60_000)
+    assert len(attempts) >= 2
+    # Without the stream the screen still shows the last run, as GET admin/warmup has it.
+    console.locator('.jp-agnes-admin-run[data-run-status="complete"]').wait_for(timeout=30_000)
+    _shots(page, output_dir, "admin-metadata-stream-lost")
+    # The server is reachable again: the next attempt connects and the screen says Live.
+    page.unroute("**/agnes/v1/admin/warmup/stream*")
+    console.locator('.jp-agnes-admin-stream[data-stream="live"]').wait_for(timeout=60_000)
+    assert page.agnes_errors == []

@@ -87,11 +87,31 @@ export function MetadataScreen(props: IScreenProps): JSX.Element {
     [props.generation]
   );
 
+  // The run as the server has it now, so the screen is right even while the stream is down; the
+  // stream's snapshot and events take over from there.
+  const [known, setKnown] = React.useState(false);
+  React.useEffect(() => {
+    let live = true;
+    requestAPI<Record<string, unknown>>('admin/warmup').then(
+      state => {
+        if (live) {
+          setRun(current => current ?? applyEvent(null, 'snapshot', state));
+          setKnown(true);
+        }
+      },
+      reason => live && setProblem(describe(reason))
+    );
+    return () => {
+      live = false;
+    };
+  }, [props.generation]);
+
   const stream = useEventStream(
     'admin/warmup/stream',
     EVENTS,
     (event, data) => {
       setRun(state => applyEvent(state, event, data));
+      setKnown(true);
       if (event === 'complete') {
         status.reload();
       }
@@ -207,7 +227,9 @@ export function MetadataScreen(props: IScreenProps): JSX.Element {
           </>
         ) : (
           <p className="jp-agnes-admin-muted">
-            {__('No warm-up has run since the server started.')}
+            {known
+              ? __('No warm-up has run since the server started.')
+              : __('Reading the warm-up state…')}
           </p>
         )}
       </div>
