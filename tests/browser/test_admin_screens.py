@@ -335,6 +335,19 @@ def test_soft_delete_a_package_then_undo_then_restore_from_the_deleted_list(
         # The title a curator typed is text, never markup.
         assert title in row.inner_text()
         assert row.locator("img").count() == 0
+        # Edit: a description and a table, saved with PATCH.
+        row.locator(".jp-agnes-admin-edit").click()
+        form = console.locator(".jp-agnes-admin-package-form")
+        assert form.locator(".jp-agnes-admin-input-slug").is_disabled()  # a slug never changes
+        form.locator(".jp-agnes-admin-input-description").fill("Orders, for the undo test")
+        form.locator(".jp-agnes-admin-chip-input").fill("orders")
+        form.locator(".jp-agnes-admin-chip-input").press("Enter")
+        form.locator('.jp-agnes-admin-chip[data-table-id="orders"]').wait_for(timeout=10_000)
+        form.locator(".jp-agnes-admin-save").click()
+        form.wait_for(state="detached", timeout=30_000)
+        saved = live_server.get(f"agnes/v1/admin/packages/{slug}")
+        assert (saved["description"], saved["tables"], saved["title"]) == ("Orders, for the undo test", ["orders"], title)
+        assert row.locator("td").nth(4).inner_text() == "1"  # its tables
         row.locator(".jp-agnes-admin-delete").click()
         notice = console.locator(".jp-agnes-admin-notice", has_text="Deleted")
         notice.wait_for(timeout=30_000)

@@ -120,7 +120,11 @@ export function Field(props: {
       <div className="jp-agnes-admin-field-meta">
         {props.help && <span className="jp-agnes-admin-field-help">{props.help}</span>}
         {limit && (
-          <span className="jp-agnes-admin-field-limit" data-limit={props.name}>
+          <span
+            className="jp-agnes-admin-field-limit"
+            data-limit={props.name}
+            title={props.limit?.patterns.length ? props.limit.patterns.join('\n') : undefined}
+          >
             {limit}
           </span>
         )}
