@@ -347,7 +347,10 @@ def test_soft_delete_a_package_then_undo_then_restore_from_the_deleted_list(
         form.wait_for(state="detached", timeout=30_000)
         saved = live_server.get(f"agnes/v1/admin/packages/{slug}")
         assert (saved["description"], saved["tables"], saved["title"]) == ("Orders, for the undo test", ["orders"], title)
-        assert row.locator("td").nth(4).inner_text() == "1"  # its tables
+        # The list shows the saved package: one table.
+        page.wait_for_function(
+            "s => document.querySelector(`.jp-agnes-admin-curation-list tr[data-slug=\"${s}\"] td:nth-child(5)`)"
+            "?.textContent === '1'", arg=slug, timeout=30_000)
         row.locator(".jp-agnes-admin-delete").click()
         notice = console.locator(".jp-agnes-admin-notice", has_text="Deleted")
         notice.wait_for(timeout=30_000)

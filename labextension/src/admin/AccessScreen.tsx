@@ -278,7 +278,7 @@ function GroupsPanel(props: {
         </div>
       )}
       <form
-        className="jp-agnes-admin-form jp-agnes-admin-new-group"
+        className="jp-agnes-admin-box jp-agnes-admin-new-group"
         onSubmit={e => void createGroup(e)}
       >
         <h4 className="jp-agnes-admin-minor">{__('New group')}</h4>
@@ -317,7 +317,7 @@ function GroupsPanel(props: {
         </button>
       </form>
       <form
-        className="jp-agnes-admin-form jp-agnes-admin-new-user"
+        className="jp-agnes-admin-box jp-agnes-admin-new-user"
         onSubmit={e => void createUser(e)}
       >
         <h4 className="jp-agnes-admin-minor">{__('New user')}</h4>

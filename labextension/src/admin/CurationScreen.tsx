@@ -304,10 +304,7 @@ function PackageForm(props: {
     'draft'
   ];
   return (
-    <form
-      className="jp-agnes-admin-form jp-agnes-admin-package-form"
-      onSubmit={e => void submit(e)}
-    >
+    <form className="jp-agnes-admin-box jp-agnes-admin-package-form" onSubmit={e => void submit(e)}>
       <h3 className="jp-agnes-admin-subtitle">
         {creating ? __('New package') : __('Edit package %1', d.slug)}
       </h3>
@@ -637,7 +634,7 @@ function RecipeForm(props: {
   };
   const common = { limits, error };
   return (
-    <form className="jp-agnes-admin-form jp-agnes-admin-recipe-form" onSubmit={e => void submit(e)}>
+    <form className="jp-agnes-admin-box jp-agnes-admin-recipe-form" onSubmit={e => void submit(e)}>
       <h3 className="jp-agnes-admin-subtitle">
         {creating ? __('New recipe') : __('Edit recipe %1', d.slug)}
       </h3>
@@ -948,7 +945,11 @@ export function CurationScreen(props: IScreenProps): JSX.Element {
           {!list.loading && rows.length === 0 && (
             <tr>
               <td colSpan={7} className="jp-agnes-admin-empty">
-                {kind === 'package' ? __('No packages.') : __('No recipes.')}
+                {needle !== ''
+                  ? __('Nothing matches "%1".', search.trim())
+                  : kind === 'package'
+                    ? __('No packages.')
+                    : __('No recipes.')}
               </td>
             </tr>
           )}

@@ -104,7 +104,7 @@ export function SettingsScreen(props: IScreenProps): JSX.Element {
       />
       <Problem problem={settings.problem} />
       {s && (
-        <form onSubmit={submit} className="jp-agnes-admin-form">
+        <form onSubmit={submit} className="jp-agnes-admin-settings-form">
           <table className="jp-agnes-admin-table jp-agnes-admin-settings-table">
             <thead>
               <tr>

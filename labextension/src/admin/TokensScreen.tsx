@@ -160,7 +160,7 @@ export function TokensScreen(props: IScreenProps): JSX.Element {
       />
       {created && <SecretOnce created={created} onDone={() => setCreated(null)} />}
       <form
-        className="jp-agnes-admin-form jp-agnes-admin-inline-form"
+        className="jp-agnes-admin-box jp-agnes-admin-inline-form"
         onSubmit={e => void create(e)}
       >
         <h3 className="jp-agnes-admin-subtitle">{__('Issue a token')}</h3>
