@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
+import { AgnesApiError } from '../src/api';
+import { errorField, problemFor, problemOutside } from '../src/admin/errors';
+
 import { auditQuery, originOf, packageBody, recipeBody, typedValue } from '../src/admin/forms';
 import { limitText, overLimit, schemaLimits, splitList, usageText } from '../src/admin/limits';
 import {
@@ -355,5 +358,32 @@ describe('screen request bodies', () => {
         'max_result_rows'
       )
     ).toBe('default');
+  });
+});
+
+describe('errors next to their field', () => {
+  const refused = (field: string | undefined) =>
+    new AgnesApiError(400, {
+      error: 'validation_error',
+      message: `bad ${field}`,
+      hint: 'fix it',
+      details: field === undefined ? {} : { field }
+    });
+
+  it('shows an error on the field it names, its items and its sub-fields', () => {
+    expect(problemFor(refused('tags'), 'tags')?.message).toBe('bad tags');
+    expect(problemFor(refused('tags[3]'), 'tags')?.hint).toBe('fix it');
+    expect(problemFor(refused('parameters[0].name'), 'parameters')).not.toBeNull();
+    expect(problemFor(refused('limits.max_result_rows'), 'limits.max_result_rows')).not.toBeNull();
+    expect(problemFor(refused('title'), 'tags')).toBeNull();
+    expect(problemFor(refused('tagsx'), 'tags')).toBeNull();
+  });
+
+  it('shows an error that names no field of the form once, at the top', () => {
+    expect(problemOutside(refused('slug'), ['slug', 'title'])).toBeNull();
+    expect(problemOutside(refused('body'), ['slug', 'title'])?.message).toBe('bad body');
+    expect(problemOutside(refused(undefined), ['slug'])?.message).toBe('bad undefined');
+    expect(problemOutside(null, ['slug'])).toBeNull();
+    expect(errorField(new Error('plain'))).toBeNull();
   });
 });
