@@ -140,8 +140,8 @@ async def test_an_invalid_item_rejects_the_whole_batch_naming_its_row(api, item:
 
 
 async def test_a_batch_over_the_limit_is_refused_with_the_limit(api) -> None:
-    status, body, _ = await api("POST", "admin/tables:batch", {"tables": [
-        {"id": f"t{i}", "source": "demo"} for i in range(5001)]}, token=ALICE)
+    status, body, _ = await api("POST", "admin/tables:batch", {"tables": [{"id": f"t{i}"} for i in range(5001)]},
+                                token=ALICE)  # counted before any item is checked
     assert (status, body["error"]) == (400, "validation_error")
     assert (body["details"]["field"], body["details"]["limit"]) == ("tables", 5000)
     status, body, _ = await api("POST", "admin/tables:batch", {"tables": []}, token=ALICE)
@@ -376,6 +376,18 @@ async def test_an_analyst_streams_only_readable_tables_across_runs(api, jp_fetch
     second = [d for e, d in events if e == "start"][1]
     assert (second["rows"], second["total"]) == ([], 0)
     assert len([d for e, d in events if e == "row"]) == len(rows)  # no row of the refresh
+
+    # Granted again, then bob leaves the group: his stream follows both.
+    status, _, _ = await api("POST", "admin/grants", {"group": group, "resource_id": "events"}, token=ALICE)
+    assert status == 201
+    status, _, _ = await api("POST", "admin/metadata/refresh", token=ALICE)
+    await poll(lambda: stream.count("complete") >= 3, "the third run's complete event")
+    assert [r["table_id"] for r in [d for e, d in stream.events() if e == "start"][2]["rows"]] == ["events"]
+    status, _, _ = await api("DELETE", f"admin/groups/{group}/members/bob", token=ALICE)
+    assert status == 204
+    status, _, _ = await api("POST", "admin/metadata/refresh", token=ALICE)
+    await poll(lambda: stream.count("complete") >= 4, "the fourth run's complete event")
+    assert [d for e, d in stream.events() if e == "start"][3]["rows"] == []
     await stream.close()
 
 

@@ -8,6 +8,7 @@ most of the time, but any change drops them and the next reader rebuilds them fr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -168,10 +169,15 @@ class MetadataStreamHandler(EventStreamMixin, AgnesHandler):
 
     def _view(self) -> _StreamView:
         """In a worker: who is asking now (groups may have changed) and what they may read."""
-        generation = self.core.access.generation
+        access = self.core.access
+        generation = access.generation
         user = self.current_user
         principal = self.agnes.principal_for(user.username, user.display_name or user.name)
-        return _StreamView(principal, self.core.access.readable_tables(principal), generation)
+        groups = access.groups_of(user.username)  # from the store: a cached principal may lag a change
+        if groups != principal.groups:
+            principal = dataclasses.replace(principal, groups=groups,
+                                            is_admin=access.is_admin_username(user.username))
+        return _StreamView(principal, access.readable_tables(principal), generation)
 
     def _snapshot(self, view: _StreamView) -> dict[str, Any]:
         current = self.core.refresher.current
