@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { AgnesApiError } from '../src/api';
 import { errorField, problemFor, problemOutside } from '../src/admin/errors';
 
-import { auditQuery, originOf, packageBody, recipeBody, typedValue } from '../src/admin/forms';
+import {
+  auditQuery,
+  originOf,
+  packageBody,
+  recipeBody,
+  relativeTime,
+  typedValue
+} from '../src/admin/forms';
 import { limitText, overLimit, schemaLimits, splitList, usageText } from '../src/admin/limits';
 import {
   cellKey,
@@ -385,5 +392,15 @@ describe('errors next to their field', () => {
     expect(problemOutside(refused(undefined), ['slug'])?.message).toBe('bad undefined');
     expect(problemOutside(null, ['slug'])).toBeNull();
     expect(errorField(new Error('plain'))).toBeNull();
+  });
+});
+
+describe('times', () => {
+  const now = new Date('2026-12-02T12:00:00Z');
+  it('says how long ago a past time was and how far ahead a future one is', () => {
+    expect(relativeTime('2026-12-02T11:55:00Z', now)).toBe('5 min ago');
+    expect(relativeTime('2026-12-02T12:00:30Z', now)).toBe('just now');
+    expect(relativeTime('2027-03-02T12:00:00Z', now)).toBe('in 3 mo');
+    expect(relativeTime('2026-12-05T12:00:00Z', now)).toBe('in 3 d');
   });
 });

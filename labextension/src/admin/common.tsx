@@ -9,11 +9,11 @@ import { ServerConnection } from '@jupyterlab/services';
 import * as React from 'react';
 
 import { Problem } from '../components/Problem';
-import { humanAge } from '../format';
 import { __ } from '../i18n';
 import { describe, type IProblem } from '../model';
 import { API_NAMESPACE } from '../tokens';
 import { type IFieldLimit, type IOpenApiDoc, type Limits, limitText, schemaLimits } from './limits';
+import { relativeTime } from './forms';
 import { openApiDocument } from './openapi';
 export { errorDetails, errorField, problemFor, problemOutside } from './errors';
 import { backoffDelay } from './stream';
@@ -107,7 +107,8 @@ export function TimeText(props: { iso: string | null | undefined }): JSX.Element
   const when = new Date(props.iso);
   return (
     <span className="jp-agnes-admin-time" title={props.iso}>
-      {when.toLocaleString()} <span className="jp-agnes-admin-age">({humanAge(props.iso)})</span>
+      {when.toLocaleString()}{' '}
+      <span className="jp-agnes-admin-age">({relativeTime(props.iso)})</span>
     </span>
   );
 }

@@ -2,6 +2,8 @@
  * Pure pieces of the admin forms (no DOM, no JupyterLab): the audit query, the request bodies of
  * the package and recipe forms, and where a gate limit comes from. Unit-tested on their own.
  */
+import { humanAge } from '../format';
+import { __ } from '../i18n';
 import type { components } from '../schema';
 import { splitList } from './limits';
 
@@ -156,4 +158,14 @@ export function originOf(
     return 'default';
   }
   return 'configured';
+}
+
+/** How long ago a time was, or how far ahead it is ("5 min ago", "in 89 d"). */
+export function relativeTime(iso: string, now: Date = new Date()): string {
+  const ahead = new Date(iso).getTime() - now.getTime();
+  if (ahead > 60_000) {
+    const mirrored = new Date(now.getTime() - ahead).toISOString();
+    return __('in %1', humanAge(mirrored, now).replace(/ ago$/, ''));
+  }
+  return humanAge(iso, now);
 }
