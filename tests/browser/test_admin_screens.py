@@ -162,7 +162,8 @@ def test_a_grant_to_a_group_deleted_meanwhile_shows_its_error_on_the_cell(
                            f'.jp-agnes-admin-cell[data-group="{group}"]')
     assert "jp-agnes-admin-cell-error" in (cell.get_attribute("class") or "")
     item = failed.locator('.jp-agnes-admin-batch-errors li[data-index="0"]')
-    assert group in item.inner_text() and slug in item.inner_text()
+    assert group in item.inner_text()
+    assert slug in item.inner_text()
     assert "Nothing was applied" in failed.inner_text()
     assert console.locator(".jp-agnes-admin-preview").count() == 0
     assert live_server.get(f"agnes/v1/admin/grants?resource_type=package&resource_id={slug}")["grants"] == []
@@ -291,7 +292,8 @@ def test_a_package_with_nine_tags_and_a_recipe_with_an_undeclared_parameter_are_
         form.locator(".jp-agnes-admin-save").click()
         problem = tags.locator(".jp-agnes-problem")
         problem.wait_for(timeout=30_000)
-        assert "8" in problem.inner_text() and "tags" in problem.inner_text()
+        assert "8" in problem.inner_text()
+        assert "tags" in problem.inner_text()
         assert form.locator('.jp-agnes-admin-field[data-field="title"] .jp-agnes-problem').count() == 0
         with pytest.raises(urllib.error.HTTPError) as missing:
             live_server.request("GET", f"agnes/v1/admin/packages/{slug}?include_deleted=true")
@@ -346,7 +348,9 @@ def test_soft_delete_a_package_then_undo_then_restore_from_the_deleted_list(
         form.locator(".jp-agnes-admin-save").click()
         form.wait_for(state="detached", timeout=30_000)
         saved = live_server.get(f"agnes/v1/admin/packages/{slug}")
-        assert (saved["description"], saved["tables"], saved["title"]) == ("Orders, for the undo test", ["orders"], title)
+        assert saved["description"] == "Orders, for the undo test"
+        assert saved["tables"] == ["orders"]
+        assert saved["title"] == title
         # The list shows the saved package: one table.
         page.wait_for_function(
             "s => document.querySelector(`.jp-agnes-admin-curation-list tr[data-slug=\"${s}\"] td:nth-child(5)`)"
@@ -379,7 +383,8 @@ def test_soft_delete_a_package_then_undo_then_restore_from_the_deleted_list(
         _quiet(live_server, "DELETE", f"agnes/v1/admin/packages/{slug}")
 
 
-def test_rewarm_all_shows_live_progress_to_complete(page: Any, live_server: LiveServer, output_dir: Path) -> None:
+def test_rewarm_all_shows_live_progress_to_complete_then_one_row_refreshes(
+        page: Any, live_server: LiveServer, output_dir: Path) -> None:
     before = live_server.get("agnes/v1/admin/warmup").get("run_id")
     console = _open_screen(page, live_server, "metadata")
     console.locator('.jp-agnes-admin-stream[data-stream="live"]').wait_for(timeout=60_000)
@@ -410,7 +415,8 @@ def test_rewarm_all_shows_live_progress_to_complete(page: Any, live_server: Live
     assert run_id != before
     states = page.evaluate("() => window.__agnes_states")
     runs = page.evaluate("() => window.__agnes_runs")
-    assert f"{run_id}:running" in runs and runs.index(f"{run_id}:running") < runs.index(f"{run_id}:complete")
+    assert f"{run_id}:running" in runs
+    assert runs.index(f"{run_id}:running") < runs.index(f"{run_id}:complete")
     # The events row showed this run's progress (pending and/or warming) and ended fresh.
     assert states[-1] == "fresh"
     assert {"pending", "warming"} & set(states)
