@@ -241,6 +241,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/connectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The installed connectors, each with its source form (admin). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Connectors. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConnectorList"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/sources": {
         parameters: {
             query?: never;
@@ -3939,6 +3976,30 @@ export interface components {
         };
         SourceList: {
             sources: components["schemas"]["Source"][];
+        };
+        /** @description One field of a source's form; for a secret, it takes the NAME of an environment variable. */
+        FormField: {
+            name: string;
+            help: string;
+            /** @enum {string} */
+            kind: "text" | "integer" | "list" | "choice";
+            required: boolean;
+            choices: string[];
+            placeholder: string;
+        };
+        /** @description An installed connector, with the form a source of its type takes. */
+        Connector: {
+            type: string;
+            title: string;
+            dialect: string;
+            capabilities: string[];
+            options: components["schemas"]["FormField"][];
+            secrets: components["schemas"]["FormField"][];
+            /** @description Why a plugin connector could not be loaded (it is listed anyway). */
+            error?: string;
+        };
+        ConnectorList: {
+            connectors: components["schemas"]["Connector"][];
         };
         TableInput: {
             id: string;

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 
 import {
   batchErrorRow,
-  CONNECTOR_FORMS,
+  type FormFieldInfo,
+  hasOptionFields,
+  type IConnectorForm,
   optionsFromForm,
   proposeTableId,
   schemaChangeText,
@@ -67,9 +69,39 @@ describe('batchErrorRow', () => {
   });
 });
 
+const field = (name: string, kind: FormFieldInfo['kind']): FormFieldInfo => ({
+  name,
+  kind,
+  help: '',
+  required: false,
+  choices: [],
+  placeholder: ''
+});
+/** Forms as GET admin/connectors describes them (the connectors declare their fields). */
+const POSTGRES: IConnectorForm = {
+  options: [
+    field('schemas', 'list'),
+    field('unconstrained_numeric', 'choice'),
+    field('statement_timeout_ms', 'integer')
+  ],
+  secrets: [field('dsn', 'text')]
+};
+const LAKE: IConnectorForm = {
+  options: [field('path', 'text'), field('threads', 'integer')],
+  secrets: []
+};
+
+describe('hasOptionFields', () => {
+  it('draws fields for a connector that declares options, JSON for one that does not', () => {
+    expect(hasOptionFields(LAKE)).toBe(true);
+    expect(hasOptionFields({ options: [], secrets: [] })).toBe(false);
+    expect(hasOptionFields(undefined)).toBe(false);
+  });
+});
+
 describe('optionsFromForm', () => {
   it('leaves empty fields out, types integers and splits lists', () => {
-    const { options, error } = optionsFromForm(CONNECTOR_FORMS.postgres, {
+    const { options, error } = optionsFromForm(POSTGRES, {
       schemas: 'public, sales',
       statement_timeout_ms: '5000',
       unconstrained_numeric: ''
@@ -79,7 +111,7 @@ describe('optionsFromForm', () => {
   });
 
   it('names the option that is not a whole number', () => {
-    const { error } = optionsFromForm(CONNECTOR_FORMS.lake, { path: '/d', threads: 'four' });
+    const { error } = optionsFromForm(LAKE, { path: '/d', threads: 'four' });
     expect(error?.field).toBe('options.threads');
   });
 });

@@ -204,6 +204,8 @@ class AgnesApp(ExtensionApp):
         self._principals: dict[tuple[str, str], Principal] = {}
         self._principals_lock = threading.Lock()
         self.core.hub.subscribe(self._on_change)
+        self._rewarm_pending: dict[str, None] = {}  # insertion-ordered set, touched on the loop only
+        self._rewarm_task: asyncio.Task[Any] | None = None
         self.core.hub.subscribe(self._rewarm)
         self.log.info("Agnes %s: data dir %s (state store schema v%d)", __version__, self.core.data_dir,
                       self.core.store.code_version)
@@ -285,23 +287,37 @@ class AgnesApp(ExtensionApp):
             except Exception:  # one failed run must not end the loop
                 self.log.exception("agnes: metadata refresh failed")
 
-    def _rewarm(self, change: Change) -> None:
-        """After a table or grant change: re-warm that one row in the background."""
-        loop = self._loop
-        if loop is None or change.kind not in ("table", "grant") or change.action == "delete":
-            return
-        for table_id in change.ids:
-            loop.call_soon_threadsafe(self._spawn_rewarm, table_id)
+    #: Tables re-warmed at once after registry or grant changes (a batch of 2,000 is one queue).
+    REWARM_CONCURRENCY = 2
 
-    def _spawn_rewarm(self, table_id: str) -> None:
-        self._spawn(self._rewarm_one(table_id), f"agnes-rewarm-{table_id}")
+    def _rewarm(self, change: Change) -> None:
+        """After a table or grant change: queue those rows for one background re-warmer."""
+        loop = self._loop
+        if loop is None or change.kind not in ("table", "grant") or change.action == "delete" or not change.ids:
+            return
+        loop.call_soon_threadsafe(self._queue_rewarm, tuple(change.ids))
+
+    def _queue_rewarm(self, table_ids: tuple[str, ...]) -> None:
+        """On the loop: add ids to the queue (deduplicated) and start the re-warmer when idle."""
+        self._rewarm_pending.update(dict.fromkeys(table_ids))
+        if self._rewarm_task is None or self._rewarm_task.done():
+            self._rewarm_task = self._spawn(self._rewarm_worker(), "agnes-rewarm")
+
+    async def _rewarm_worker(self) -> None:
+        """Re-warm queued rows, a few at a time, until the queue is empty: one task however many
+        tables a change names, so a bulk registration does not flood the request pool."""
+        while self._rewarm_pending:
+            batch = list(self._rewarm_pending)[: self.REWARM_CONCURRENCY]
+            for table_id in batch:
+                self._rewarm_pending.pop(table_id, None)
+            await asyncio.gather(*(self._rewarm_one(table_id) for table_id in batch))
 
     async def _rewarm_one(self, table_id: str) -> None:
         loop = asyncio.get_running_loop()
-        table = await loop.run_in_executor(self.executor, self.core.registry.find_table, table_id)
-        if table is None:
-            return
         try:
+            table = await loop.run_in_executor(self.executor, self.core.registry.find_table, table_id)
+            if table is None:
+                return
             if table.query_mode == "remote":
                 await self.core.refresher.refresh_one(table_id)
             await loop.run_in_executor(self.executor, self.core.discovery.schema, table)

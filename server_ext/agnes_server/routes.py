@@ -52,6 +52,7 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/workspace/jobs/{_ID}", workspace.WorkspaceJobHandler),
     (rf"{API}/workspace/jobs/{_ID}/events", workspace.WorkspaceJobEventsHandler),
     # admin: registry and extracts
+    (rf"{API}/admin/connectors", admin_registry.ConnectorsHandler),
     (rf"{API}/admin/sources", admin_registry.SourcesHandler),
     (rf"{API}/admin/sources/{_ID}", admin_registry.SourceHandler),
     (rf"{API}/admin/sources/{_ID}/test", admin_registry.SourceTestHandler),

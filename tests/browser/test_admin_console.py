@@ -2,9 +2,9 @@
 Agnes menu, the panel's Admin button and a bookmarkable URL; a lake source added, tested and
 discovered, several of its tables registered in one batch (a duplicate id shown on its row first),
 seen in Tables, extracted, their run in the history, one deleted by typing its id, the source
-removed after a confirm dialog; a failing source test with its hint (a hostile path shown as text); the console in a notebook
-cell; and a non-admin (a real analyst identity: their personal access token on the Agnes
-requests) who gets the 403 message.
+removed after a confirm dialog; a failing source test with its hint (a hostile path shown as
+text); the console in a notebook cell; and a non-admin (a real analyst identity: their personal
+access token on the Agnes requests) who gets the 403 message.
 
 Each test removes what it adds (the live server is shared) and leaves the light theme on."""
 

@@ -280,6 +280,36 @@ async def test_every_bad_grant_change_is_listed_at_once(api) -> None:
     assert await _grants_of(api, group) == {}
 
 
+# -- connectors ------------------------------------------------------------------------------
+
+
+async def test_connectors_describe_the_form_of_their_sources_to_admins_only(api) -> None:
+    status, body, _ = await api("GET", "admin/connectors", token=ALICE)
+    assert status == 200
+    assert_matches_openapi("/admin/connectors", "GET", status, body)
+    connectors = {c["type"]: c for c in body["connectors"]}
+    assert set(connectors) >= {"lake", "postgres"}
+    lake = {f["name"]: f for f in connectors["lake"]["options"]}
+    assert lake["path"]["required"] is True
+    assert lake["threads"]["kind"] == "integer"
+    assert connectors["lake"]["secrets"] == []
+    pg = connectors["postgres"]
+    assert [(f["name"], f["required"]) for f in pg["secrets"]] == [("dsn", True)]
+    numeric = next(f for f in pg["options"] if f["name"] == "unconstrained_numeric")
+    assert numeric["kind"] == "choice"
+    assert numeric["choices"]
+    # Every choice the form offers is one the connector accepts (the form and the validator agree).
+    for choice in numeric["choices"]:
+        status, _, _ = await api("POST", "admin/sources", {
+            "name": f"pg_{choice}", "type": "postgres", "options": {"unconstrained_numeric": choice},
+            "secrets": {"dsn": "PG_DSN"}}, token=ALICE)
+        assert status == 201, choice
+        await api("DELETE", f"admin/sources/pg_{choice}", token=ALICE)
+    await api("GET", "me", token=BOB)  # bob signs in: an analyst
+    status, denied, _ = await api("GET", "admin/connectors", token=BOB)
+    assert (status, denied["error"]) == (403, "forbidden")
+
+
 # -- metadata/stream ---------------------------------------------------------------------------
 
 
@@ -417,6 +447,23 @@ async def test_leaving_the_stream_unsubscribes(jp_fetch, jp_serverapp) -> None:
     for stream in streams:
         await stream.close()
     await poll(lambda: refresher.subscriber_count == before, "both subscriptions removed")
+
+
+async def test_a_user_deactivated_while_streaming_loses_the_stream_and_cannot_reopen_it(api, jp_fetch) -> None:
+    await api("GET", "me", token=BOB)
+    stream = _Stream(jp_fetch, BOB)
+    await poll(lambda: stream.count("snapshot"), "the snapshot")
+    status, _, _ = await api("PATCH", "admin/users/bob", {"is_active": False}, token=ALICE)
+    assert status == 200
+    try:
+        await poll(lambda: stream.done.done(), "the server ends the deactivated user's stream")
+        again = await jp_fetch("agnes", "v1", "metadata", "stream", headers={"Authorization": f"token {BOB}"},
+                               raise_error=False, request_timeout=30)
+        assert again.code == 403
+        assert json.loads(again.body)["error"] == "forbidden"
+    finally:
+        status, _, _ = await api("PATCH", "admin/users/bob", {"is_active": True}, token=ALICE)
+        assert status == 200
 
 
 # -- audit paging ------------------------------------------------------------------------------

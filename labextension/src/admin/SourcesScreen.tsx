@@ -24,11 +24,11 @@ import {
 import { openApiDocument } from './openapi';
 import {
   batchErrorRow,
-  CONNECTOR_FORMS,
+  ConnectorInfo,
   discoveredKey,
   DiscoveredTable,
   Discovery,
-  IConnectorForm,
+  hasOptionFields,
   isTableId,
   optionsFromForm,
   proposeTableId,
@@ -53,12 +53,24 @@ function post<T>(path: string, body?: unknown): Promise<T> {
   });
 }
 
-/** The connector types the server knows: the SourceInput.type enum of its OpenAPI document. */
-function useConnectorTypes(): { types: string[]; envPattern: string | null } {
-  const limits = useLimits('SourceInput');
+/**
+ * The connectors the server has installed, each with its form (GET admin/connectors: the connector
+ * declares its options and secrets), and the environment-variable pattern secrets must match.
+ */
+function useConnectors(): {
+  connectors: ConnectorInfo[];
+  problem: IProblem | null;
+  envPattern: string | null;
+} {
+  const [connectors, setConnectors] = React.useState<ConnectorInfo[]>([]);
+  const [problem, setProblem] = React.useState<IProblem | null>(null);
   const [envPattern, setEnvPattern] = React.useState<string | null>(null);
   React.useEffect(() => {
     let live = true;
+    requestAPI<{ connectors: ConnectorInfo[] }>('admin/connectors').then(
+      answer => live && setConnectors(answer.connectors),
+      reason => live && setProblem(describe(reason))
+    );
     openApiDocument().then(
       doc => live && setEnvPattern(secretPattern(doc)),
       () => undefined
@@ -67,8 +79,7 @@ function useConnectorTypes(): { types: string[]; envPattern: string | null } {
       live = false;
     };
   }, []);
-  const types = (limits.type?.enum ?? []).filter((t): t is string => typeof t === 'string');
-  return { types: types.length ? types : Object.keys(CONNECTOR_FORMS), envPattern };
+  return { connectors, problem, envPattern };
 }
 
 /** The add-a-source form. */
@@ -77,7 +88,7 @@ function AddSource(props: {
   onCancel: () => void;
 }): JSX.Element {
   const limits = useLimits('SourceInput');
-  const { types, envPattern } = useConnectorTypes();
+  const { connectors, problem: connectorsProblem, envPattern } = useConnectors();
   const [name, setName] = React.useState('');
   const [type, setType] = React.useState('lake');
   const [values, setValues] = React.useState<Record<string, string>>({});
@@ -85,7 +96,8 @@ function AddSource(props: {
   const [rawOptions, setRawOptions] = React.useState('{}');
   const [error, setError] = React.useState<unknown>(null);
   const [busy, setBusy] = React.useState(false);
-  const form: IConnectorForm | undefined = CONNECTOR_FORMS[type];
+  const connector = connectors.find(c => c.type === type);
+  const form = hasOptionFields(connector) ? connector : undefined;
 
   const localError = (field: string, message: string, hint: string | null = null): unknown => ({
     __local: true,
@@ -162,7 +174,7 @@ function AddSource(props: {
     'type',
     'options',
     ...(form?.options.map(o => `options.${o.name}`) ?? []),
-    ...(form?.secrets.map(s => `secrets.${s.name}`) ?? []),
+    ...(connector?.secrets.map(s => `secrets.${s.name}`) ?? []),
     'secrets'
   ];
   const outside =
@@ -207,9 +219,9 @@ function AddSource(props: {
               setSecrets({});
             }}
           >
-            {types.map(t => (
-              <option key={t} value={t}>
-                {t}
+            {connectors.map(c => (
+              <option key={c.type} value={c.type}>
+                {c.title && c.title !== c.type ? `${c.type} — ${c.title}` : c.type}
               </option>
             ))}
           </select>
@@ -230,7 +242,7 @@ function AddSource(props: {
                   value={values[option.name] ?? ''}
                   onChange={e => setValues({ ...values, [option.name]: e.target.value })}
                 >
-                  {(option.choices ?? []).map(c => (
+                  {(option.required ? option.choices : ['', ...option.choices]).map(c => (
                     <option key={c} value={c}>
                       {c || __('(default)')}
                     </option>
@@ -265,7 +277,7 @@ function AddSource(props: {
             />
           </Field>
         )}
-        {(form?.secrets ?? []).map(secret => (
+        {(connector?.secrets ?? []).map(secret => (
           <Field
             key={secret.name}
             label={`secrets.${secret.name}${secret.required ? ' *' : ''}`}
@@ -288,15 +300,12 @@ function AddSource(props: {
           </Field>
         ))}
       </div>
-      {!form && (
+      {connector?.error && (
         <p className="jp-agnes-admin-note">
-          {__(
-            'Secrets of %1 sources are set with admin.add_source(…, secrets={…}), by environment-variable name.',
-            type
-          )}
+          {__('The %1 connector could not be loaded: %2', type, connector.error)}
         </p>
       )}
-      <Problem problem={outside} />
+      <Problem problem={connectorsProblem ?? outside} />
       <div className="jp-agnes-admin-actions">
         <button
           type="submit"

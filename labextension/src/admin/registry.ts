@@ -66,84 +66,24 @@ export function matchesPattern(value: string, pattern: string | undefined): bool
   }
 }
 
-/** An option a connector type understands, as a form field. */
-export interface IConnectorOption {
-  name: string;
-  kind: 'text' | 'integer' | 'list' | 'choice';
-  required?: boolean;
-  choices?: string[];
-  placeholder?: string;
-  help: string;
-}
+/** An installed connector with its source form, as GET admin/connectors describes it. */
+export type ConnectorInfo = components['schemas']['Connector'];
+/** One field of a source form (for a secret: the NAME of an environment variable). */
+export type FormFieldInfo = components['schemas']['FormField'];
 
+/** The form of a connector: the options and secrets it declares (the server still checks them). */
 export interface IConnectorForm {
-  options: IConnectorOption[];
-  /** Secrets: the NAME of an environment variable holding each (never the value). */
-  secrets: Array<{ name: string; required: boolean; placeholder: string; help: string }>;
+  options: FormFieldInfo[];
+  secrets: FormFieldInfo[];
 }
 
 /**
- * The options and secrets of the connectors this package ships (the server validates them and
- * names the field it refuses). A type the server knows but this list does not (a plugin
- * connector) gets a JSON options field.
+ * Whether a connector's options are drawn as fields: when it declares them. A connector that
+ * declares none (a plugin that predates forms) gets one JSON options field.
  */
-export const CONNECTOR_FORMS: Record<string, IConnectorForm> = {
-  lake: {
-    options: [
-      {
-        name: 'path',
-        kind: 'text',
-        required: true,
-        placeholder: '/data/lake',
-        help: 'The folder of the lake on the server: Parquet files, Hive folders, DuckDB files.'
-      },
-      {
-        name: 'memory_limit',
-        kind: 'text',
-        placeholder: '512MB',
-        help: "DuckDB's memory limit for this source's scans."
-      },
-      { name: 'threads', kind: 'integer', placeholder: '', help: 'DuckDB threads (empty: all).' }
-    ],
-    secrets: []
-  },
-  postgres: {
-    options: [
-      {
-        name: 'schemas',
-        kind: 'list',
-        placeholder: 'public, sales',
-        help: 'Schemas to discover, comma-separated (empty: all).'
-      },
-      {
-        name: 'unconstrained_numeric',
-        kind: 'choice',
-        choices: ['', 'decimal', 'double', 'varchar'],
-        help: 'How NUMERIC without precision is read.'
-      },
-      {
-        name: 'statement_timeout_ms',
-        kind: 'integer',
-        placeholder: '',
-        help: 'A positive number of milliseconds.'
-      },
-      {
-        name: 'connect_timeout_seconds',
-        kind: 'integer',
-        placeholder: '',
-        help: 'From 2 to 300 seconds.'
-      }
-    ],
-    secrets: [
-      {
-        name: 'dsn',
-        required: true,
-        placeholder: 'PG_DSN',
-        help: 'The connection string is read from this variable in the server environment.'
-      }
-    ]
-  }
-};
+export function hasOptionFields(form: IConnectorForm | undefined): form is IConnectorForm {
+  return !!form && form.options.length > 0;
+}
 
 /** Option values typed in a form, as the JSON the server takes (empty fields left out). */
 export function optionsFromForm(

@@ -72,6 +72,7 @@ class Access:
             self._invalidate_grants()
         if change.kind == "user":
             self._known_users.clear()
+            self._invalidate_grants()  # a deactivated user's open streams look again (generation moves)
 
     def _ensure_builtin_groups(self) -> None:
         with self.store.write() as cur:
@@ -401,7 +402,7 @@ class Access:
 
     @property
     def generation(self) -> int:
-        """Changes whenever any grant, group or table changes (caches key on it)."""
+        """Changes whenever any grant, group, table or user changes (caches key on it)."""
         return self._generation
 
     def _invalidate_grants(self) -> None:

@@ -12,6 +12,7 @@ from agnes_core.connectors.base import (
     ColumnStats,
     Connector,
     DiscoveredTable,
+    FormField,
     NotSupported,
     ReadOptions,
     ScanEstimate,
@@ -31,6 +32,7 @@ __all__ = [
     "ColumnStats",
     "Connector",
     "DiscoveredTable",
+    "FormField",
     "NotSupported",
     "ReadOptions",
     "ScanEstimate",
@@ -41,6 +43,7 @@ __all__ = [
     "calls",
     "connector_class",
     "connector_types",
+    "describe_connectors",
     "guards_for",
     "interrupt_all",
     "live_calls",
@@ -88,6 +91,19 @@ def guards_for(dialect: str) -> type[TypeNaming] | None:
         if getattr(cls, "dialect", None) == dialect and cls.guards_values:
             return cls
     return None
+
+
+def describe_connectors() -> list[dict[str, Any]]:
+    """Every installed connector as an admin adds a source of it (type, title, options, secrets); a
+    plugin that fails to load is listed with its error instead of hiding the others."""
+    out = []
+    for source_type in sorted(connector_types()):
+        try:
+            out.append(connector_class(source_type).describe())
+        except Exception as exc:  # noqa: BLE001 - a broken plugin does not stop the others
+            out.append({"type": source_type, "title": source_type, "dialect": "", "capabilities": [],
+                        "options": [], "secrets": [], "error": f"{type(exc).__name__}: {exc}"[:500]})
+    return out
 
 
 def make_connector(name: str, source_type: str, options: dict[str, Any],

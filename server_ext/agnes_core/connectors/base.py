@@ -171,6 +171,26 @@ BOUNDED_CALLS = ("test", "discover", "schema", "metadata", "column_stats", "samp
 STREAM_CALLS = ("read", "scan")
 
 
+@dataclass(frozen=True)
+class FormField:
+    """One field of a source's form (the admin console draws it; the connector still validates).
+
+    ``kind`` is ``text``, ``integer``, ``list`` (comma-separated texts) or ``choice`` (one of
+    ``choices``). For a secret, the field takes the *name* of an environment variable.
+    """
+
+    name: str
+    help: str
+    kind: str = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    placeholder: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "help": self.help, "kind": self.kind, "required": self.required,
+                "choices": list(self.choices), "placeholder": self.placeholder}
+
+
 class Connector(TypeNaming):
     """Base class of every connector.
 
@@ -196,6 +216,11 @@ class Connector(TypeNaming):
     secret_names: ClassVar[tuple[str, ...]] = ()
     #: Secrets that must be configured.
     required_secrets: ClassVar[tuple[str, ...]] = ()
+    #: What an admin reads when adding such a source: a title, the options and the secrets as form
+    #: fields (secrets: the *names* of environment variables). Secrets not described get a plain field.
+    title: ClassVar[str] = ""
+    option_fields: ClassVar[tuple[FormField, ...]] = ()
+    secret_fields: ClassVar[tuple[FormField, ...]] = ()
     #: The schema a table without a bucket lives in, when scans name it physically.
     default_schema: ClassVar[str] = "main"
     #: Price per TiB scanned, used by estimates (0 = free).
@@ -229,6 +254,18 @@ class Connector(TypeNaming):
     def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:
         """Return normalised options or raise ValidationError naming the field."""
         return options
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """The connector for an admin: type, title, capabilities and its form (``GET admin/connectors``)."""
+        described = {f.name: f for f in cls.secret_fields}
+        secrets = [described.get(name) or FormField(name, f"The environment variable holding {name}.",
+                                                    required=name in cls.required_secrets)
+                   for name in dict.fromkeys((*cls.secret_names, *described))]
+        return {"type": cls.type, "title": cls.title or cls.type, "dialect": cls.dialect,
+                "capabilities": sorted(c.value for c in cls.capabilities),
+                "options": [f.to_json() for f in cls.option_fields],
+                "secrets": [f.to_json() for f in secrets]}
 
     @classmethod
     def validate_secrets(cls, secrets: dict[str, Any]) -> dict[str, str]:

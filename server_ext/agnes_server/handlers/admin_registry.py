@@ -32,6 +32,17 @@ class SourcesHandler(AdminHandler):
         self.write_json(source.to_json(), status=201)
 
 
+class ConnectorsHandler(AdminHandler):
+    """The installed connectors, each with the form a source of its type takes."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from agnes_core.connectors import describe_connectors
+
+        self.write_json({"connectors": await self.blocking(describe_connectors)})
+
+
 class SourceHandler(AdminHandler):
     audit_kind = "source"
 

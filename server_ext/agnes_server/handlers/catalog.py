@@ -109,7 +109,8 @@ class MetadataStreamHandler(EventStreamMixin, AgnesHandler):
     null), then the refresher's ``start``, ``row`` and ``complete`` of every run, only for tables
     the user may read (checked again whenever grants, groups or tables change), with the table's
     metadata row on a final ``row``; every event's data has ``ts`` (server time, epoch seconds).
-    The stream stays open across runs (keep-alive comments while idle) until the client leaves."""
+    The stream stays open across runs (keep-alive comments while idle) until the client leaves, or
+    ends within a keep-alive interval of the user's deactivation."""
 
     _gone: asyncio.Event | None = None
 
@@ -133,11 +134,13 @@ class MetadataStreamHandler(EventStreamMixin, AgnesHandler):
                 event = await self._next(queue, keepalive)
                 if self._gone.is_set():
                     break
+                if view.generation != self.core.access.generation:
+                    view = await self.blocking(self._view)  # grants, groups, tables or users changed
+                    if not view.principal.is_active:
+                        break  # deactivated meanwhile: a reconnect is refused with the 403 that says so
                 if event is None:
                     await self.keep_alive()
                     continue
-                if view.generation != self.core.access.generation:
-                    view = await self.blocking(self._view)  # grants, groups or tables changed
                 data = await self.blocking(self._filtered, view, event["event"], event["data"])
                 if data is not None:
                     await self._send(event["event"], data)
@@ -174,8 +177,9 @@ class MetadataStreamHandler(EventStreamMixin, AgnesHandler):
         user = self.current_user
         principal = self.agnes.principal_for(user.username, user.display_name or user.name)
         groups = access.groups_of(user.username)  # from the store: a cached principal may lag a change
-        if groups != principal.groups:
-            principal = dataclasses.replace(principal, groups=groups,
+        active = access.is_active(user.username)
+        if groups != principal.groups or active != principal.is_active:
+            principal = dataclasses.replace(principal, groups=groups, is_active=active,
                                             is_admin=access.is_admin_username(user.username))
         return _StreamView(principal, access.readable_tables(principal), generation)
 

@@ -17,6 +17,7 @@ from agnes_core.connectors.base import (
     ColumnStats,
     Connector,
     DiscoveredTable,
+    FormField,
     ReadOptions,
     ScanEstimate,
     ScanGuard,
@@ -71,6 +72,13 @@ class LakeConnector(Connector):
     dialect = "duckdb"
     dialect_notes = DUCKDB_NOTES
     guards_values = True  # DuckDB: error() and strlen(), the defaults
+    title = "Lake (Parquet and DuckDB files)"
+    option_fields = (
+        FormField("path", "The folder of the lake on the server: Parquet files, Hive folders, DuckDB files.",
+                  required=True, placeholder="/data/lake"),
+        FormField("memory_limit", "DuckDB's memory limit for this source's scans.", placeholder="512MB"),
+        FormField("threads", "DuckDB threads for this source (empty: all).", kind="integer"),
+    )
 
     @classmethod
     def validate_options(cls, options: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from agnes_core.connectors.base import (
     ColumnStats,
     Connector,
     DiscoveredTable,
+    FormField,
     ReadOptions,
     ScanEstimate,
     ScanGuard,
@@ -187,6 +188,21 @@ class PostgresConnector(Connector):
         return native.decode() if native else cls.sql_type(field.type)
     secret_names = ("dsn",)
     required_secrets = ("dsn",)
+    title = "PostgreSQL"
+    option_fields = (
+        FormField("schemas", "Schemas to discover, comma-separated (empty: all but the system ones).", kind="list",
+                  placeholder="public, sales"),
+        FormField("unconstrained_numeric", "How NUMERIC without a precision is read.", kind="choice",
+                  choices=tuple(UNCONSTRAINED_NUMERIC)),
+        FormField("statement_timeout_ms", "Each statement's time limit, in milliseconds.", kind="integer",
+                  placeholder=str(DEFAULT_STATEMENT_TIMEOUT_MS)),
+        FormField("connect_timeout_seconds", "Connecting's time limit, from 2 to 300 seconds.", kind="integer",
+                  placeholder=str(DEFAULT_CONNECT_TIMEOUT_S)),
+    )
+    secret_fields = (
+        FormField("dsn", "The connection string (postgresql://user:password@host/db) is read from this "
+                  "environment variable of the server.", required=True, placeholder="PG_DSN"),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
