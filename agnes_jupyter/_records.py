@@ -16,6 +16,8 @@ class Records(Collection[dict[str, Any]]):
     first column (or ``key``) is the id ``records["..."]`` looks up."""
 
     noun = "row"
+    #: For a page of a longer list (the audit log): the offset of the next page, None on the last.
+    next_offset: int | None = None
 
     def __init__(self, rows: list[dict[str, Any]], columns: Sequence[str], title: str = "",
                  formatters: dict[str, Formatter] | None = None, raw_html: dict[str, Formatter] | None = None,

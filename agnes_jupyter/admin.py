@@ -236,9 +236,18 @@ def revoke(grant_id: str) -> None:
 
 
 def audit(resource: str | None = None, user: str | None = None, action: str | None = None,
-          limit: int = 50) -> Records:
-    rows = _client().get("admin/audit", resource=resource, user=user, action=action, limit=limit)["entries"]
-    return Records(rows, ["occurred_at", "actor", "action", "resource", "outcome"], "Audit log")
+          limit: int = 50, *, since: Any = None, until: Any = None, offset: int = 0) -> Records:
+    """The audit log, newest first. ``action`` ending in ``.`` or ``*`` is a prefix (``"table."``);
+    ``since``/``until`` take a datetime or an ISO 8601 text; ``offset`` pages on (the next page's
+    offset is ``records.next_offset``, None on the last page)."""
+    def when(value: Any) -> str | None:
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    answer = _client().get("admin/audit", resource=resource, user=user, action=action, limit=limit,
+                           since=when(since), until=when(until), offset=offset or None)
+    records = Records(answer["entries"], ["occurred_at", "actor", "action", "resource", "outcome"], "Audit log")
+    records.next_offset = answer.get("next_offset")
+    return records
 
 
 # -- batches (the admin console's bulk register and access matrix) ---------------------------

@@ -279,12 +279,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const adminTracker = new WidgetTracker<MainAreaWidget<AdminConsoleContent>>({
       namespace: 'agnes-admin'
     });
-    const openAdmin = (screen: unknown): void => {
+    const openAdmin = (screen: unknown, restoring = false): void => {
       let view = adminTracker.find(w => w.id === ADMIN_VIEW_ID);
       if (!view || view.isDisposed) {
         view = createAdminView(screenOf(screen), agnesIcon);
         void adminTracker.add(view);
         app.shell.add(view, 'main');
+      } else if (restoring) {
+        // The layout restores the screen shown last; a bookmark (?agnes-admin=…) opened first wins.
+        return;
       } else if (screenOf(screen)) {
         view.content.screen = screenOf(screen);
       }
@@ -296,12 +299,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args.isPalette ? undefined : agnesIcon),
       // Shown to admins only; the console itself says 403 to anyone else who opens it.
       isVisible: () => model.me?.is_admin === true,
-      execute: args => openAdmin(args.screen)
+      execute: args => openAdmin(args.screen, args.restoring === true)
     });
     if (restorer) {
       void restorer.restore(adminTracker, {
         command: OPEN_ADMIN_COMMAND,
-        args: w => ({ screen: w.content.current ?? '' }),
+        args: w => ({ screen: w.content.current ?? '', restoring: true }),
         name: () => ADMIN_VIEW_ID
       });
     }

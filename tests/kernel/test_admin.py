@@ -150,3 +150,21 @@ def test_apply_grants_previews_applies_and_revokes(lake_source: str, connected: 
         assert [(e["index"], e["field"]) for e in err.value.details["errors"]] == [(0, "group"), (1, "resource_id")]
     finally:
         current().delete(f"admin/groups/{group}")
+
+
+def test_the_audit_log_filters_by_action_prefix_and_time_and_pages(lake_source: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.now(timezone.utc)  # the same clock as the server's
+    for name in ("kt_a1", "kt_a2", "kt_a3"):
+        admin.add_group(name, "audit paging")
+        admin.remove_group(name)
+    first = admin.audit(action="group.", since=start, limit=4)
+    assert [e["action"].split(".")[0] for e in first] == ["group"] * 4
+    assert first.next_offset == 4
+    rest = admin.audit(action="group.", since=start, limit=4, offset=first.next_offset)
+    assert len(rest) == 2
+    assert rest.next_offset is None
+    assert {e["resource"] for e in [*first, *rest]} == {"group/kt_a1", "group/kt_a2", "group/kt_a3"}
+    before = admin.audit(action="group.", until=start, since=start - timedelta(minutes=5), limit=1000)
+    assert not {e["resource"] for e in before} & {"group/kt_a1", "group/kt_a2", "group/kt_a3"}
