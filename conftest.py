@@ -4,6 +4,12 @@ The notebooks under notebooks/ run under nbval in kernels nbval starts itself, s
 they cannot use fixtures: when any notebook is collected, a live Jupyter server is
 started before the first test and its URL and token are exported to the environment
 those kernels inherit. Kernel and browser tests share the same server.
+
+BigQuery: one emulator per session (``bq_emulator``, tests/_bigquery.py), started on first use;
+``bq_payloads`` puts a fresh payload server in front of it for each test. When
+notebooks/07-bigquery.ipynb is collected, the emulator is started and seeded before the first
+test and a payload server in front of it (answering dry runs with recorded figures) is exported
+as $AGNES_TEST_BIGQUERY_ENDPOINT for the notebook's kernel.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests._bigquery import TOUR_DRY_RUN_BYTES, Emulator, PayloadServer, seed_tour
 from tests._live import LiveServer
 from tests._pg import PgCluster, start_cluster
 from tests._pgdata import SCHEMA_SQL
@@ -28,6 +36,12 @@ _PG_KEY = pytest.StashKey[PgCluster]()
 PG_DSN_ENV = "AGNES_TEST_PG_DSN"
 SHOP_DSN_ENV = "AGNES_TEST_SHOP_DSN"
 _SHOP_KEY = pytest.StashKey[str]()
+_BQ_KEY = pytest.StashKey["Emulator | BaseException"]()
+_BQ_TOUR_KEY = pytest.StashKey[PayloadServer]()
+BQ_ENDPOINT_ENV = "AGNES_TEST_BIGQUERY_ENDPOINT"
+BQ_PROJECT_ENV = "AGNES_TEST_BIGQUERY_PROJECT"
+#: Set instead of the endpoint when the emulator could not start, so the notebook fails saying why.
+BQ_ERROR_ENV = "AGNES_TEST_BIGQUERY_ERROR"
 
 
 def _start_pg(config: pytest.Config) -> PgCluster:
@@ -56,6 +70,37 @@ def _start_live(config: pytest.Config) -> LiveServer:
     return server
 
 
+def _start_bigquery(config: pytest.Config) -> Emulator:
+    """The session's BigQuery emulator; a failure to start is kept and raised to every test that
+    needs it (each fails with the reason, none is skipped)."""
+    emulator = config.stash.get(_BQ_KEY, None)
+    if emulator is None:
+        try:
+            emulator = Emulator().start()
+        except BaseException as exc:  # noqa: BLE001 - kept, and raised to each test that needs it
+            emulator = exc
+        config.stash[_BQ_KEY] = emulator
+    if isinstance(emulator, BaseException):
+        raise RuntimeError(f"the BigQuery emulator could not start: {emulator}") from emulator
+    return emulator
+
+
+def _start_bigquery_tour(config: pytest.Config) -> None:
+    """notebooks/07-bigquery.ipynb: its data in the emulator, and a payload server whose endpoint
+    its kernel finds in $AGNES_TEST_BIGQUERY_ENDPOINT."""
+    try:
+        emulator = _start_bigquery(config)
+        seed_tour(emulator)
+    except Exception as exc:  # noqa: BLE001 - the notebook's first cell fails with this reason
+        os.environ[BQ_ERROR_ENV] = str(exc)
+        return
+    tour = PayloadServer(emulator).start()
+    tour.dry_run_bytes(TOUR_DRY_RUN_BYTES, "PRECISE")
+    config.stash[_BQ_TOUR_KEY] = tour
+    os.environ[BQ_ENDPOINT_ENV] = tour.endpoint
+    os.environ[BQ_PROJECT_ENV] = emulator.project
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests run last: Playwright's sync API keeps an event loop running on the main
     thread while it is open, which the in-process server tests and nbval's kernels trip over."""
@@ -65,6 +110,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_collection_finish(session: pytest.Session) -> None:
     if any(str(item.path).endswith(".ipynb") for item in session.items):
         _start_live(session.config)
+    if any(item.path.name == "07-bigquery.ipynb" for item in session.items):
+        _start_bigquery_tour(session.config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -76,6 +123,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     cluster = config.stash.get(_PG_KEY, None)
     if cluster is not None:
         cluster.stop()
+    tour = config.stash.get(_BQ_TOUR_KEY, None)
+    if tour is not None:
+        tour.stop()
+    emulator = config.stash.get(_BQ_KEY, None)
+    if isinstance(emulator, Emulator):
+        emulator.stop()
+        shutil.rmtree(emulator.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +157,17 @@ def shop_dsn(request: pytest.FixtureRequest) -> str:
 def live_server(request: pytest.FixtureRequest) -> LiveServer:
     """A real JupyterLab + Agnes server on a demo data dir, shared by the session."""
     return _start_live(request.config)
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(request: pytest.FixtureRequest) -> Emulator:
+    """The session's BigQuery emulator (bqemulator on free ports); fails, never skips, when it cannot start."""
+    return _start_bigquery(request.config)
+
+
+@pytest.fixture
+def bq_payloads(bq_emulator: Emulator) -> Iterator[PayloadServer]:
+    """A payload server in front of the emulator for this test only (no override carries over)."""
+    server = PayloadServer(bq_emulator).start()
+    yield server
+    server.stop()
