@@ -529,8 +529,24 @@ def _one_select(sql: str, dialect: str) -> str:
 
     if first_write(statements[0]) is not None:  # the scan validator's list (SELECT INTO, ATTACH, ...)
         raise ValidationError("sql", "sql must only read: no DDL or DML")
+    parameter = statements[0].find(exp.Placeholder, exp.Parameter, exp.SessionParameter)
+    if parameter is not None:
+        raise ValidationError("sql", f"sql must not have parameters ({parameter.sql(dialect=dialect)[:40]}): a "
+                              "materialized table's query runs as written",
+                              hint="Write the value into the query; recipes are where parameters go.")
 
     return render(statements[0], dialect)
+
+
+def materialized_select(sql: str, dialect: str, limit: int) -> str:
+    """``SELECT * FROM (<a materialized table's sql>) AS q LIMIT n``, built on the parsed query."""
+    from sqlglot import exp
+
+    from agnes_core.sqlsafe import parse_sql, render
+
+    inner = parse_sql(sql, dialect, "sql")[0]
+    assert isinstance(inner, exp.Query)
+    return render(exp.select("*").from_(inner.subquery("q")).limit(int(limit)), dialect)
 
 
 def _source(row: dict[str, Any]) -> Source:

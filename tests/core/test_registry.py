@@ -48,6 +48,11 @@ def test_register_table_validates_ids_and_names(core: AgnesCore, demo_lake: Path
         ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "DELETE FROM orders"}, "sql"),
         ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "SELECT 1 INTO copy"}, "sql"),
         ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "SELECT 1; SELECT 2"}, "sql"),
+        # Parameters have no value when the query runs (extract, schema, sample): refused, in any spelling.
+        ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "SELECT $day AS d"}, "sql"),
+        ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "SELECT * FROM orders WHERE id = ?"},
+         "sql"),
+        ({"id": "ok", "source": "demo", "query_mode": "materialized", "sql": "SELECT $1 AS first"}, "sql"),
         ({"id": "ok", "source": "demo", "source_table": "orders", "surprise": 1}, "surprise"),
         ({"id": "x" * 65, "source": "demo", "source_table": "orders"}, "id"),
     ]
@@ -125,3 +130,15 @@ def test_writes_update_the_snapshot_without_reloading_every_table(core: AgnesCor
     fresh = Registry(core.store, ChangeHub())
     assert fresh.list_tables() == core.registry.list_tables()
     assert fresh.list_sources() == core.registry.list_sources()
+
+
+def test_a_materialized_tables_schema_and_sample_run_its_query_wrapped_as_a_subquery(core: AgnesCore,
+                                                                                     demo_lake: Path) -> None:
+    _lake(core, demo_lake)
+    sql = ("SELECT * FROM (VALUES (1, 'a) b -- c'), (2, 'a) b -- c'), (3, 'a) b -- c'), (4, 'x')) AS t(order_id, note) "
+           "ORDER BY order_id -- a trailing comment")
+    table = core.registry.register_table({"id": "mat_notes", "source": "demo", "query_mode": "materialized",
+                                          "sql": sql})
+    sample = core.discovery.sample(table, 3)
+    assert sample["columns"] == ["order_id", "note"]
+    assert [row["note"] for row in sample["rows"]] == ["a) b -- c"] * 3

@@ -23,7 +23,7 @@ from agnes_core.discovery.metadata import MetadataCache, MetaRow
 from agnes_core.discovery.parquet_stats import footer_stats
 from agnes_core.discovery.sqlexamples import dialect_hints
 from agnes_core.events import Change, ChangeHub
-from agnes_core.registry import Registry, Table
+from agnes_core.registry import Registry, Table, materialized_select
 from agnes_core.store import duck
 from agnes_core.store.state import iso
 
@@ -107,7 +107,7 @@ class Discovery:
         try:
             if table.query_mode == "materialized":
                 assert table.sql is not None
-                sql = f"SELECT * FROM ({table.sql}) AS q LIMIT 0"
+                sql = materialized_select(table.sql, connector.dialect, 0)
                 found = calls.run_bounded(connector, "schema", lambda: _first(connector.scan(sql)).schema,
                                           self.call_timeout_s)
                 return found, LocalTypes, LOCAL_DIALECT
@@ -192,7 +192,7 @@ class Discovery:
             try:
                 if table.query_mode == "materialized":
                     assert table.sql is not None
-                    sql = f"SELECT * FROM ({table.sql}) AS q LIMIT {int(n)}"
+                    sql = materialized_select(table.sql, connector.dialect, n)
                     result = calls.run_bounded(connector, "sample", lambda: _first(connector.scan(sql)),
                                                self.call_timeout_s)
                 else:
