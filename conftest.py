@@ -9,7 +9,8 @@ BigQuery: one emulator per session (``bq_emulator``, tests/_bigquery.py), starte
 ``bq_payloads`` puts a fresh payload server in front of it for each test. When
 notebooks/07-bigquery.ipynb is collected, the emulator is started and seeded before the first
 test and a payload server in front of it (answering dry runs with recorded figures) is exported
-as $AGNES_TEST_BIGQUERY_ENDPOINT for the notebook's kernel.
+as $AGNES_TEST_BIGQUERY_ENDPOINT for the notebook's kernel (the project and the Storage Read API's
+host:port in $AGNES_TEST_BIGQUERY_PROJECT and $AGNES_TEST_BIGQUERY_STORAGE_ENDPOINT).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ _BQ_KEY = pytest.StashKey["Emulator | BaseException"]()
 _BQ_TOUR_KEY = pytest.StashKey[PayloadServer]()
 BQ_ENDPOINT_ENV = "AGNES_TEST_BIGQUERY_ENDPOINT"
 BQ_PROJECT_ENV = "AGNES_TEST_BIGQUERY_PROJECT"
+BQ_STORAGE_ENV = "AGNES_TEST_BIGQUERY_STORAGE_ENDPOINT"
 #: Set instead of the endpoint when the emulator could not start, so the notebook fails saying why.
 BQ_ERROR_ENV = "AGNES_TEST_BIGQUERY_ERROR"
 
@@ -99,6 +101,7 @@ def _start_bigquery_tour(config: pytest.Config) -> None:
     config.stash[_BQ_TOUR_KEY] = tour
     os.environ[BQ_ENDPOINT_ENV] = tour.endpoint
     os.environ[BQ_PROJECT_ENV] = emulator.project
+    os.environ[BQ_STORAGE_ENV] = emulator.grpc_endpoint
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -51,6 +51,7 @@ def journey(connected: LiveServer, bq_emulator: Emulator, bq_payloads: PayloadSe
     try:
         admin.add_source(source, "bigquery", options={
             "project": bq_emulator.project, "location": "US", "endpoint": bq_payloads.endpoint,
+            "storage_endpoint": bq_emulator.grpc_endpoint, "auth": "anonymous",
             "limits": {"scan_confirm_bytes": CONFIRM_ABOVE}})
         admin.register_table(table_id, source, "tickets", bucket=dataset, query_mode="remote",
                              description="Support tickets, in BigQuery")
