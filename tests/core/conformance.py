@@ -17,7 +17,7 @@ import pytest
 
 from agnes_core.connectors import Capability, Connector, ReadOptions, TableRef
 from agnes_core.connectors.base import ENTITY_TYPES, RANGE_ORIGINS
-from agnes_core.errors import AgnesError, ValidationError
+from agnes_core.errors import AgnesError, NotSupported, ValidationError
 from agnes_core.ids import PHYSICAL_NAME_RE
 
 _METHOD_FOR = {
@@ -164,7 +164,9 @@ class ConnectorConformance:
 
     def test_column_stats_come_from_metadata_alone(self, connector: Connector, subject: Subject) -> None:
         if Capability.STATS not in connector.capabilities:
-            pytest.skip("the connector declares no STATS")
+            with pytest.raises(NotSupported):  # undeclared: refused, never guessed
+                connector.column_stats(subject.table)
+            return
         assert subject.range_column is not None, "a STATS connector's subject names a column and its range"
         stats = connector.column_stats(subject.table)
         found = stats[subject.range_column]
