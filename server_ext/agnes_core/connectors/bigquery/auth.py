@@ -1,5 +1,6 @@
 """Credentials of a BigQuery source, in order: a service-account key (a file path or the key's JSON)
-named by an environment variable, the GCE/GKE metadata server's token, Application Default
+named by an environment variable (service-account keys only: other credential configurations are not
+loaded from the environment unvalidated), the GCE/GKE metadata server's token, Application Default
 Credentials, and — only with an emulator ``endpoint`` — none at all.
 
 The metadata server's token is fetched with ``Metadata-Flavor: Google`` and a 5 s timeout, kept
@@ -32,6 +33,11 @@ AUTH_MODES = ("auto", "key", "metadata_server", "adc", "anonymous")
 class _Token:
     value: str
     expiry: dt.datetime  # naive UTC, as google-auth keeps it
+    #: When it is fetched again: :data:`REFRESH_MARGIN_S` before expiry (half its life if shorter).
+    refresh_at: dt.datetime
+
+    def fresh(self) -> bool:
+        return _utcnow() < self.refresh_at
 
 
 _TOKENS: dict[str, _Token] = {}
@@ -56,8 +62,7 @@ def metadata_token(host: str, *, rejected: str | None = None) -> _Token:
 
     with _TOKENS_LOCK:
         cached = _TOKENS.get(host)
-        if cached is not None and cached.value != rejected and \
-                (cached.expiry - _utcnow()).total_seconds() > REFRESH_MARGIN_S:
+        if cached is not None and cached.value != rejected and cached.fresh():
             return cached
         base = host if host.startswith(("http://", "https://")) else f"http://{host}"
         url = base.rstrip("/") + TOKEN_PATH
@@ -75,8 +80,10 @@ def metadata_token(host: str, *, rejected: str | None = None) -> _Token:
                 "bigquery).", details={"credentials": "metadata_server", "host": host})
         try:
             body = response.json()
-            token = _Token(str(body["access_token"]),
-                           _utcnow() + dt.timedelta(seconds=int(body.get("expires_in", 3600))))
+            lifetime = int(body.get("expires_in", 3600))
+            now = _utcnow()
+            token = _Token(str(body["access_token"]), now + dt.timedelta(seconds=lifetime),
+                           now + dt.timedelta(seconds=max(lifetime - REFRESH_MARGIN_S, lifetime / 2)))
         except (ValueError, KeyError, TypeError):
             raise SourceError(f"the GCE metadata server at {host} answered without a token",
                               hint="Check the host is a GCE metadata server.",
@@ -93,12 +100,15 @@ def _metadata_credentials(host: str) -> Any:
         """Tokens from :func:`metadata_token` (cached per process, refreshed before expiry)."""
 
         def refresh(self, request: Any) -> None:
-            # A refresh while holding an unexpired token means the service rejected it (401).
+            # A refresh while holding a token still fresh means the service rejected it (401).
             rejected = self.token if self.token is not None and not self.expired else None
             token = metadata_token(host, rejected=rejected)
             self.token, self.expiry = token.value, token.expiry
 
-    return MetadataServerCredentials()
+    credentials = MetadataServerCredentials()
+    token = metadata_token(host)  # fails here, naming the host, rather than at the first call
+    credentials.token, credentials.expiry = token.value, token.expiry
+    return credentials
 
 
 def resolve(name: str, options: Mapping[str, Any], secrets: Mapping[str, str],
@@ -118,7 +128,6 @@ def resolve(name: str, options: Mapping[str, Any], secrets: Mapping[str, str],
     host = options.get("metadata_host") or environ.get("GCE_METADATA_HOST")
     if mode == "metadata_server" or (mode == "auto" and host):
         host = host or DEFAULT_METADATA_HOST
-        metadata_token(host)  # fails here, naming the host, rather than at the first call
         return _metadata_credentials(host), f"GCE metadata server at {host}"
     tried.append("GCE metadata server (GCE_METADATA_HOST / options.metadata_host not set)")
     if mode in ("auto", "adc"):
@@ -146,8 +155,8 @@ def resolve(name: str, options: Mapping[str, Any], secrets: Mapping[str, str],
 
 
 def _key_credentials(name: str, var: str, environ: Mapping[str, str]) -> Any:
-    import google.auth
     from google.auth.exceptions import GoogleAuthError
+    from google.oauth2 import service_account
 
     value = environ.get(var, "")
     if not value:
@@ -158,14 +167,16 @@ def _key_credentials(name: str, var: str, environ: Mapping[str, str]) -> Any:
     try:
         if value.lstrip().startswith("{"):
             info = json.loads(value)
-            credentials, _ = google.auth.load_credentials_from_dict(info, scopes=list(SCOPES))
+            if not isinstance(info, dict) or info.get("type") != "service_account":
+                raise ValueError("not a service-account key")
+            credentials = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
         else:
             if not os.path.isfile(value):
                 raise SourceError(
                     f"bigquery source {name!r}: ${var} names no readable key file",
                     hint=f"Set {var} to the path of a service-account key file (or the key's JSON).",
                     details={"source": name, "env_var": var, "credentials": "key"})
-            credentials, _ = google.auth.load_credentials_from_file(value, scopes=list(SCOPES))
+            credentials = service_account.Credentials.from_service_account_file(value, scopes=list(SCOPES))
     except SourceError:
         raise
     except (ValueError, GoogleAuthError, OSError, TypeError, KeyError):

@@ -84,8 +84,10 @@ RATE_REASONS = ("rateLimitExceeded", "quotaExceeded", "backendError", "internalE
 _LABEL_RE = re.compile(r"[^a-z0-9_-]")
 _TOKEN_RE = re.compile(r"ya29\.[A-Za-z0-9._-]+")
 
-_DATASETS: dict[tuple[str, str, str], tuple[float, dict[str, dict[str, Any]] | None]] = {}
-_DATASET_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
+#: Per (source, project, location, dataset): when its figures were fetched, and them (None: neither
+#: TABLE_STORAGE nor __TABLES__ answered — kept too, so 200 tables do not make 400 failing jobs).
+_DATASETS: dict[tuple[str, str, str, str], tuple[float, dict[str, dict[str, Any]] | None]] = {}
+_DATASET_LOCKS: dict[tuple[str, str, str, str], threading.Lock] = {}
 _DATASETS_LOCK = threading.Lock()
 
 _STORAGE_SQL = """
@@ -790,7 +792,7 @@ class BigQueryConnector(Connector):
     def dataset_figures(self, dataset: str) -> dict[str, dict[str, Any]] | None:
         """Every table of ``dataset`` in one query (single-flight per dataset, cached); None when
         neither ``TABLE_STORAGE`` nor ``__TABLES__`` answers."""
-        key = (self.project, self.location, dataset)
+        key = (self.name, self.project, self.location, dataset)
         with _DATASETS_LOCK:
             lock = _DATASET_LOCKS.setdefault(key, threading.Lock())
         with lock:
