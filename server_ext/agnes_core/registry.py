@@ -538,6 +538,21 @@ def _one_select(sql: str, dialect: str) -> str:
     return render(statements[0], dialect)
 
 
+def materialized_tables(sql: str, dialect: str) -> list[Any]:
+    """The source tables a materialized table's query reads (CTE names left out), as the
+    ``tables`` a connector's scan makes addressable (a lake's views over its files)."""
+    from sqlglot import exp
+
+    from agnes_core.connectors import TableRef
+    from agnes_core.sqlsafe import parse_sql
+
+    query = parse_sql(sql, dialect, "sql")[0]
+    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+    refs = [TableRef(t.db or None, t.name) for t in query.find_all(exp.Table)
+            if t.name and not (not t.db and t.name.lower() in ctes)]
+    return list(dict.fromkeys(refs))
+
+
 def materialized_select(sql: str, dialect: str, limit: int) -> str:
     """``SELECT * FROM (<a materialized table's sql>) AS q LIMIT n``, built on the parsed query."""
     from sqlglot import exp

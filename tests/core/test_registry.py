@@ -142,3 +142,17 @@ def test_a_materialized_tables_schema_and_sample_run_its_query_wrapped_as_a_subq
     sample = core.discovery.sample(table, 3)
     assert sample["columns"] == ["order_id", "note"]
     assert [row["note"] for row in sample["rows"]] == ["a) b -- c"] * 3
+
+
+def test_a_materialized_table_over_a_lakes_tables_has_a_schema_a_sample_and_an_extract(core: AgnesCore,
+                                                                                       demo_lake: Path) -> None:
+    _lake(core, demo_lake)
+    sql = ("WITH big AS (SELECT customer_id, amount FROM orders WHERE amount > 0) "
+           "SELECT c.country, count(*) AS n FROM big JOIN customers AS c USING (customer_id) GROUP BY c.country")
+    table = core.registry.register_table({"id": "mat_by_country", "source": "demo", "query_mode": "materialized",
+                                          "sql": sql})
+    assert [c["name"] for c in core.discovery.schema(table)["columns"]] == ["country", "n"]
+    assert core.discovery.sample(table, 2)["columns"] == ["country", "n"]
+    run = core.extracts.run("mat_by_country")
+    assert run["status"] == "succeeded"
+    assert run["rows"] > 0

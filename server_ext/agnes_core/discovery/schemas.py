@@ -23,7 +23,7 @@ from agnes_core.discovery.metadata import MetadataCache, MetaRow
 from agnes_core.discovery.parquet_stats import footer_stats
 from agnes_core.discovery.sqlexamples import dialect_hints
 from agnes_core.events import Change, ChangeHub
-from agnes_core.registry import Registry, Table, materialized_select
+from agnes_core.registry import Registry, Table, materialized_select, materialized_tables
 from agnes_core.store import duck
 from agnes_core.store.state import iso
 
@@ -108,7 +108,9 @@ class Discovery:
             if table.query_mode == "materialized":
                 assert table.sql is not None
                 sql = materialized_select(table.sql, connector.dialect, 0)
-                found = calls.run_bounded(connector, "schema", lambda: _first(connector.scan(sql)).schema,
+                refs = materialized_tables(table.sql, connector.dialect)
+                found = calls.run_bounded(connector, "schema",
+                                          lambda: _first(connector.scan(sql, tables=refs)).schema,
                                           self.call_timeout_s)
                 return found, LocalTypes, LOCAL_DIALECT
             return connector.schema(TableRef(table.bucket, table.source_table)), type(connector), connector.dialect
@@ -193,7 +195,8 @@ class Discovery:
                 if table.query_mode == "materialized":
                     assert table.sql is not None
                     sql = materialized_select(table.sql, connector.dialect, n)
-                    result = calls.run_bounded(connector, "sample", lambda: _first(connector.scan(sql)),
+                    refs = materialized_tables(table.sql, connector.dialect)
+                    result = calls.run_bounded(connector, "sample", lambda: _first(connector.scan(sql, tables=refs)),
                                                self.call_timeout_s)
                 else:
                     result = connector.sample(TableRef(table.bucket, table.source_table), n)

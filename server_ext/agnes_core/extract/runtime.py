@@ -33,7 +33,7 @@ from agnes_core.events import Change, ChangeHub
 from agnes_core.extract.extractdb import EXTRACTABLE, SourceExtracts
 from agnes_core.extract.incremental import decode_value, encode_value, merge_by_key
 from agnes_core.extract.parquet_sink import WriteResult, diff_schemas, schema_json, write_parquet
-from agnes_core.registry import Registry, Table
+from agnes_core.registry import Registry, Table, materialized_tables
 from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
 if TYPE_CHECKING:
@@ -198,7 +198,8 @@ class ExtractRuntime:
         target = folder / f"{state.run_id}.parquet"
         if table.query_mode == "materialized":
             assert table.sql is not None
-            batches: Iterator[pa.RecordBatch] = connector.scan(table.sql, batch_size=batch_rows)
+            batches: Iterator[pa.RecordBatch] = connector.scan(
+                table.sql, batch_size=batch_rows, tables=materialized_tables(table.sql, connector.dialect))
             known_schema = None
         else:
             ref = TableRef(table.bucket, table.source_table)
