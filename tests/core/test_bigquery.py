@@ -24,14 +24,6 @@ from tests._bigquery import Emulator, PayloadServer
 ROWS = 50
 
 
-@dataclasses.dataclass(frozen=True)
-class UserGuard(ScanGuard):
-    """A guard carrying what the gate knows of the scan (the user, the bytes it may bill)."""
-
-    username: str = ""
-    max_bytes_billed: int | None = None
-
-
 @pytest.fixture(scope="module")
 def dataset(bq_emulator: Emulator) -> Iterator[str]:
     """``events`` (a table of 50 rows) and ``recent`` (a view over it) in a dataset of their own."""
@@ -207,7 +199,7 @@ def test_a_failed_dry_run_refuses_the_query(bq_payloads: PayloadServer, dataset:
 def test_every_job_carries_the_cap_labels_and_prefix(bq_payloads: PayloadServer, dataset: str) -> None:
     connector = BigQueryConnector("bq", options(bq_payloads, maximum_bytes_billed=8 * 1024**3))
     ref = TableRef(dataset, "events")
-    guard = UserGuard("scan123", 60.0, username="Ann.Analyst@Example.com", max_bytes_billed=2 * 1024**3)
+    guard = ScanGuard("scan123", 60.0, username="Ann.Analyst@Example.com", max_bytes=2 * 1024**3)
     rows = sum(b.num_rows for b in connector.scan(f"SELECT * FROM `{dataset}`.`events`", tables=[ref], guard=guard))
     assert rows == ROWS
     list(connector.read(TableRef(dataset, "recent"), ReadOptions()))  # a view: read through a query job

@@ -157,11 +157,15 @@ class ScanEstimate:
 class ScanGuard:
     """How a gated scan is bounded in the source: ``timeout_s`` of wall time (the server also
     interrupts it then), ``max_row_bytes`` per result row where the source can check it, and
-    ``scan_id`` to find its sessions (to cancel them)."""
+    ``scan_id`` to find its sessions (to cancel them). ``username`` and ``max_bytes`` (the per-scan
+    cap, lowered by the user's budget left today) are for sources that bill by the byte and can
+    enforce a limit themselves (BigQuery's ``maximum_bytes_billed``, job labels)."""
 
     scan_id: str
     timeout_s: float
     max_row_bytes: int = 64 * 1024 * 1024
+    username: str = ""
+    max_bytes: int | None = None
 
 
 #: Calls that run bounded (see :mod:`.calls`): on a thread of their own, stopped at the

@@ -129,7 +129,10 @@ class ScanRun:
 
     def open(self) -> pa.Schema:
         """Start the query in the source; return the result's schema (first batch buffered)."""
-        guard = ScanGuard(self.scan_id, self.timeout_s, min(MAX_ROW_BYTES, self.prepared.limits.max_result_bytes))
+        limits = self.prepared.limits
+        budget_left = max(1, limits.daily_scan_bytes_per_user - self.prepared.used_today)
+        guard = ScanGuard(self.scan_id, self.timeout_s, min(MAX_ROW_BYTES, limits.max_result_bytes),
+                          username=self.username, max_bytes=min(limits.scan_max_bytes, budget_left))
         try:
             if self.cancelled is not None:
                 raise ScanCancelled("the scan was stopped before it started")

@@ -96,7 +96,7 @@ def metadata_token(host: str, *, rejected: str | None = None) -> _Token:
 def _metadata_credentials(host: str) -> Any:
     import google.auth.credentials
 
-    class MetadataServerCredentials(google.auth.credentials.Credentials):  # type: ignore[misc]
+    class MetadataServerCredentials(google.auth.credentials.Credentials):
         """Tokens from :func:`metadata_token` (cached per process, refreshed before expiry)."""
 
         def refresh(self, request: Any) -> None:

@@ -392,7 +392,7 @@ class BigQueryConnector(Connector):
                 return None
             if storage and str(endpoint or "").startswith("http://"):
                 # An emulator: plain gRPC, as its REST endpoint is plain HTTP.
-                import grpc
+                import grpc  # type: ignore[import-untyped]
                 from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
                     BigQueryReadGrpcTransport,
                 )
@@ -452,17 +452,14 @@ class BigQueryConnector(Connector):
         limit = (self.options.get("limits") or {}).get("scan_max_bytes")
         if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
             caps.append(limit)
-        for attr in ("max_bytes_billed", "max_bytes"):
-            value = getattr(guard, attr, None)
-            if isinstance(value, int) and value > 0:
-                caps.append(value)
+        if guard is not None and guard.max_bytes is not None and guard.max_bytes > 0:
+            caps.append(int(guard.max_bytes))
         return max(1, min(caps))
 
     def _labels(self, guard: ScanGuard | None, tables: Sequence[TableRef] = ()) -> dict[str, str]:
         labels = {"agnes_source": _label(self.name)}
-        user = getattr(guard, "username", None) or getattr(guard, "user", None)
-        if user:
-            labels["agnes_user"] = _label(user)
+        if guard is not None and guard.username:
+            labels["agnes_user"] = _label(guard.username)
         if guard is not None:
             labels["agnes_scan_id"] = _label(guard.scan_id)
         if tables:
@@ -610,7 +607,7 @@ class BigQueryConnector(Connector):
         """One Storage Read stream of the table (ordered, memory-bounded: one response at a time)."""
         import pyarrow as pa
         import pyarrow.ipc
-        from google.cloud.bigquery_storage import types
+        from google.cloud.bigquery_storage_v1 import types
 
         client = self.read_client()
         session = types.ReadSession(
