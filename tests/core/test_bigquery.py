@@ -388,3 +388,38 @@ def test_a_query_error_is_a_validation_error_with_a_hint(bq_payloads: PayloadSer
     with pytest.raises(ValidationError) as err:
         list(connector.scan(f"SELECT no_such_column FROM `{dataset}`.`events`"))
     assert "GoogleSQL" in (err.value.hint or "")
+
+
+# -- through the gate ----------------------------------------------------------------------------
+
+
+def test_a_gated_scan_bills_at_most_the_budget_left(bq_payloads: PayloadServer, dataset: str, tmp_path: Any) -> None:
+    import dataclasses as dc
+
+    from agnes_core.access.principals import Principal
+    from agnes_core.core import AgnesCore
+    from agnes_core.gate.limits import Limits
+
+    ann = Principal("ann", "Ann", frozenset({"Everyone"}), is_admin=True)
+    core = AgnesCore(tmp_path / "data")
+    try:
+        core.registry.add_source({"name": "bqgate", "type": "bigquery", "options": options(bq_payloads)})
+        core.registry.register_table({"id": "bq_events", "source": "bqgate", "bucket": dataset,
+                                      "source_table": "events", "query_mode": "remote"})
+        core.settings.limits = dc.replace(Limits(), daily_scan_bytes_per_user=50_000, scan_confirm_bytes=40_000)
+        bq_payloads.dry_run_bytes(2_000)
+        est = core.scans.estimate(ann, {"sql": "SELECT kind FROM bq_events"})
+        assert (est["scan_bytes"], est["method"]) == (2_000, "BigQuery dry run (precise)")
+        run = core.scans.start(ann, {"sql": "SELECT kind FROM bq_events"})
+        run.open()
+        rows = 0
+        while (batch := run.next_batch()) is not None:
+            rows += batch.num_rows
+        run.finish("succeeded")
+        assert rows == ROWS
+        (job,) = [j for j in query_jobs(bq_payloads) if not j.get("dryRun")]
+        assert job["query"]["maximumBytesBilled"] == "50000"  # the budget left, under the 5 GiB cap
+        assert job["labels"]["agnes_user"] == "ann"
+        assert job["labels"]["agnes_table"] == "events"
+    finally:
+        core.close()
