@@ -228,9 +228,14 @@ class Emulator:
         buf = io.BytesIO()
         pq.write_table(data, buf)
         buf.seek(0)
+        ref = f"{self.project}.{dataset}.{table}"
+        # The emulator's load job needs the table to exist (it does not create it from the
+        # Parquet schema, nor truncate a missing one): drop, create with the schema, append.
+        client.delete_table(ref, not_found_ok=True)
+        client.create_table(bigquery.Table(ref, schema=bigquery_schema(data.schema)))
         config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET,
-                                        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)
-        client.load_table_from_file(buf, f"{self.project}.{dataset}.{table}", job_config=config).result()
+                                        write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
+        client.load_table_from_file(buf, ref, job_config=config).result()
 
     def execute(self, sql: str) -> None:
         """Run one statement (``CREATE VIEW``, ``DROP SCHEMA`` …) and wait for it."""
@@ -239,6 +244,34 @@ class Emulator:
     def drop_dataset(self, dataset: str) -> None:
         """Delete a dataset and everything in it (tests clean up what they created)."""
         self.client().delete_dataset(f"{self.project}.{dataset}", delete_contents=True, not_found_ok=True)
+
+
+def bigquery_schema(schema: pa.Schema) -> list[Any]:
+    """``SchemaField``s for an Arrow schema (the types the tests load)."""
+    import pyarrow as pa
+    from google.cloud import bigquery
+
+    def kind(t: pa.DataType) -> str:
+        if pa.types.is_boolean(t):
+            return "BOOL"
+        if pa.types.is_integer(t):
+            return "INT64"
+        if pa.types.is_floating(t):
+            return "FLOAT64"
+        if pa.types.is_decimal(t):
+            return "NUMERIC"
+        if pa.types.is_date(t):
+            return "DATE"
+        if pa.types.is_timestamp(t):
+            return "TIMESTAMP" if t.tz else "DATETIME"
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            return "BYTES"
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return "STRING"
+        raise ValueError(f"no BigQuery type for the Arrow type {t} in this harness")
+
+    return [bigquery.SchemaField(f.name, kind(f.type), mode="NULLABLE" if f.nullable else "REQUIRED")
+            for f in schema]
 
 
 def make_client(endpoint: str, project: str = PROJECT) -> bigquery.Client:
