@@ -9,6 +9,7 @@ its job and its rows are the emulator's."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,9 +69,15 @@ def journey(connected: LiveServer, bq_emulator: Emulator, bq_payloads: PayloadSe
         bq_emulator.drop_dataset(dataset)
 
 
+def _sql(job: dict) -> str:
+    return str(job.get("configuration", {}).get("query", {}).get("query") or job.get("query") or "")
+
+
 def _queries_run(payloads: PayloadServer) -> list[dict]:
-    """The jobs sent to BigQuery that were not dry runs (jobs.insert or jobs.query bodies)."""
-    return [j for j in payloads.jobs if not (j.get("configuration", {}).get("dryRun") or j.get("dryRun"))]
+    """The queries sent to BigQuery that were not dry runs (jobs.insert or jobs.query bodies), leaving
+    out the metadata refresher's reads of INFORMATION_SCHEMA, which read no table data."""
+    return [j for j in payloads.jobs if not (j.get("configuration", {}).get("dryRun") or j.get("dryRun"))
+            and not re.search(r"INFORMATION_SCHEMA|__TABLES__", _sql(j), re.IGNORECASE)]
 
 
 def test_a_bigquery_table_goes_from_catalog_to_estimate_confirmation_snapshot_and_a_local_join(
@@ -87,7 +94,7 @@ def test_a_bigquery_table_goes_from_catalog_to_estimate_confirmation_snapshot_an
     est = agnes.estimate(expr)
     assert est.scan_bytes == DRY_RUN_BYTES
     assert est.verdict == "needs_confirmation"
-    assert est["cost_usd"] == pytest.approx(DRY_RUN_BYTES / 1024**4 * 6.25, rel=1e-6)
+    assert est["cost_usd"] == pytest.approx(DRY_RUN_BYTES / 1024**4 * 6.25, abs=1e-6)  # dollars, to 6 places
     assert any(j.get("configuration", {}).get("dryRun") for j in journey.payloads.jobs)
     assert _queries_run(journey.payloads) == []  # estimating ran nothing
 
@@ -100,10 +107,10 @@ def test_a_bigquery_table_goes_from_catalog_to_estimate_confirmation_snapshot_an
     snap = agnes.snapshot(expr, name="kt_bq_tickets", confirm=True, progress=False)
     ran = _queries_run(journey.payloads)
     assert len(ran) == 1
-    limit = ran[0].get("configuration", {}).get("query", {}).get("maximumBytesBilled") or ran[0].get(
-        "maximumBytesBilled")
-    assert limit is not None
-    assert int(limit) >= DRY_RUN_BYTES
+    job = ran[0]  # a jobs.insert body
+    assert job["jobReference"]["jobId"].startswith("agnes_")
+    assert int(job["configuration"]["query"]["maximumBytesBilled"]) >= DRY_RUN_BYTES
+    assert {"agnes_user", "agnes_scan_id", "agnes_table"} <= set(job["configuration"]["labels"])
     reference = duckdb.connect()
     reference.register("tickets", tour_tickets())
     expected = reference.execute("SELECT count(*), sum(minutes) FROM tickets WHERE channel <> 'phone'").fetchone()
