@@ -189,11 +189,15 @@ class Emulator:
             time.sleep(0.2)  # polling for readiness with a deadline, not synchronising on a sleep
         raise EmulatorError(f"bqemulator did not become ready in {START_TIMEOUT}s ({last_error}):\n{self.log_tail()}")
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = 30) -> str:
+        """The log's error lines (a bind failure is logged well before its traceback ends), then its tail."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return "(no log)"
+        errors = [line for line in text[:-lines] if re.search(r"error|exception", line, re.IGNORECASE)
+                  and not line.startswith(" ")][:10]
+        return "\n".join([*errors, *(["…"] if errors else []), *text[-lines:]])
 
     def stop(self) -> None:
         if self._client is not None:

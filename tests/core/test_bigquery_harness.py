@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -17,7 +19,7 @@ from google.api_core import exceptions
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
-from tests._bigquery import Emulator, PayloadServer, bytes_billed_message
+from tests._bigquery import Emulator, EmulatorError, PayloadServer, bytes_billed_message
 
 #: The library's own retry policy, with short delays so a retried test does not wait seconds.
 FAST_RETRY = DEFAULT_RETRY.with_delay(initial=0.01, maximum=0.05)
@@ -67,6 +69,18 @@ def test_emulator_is_found_at_its_endpoint_by_a_client_of_its_own(bq_emulator: E
         assert json.loads(resp.read())["status"] == "ok"
     assert bq_emulator.endpoint.startswith("http://127.0.0.1:")
     assert bq_emulator.client().project == bq_emulator.project
+
+
+def test_an_emulator_that_cannot_start_fails_with_its_reason(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        emulator = Emulator(root=tmp_path, rest_port=taken.getsockname()[1])
+        with pytest.raises(EmulatorError, match="bqemulator exited with") as info:
+            emulator.start()
+    assert "address already in use" in str(info.value).lower()  # the emulator's log, in the message
+    assert emulator.proc is not None
+    assert emulator.proc.poll() is not None
 
 
 # --- the payload server: forwarding ------------------------------------------------------------------
