@@ -391,6 +391,7 @@ class PayloadServer:
         self._rejected: set[str] = set()
         self._answers: dict[str, _Answer] = {}
         self._refused_jobs: dict[str, dict[str, Any]] = {}
+        self._client: Any = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="bq-payloads", daemon=True)
@@ -402,6 +403,9 @@ class PayloadServer:
         return self
 
     def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
@@ -420,8 +424,10 @@ class PayloadServer:
         return f"127.0.0.1:{self.port}"
 
     def client(self) -> bigquery.Client:
-        """An anonymous official client pointed at this server."""
-        return make_client(self.endpoint, self.emulator.project)
+        """An anonymous official client pointed at this server (one per server, closed by :meth:`stop`)."""
+        if self._client is None:
+            self._client = make_client(self.endpoint, self.emulator.project)
+        return self._client
 
     # -- overrides -------------------------------------------------------------------------------
 
