@@ -56,7 +56,8 @@ def main(endpoint, grpc_endpoint, project, table_id, out):
     client = bigquery.Client(project=project, credentials=AnonymousCredentials(),
                              client_options=ClientOptions(api_endpoint=endpoint))
     reader = bigquery_storage.BigQueryReadClient(
-        transport=BigQueryReadGrpcTransport(channel=grpc.insecure_channel(grpc_endpoint)))
+        transport=BigQueryReadGrpcTransport(channel=grpc.insecure_channel(grpc_endpoint, options=[
+            ("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])))
     start = time.perf_counter()
     table = client.list_rows(table_id).to_arrow(bqstorage_client=reader)
     pq.write_table(table, out, compression="zstd")

@@ -399,7 +399,9 @@ class BigQueryConnector(Connector):
 
                 self.client()
                 self._read_client = bigquery_storage.BigQueryReadClient(
-                    transport=BigQueryReadGrpcTransport(channel=grpc.insecure_channel(storage)))
+                    transport=BigQueryReadGrpcTransport(channel=grpc.insecure_channel(storage, options=[
+                        # As the client's own channel: no 4 MB cap on a response (one Arrow batch).
+                        ("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)])))
             else:
                 self._read_client = bigquery_storage.BigQueryReadClient(
                     credentials=self.client()._credentials,
