@@ -36,6 +36,21 @@ install_python() {
   "$VENV/bin/python" -m pip install --quiet -e ".[$extra]"
 }
 
+# The BigQuery emulator the tests start (bqemulator) pins an older sqlglot than the product's: it
+# lives in a virtualenv of its own, so the tests run the product with the sqlglot it installs.
+BQ_VENV="${AGNES_BQEMULATOR_VENV:-.venv-bqemulator}"
+install_bqemulator() {
+  if [ ! -x "$BQ_VENV/bin/python" ]; then
+    say "creating the BigQuery emulator's virtualenv $BQ_VENV"
+    "$PYTHON" -m venv "$BQ_VENV"
+  fi
+  # duckdb as the product pins it: the spatial extension the tests install is built for that version.
+  local duckdb_pin
+  duckdb_pin="$("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')"
+  "$BQ_VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$BQ_VENV/bin/python" -m pip install --quiet "bqemulator>=1.4,<2" "duckdb==$duckdb_pin" numpy
+}
+
 # Debian packages for the tests; installed only where missing.
 install_system_packages() {
   local missing=()
@@ -71,7 +86,9 @@ cmd_test() {
   need_tools
   install_system_packages
   install_python
+  install_bqemulator
   export PATH="$PWD/$VENV/bin:$PATH"
+  export AGNES_BQEMULATOR_PYTHON="${AGNES_BQEMULATOR_PYTHON:-$PWD/$BQ_VENV/bin/python}"
   say "ruff"
   ruff check .
   say "mypy"

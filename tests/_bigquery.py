@@ -61,7 +61,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -94,6 +93,24 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriz
 
 class EmulatorError(RuntimeError):
     """The emulator could not be started (the reason is in the message)."""
+
+
+#: The virtualenv ./dev.sh test installs bqemulator into: it pins an older sqlglot than the product's,
+#: so it does not share the product's environment.
+EMULATOR_VENV = Path(__file__).resolve().parents[1] / ".venv-bqemulator"
+
+
+def emulator_python() -> str:
+    """The interpreter that runs bqemulator: ``$AGNES_BQEMULATOR_PYTHON``, else .venv-bqemulator's."""
+    python = os.environ.get("AGNES_BQEMULATOR_PYTHON") or str(EMULATOR_VENV / "bin" / "python")
+    if not Path(python).exists():
+        raise EmulatorError(f"no interpreter for bqemulator at {python}: ./dev.sh test creates .venv-bqemulator "
+                            "(python3 -m venv .venv-bqemulator && .venv-bqemulator/bin/pip install bqemulator "
+                            "duckdb==<the product's> numpy), or set AGNES_BQEMULATOR_PYTHON")
+    found = subprocess.run([python, "-c", "import bqemulator"], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        raise EmulatorError(f"bqemulator is not installed for {python}: {found.stderr.strip()[-300:]}")
+    return python
 
 
 def install_spatial() -> None:
@@ -155,14 +172,13 @@ class Emulator:
             raise
         except Exception as exc:
             raise EmulatorError(f"installing DuckDB's spatial extension failed: {exc}") from exc
-        if importlib.util.find_spec("bqemulator") is None:
-            raise EmulatorError("bqemulator is not installed: pip install -e '.[test]'")
+        python = emulator_python()
         self.root.mkdir(parents=True, exist_ok=True)
         log = self._log = self.log_path.open("wb")  # closed by stop()
         env = dict(os.environ)
         env.pop("BIGQUERY_EMULATOR_HOST", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bqemulator", "start", "--ephemeral", "--project", self.project,
+            [python, "-m", "bqemulator", "start", "--ephemeral", "--project", self.project,
              "--rest-host", "127.0.0.1", "--rest-port", str(self.rest_port),
              "--grpc-host", "127.0.0.1", "--grpc-port", str(self.grpc_port), "--log-level", "warning"],
             cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
