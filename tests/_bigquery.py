@@ -60,6 +60,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -382,6 +383,36 @@ class _Answer:
         return [{"f": [{"v": _cell(r.get(c), int64_timestamps)} for c in self.columns]} for r in self.rows]
 
 
+class _ClosingServer(ThreadingHTTPServer):
+    """A threading HTTP server that closes its kept-alive connections when it stops (HTTP/1.1
+    handler threads otherwise wait on them, and their sockets outlive the server)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            connections, self._open = list(self._open), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+
 class PayloadServer:
     """A local HTTP server in front of the emulator (see the module docstring for what it answers).
 
@@ -408,8 +439,7 @@ class PayloadServer:
         self._answers: dict[str, _Answer] = {}
         self._refused_jobs: dict[str, dict[str, Any]] = {}
         self._client: Any = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _ClosingServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="bq-payloads", daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -423,6 +453,7 @@ class PayloadServer:
             self._client.close()
             self._client = None
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
         self._thread.join(timeout=10)
 
