@@ -195,7 +195,6 @@ class GrantsBatchHandler(AdminHandler):
 
     audit_kind = "grant"
     audit_verbs = {"POST": "apply_batch"}
-    _audit_details: dict[str, Any] | None = None
 
     def audit_resource(self) -> str:
         return "grant"
@@ -210,32 +209,16 @@ class GrantsBatchHandler(AdminHandler):
             result = await self.blocking(lambda: self.core.access.apply_grant_changes(
                 body, actor, existing=self.core.existing_resources))
         except AgnesError as exc:
-            self._audit_details = {"errors": len(exc.details.get("errors", [])) or 1}
+            self.audit_details = {"errors": len(exc.details.get("errors", [])) or 1}
             raise
         if result["dry_run"]:
-            self._audit_details = {}  # a preview changes nothing: not audited
+            self.audit_skip = True  # a preview changes nothing: not audited
         else:
-            self._audit_details = {"count": sum(c["action"] != "none" for c in result["changes"]),
+            self.audit_details = {"count": sum(c["action"] != "none" for c in result["changes"]),
                                    "changes": [{k: c[k] for k in ("group", "resource_type", "resource_id", "after",
                                                                   "action")}
                                                for c in result["changes"] if c["action"] != "none"]}
         self.write_json(result)
-
-    def on_finish(self) -> None:
-        details = self._audit_details
-        if details is None:
-            super().on_finish()
-            return
-        user = getattr(self, "_current_user", None)
-        if user is None or details == {}:
-            return
-        try:
-            status = self.get_status()
-            self.core.audit.record_later(user.username, "grant.apply_batch", "grant",
-                                         "ok" if status < 400 else "error", status=status,
-                                         path=self.request.path, **details)
-        except Exception:  # auditing must never break the response that already went out
-            self.log.exception("agnes: could not write the audit log")
 
     @web.authenticated
     @authorized

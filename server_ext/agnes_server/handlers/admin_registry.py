@@ -145,28 +145,11 @@ class TablesBatchHandler(AdminHandler):
         try:
             registered = await self.blocking(register)
         except AgnesError as exc:
-            self._audit_details = {"index": exc.details.get("index"), "count": len(tables)}
+            self.audit_details = {"index": exc.details.get("index"), "count": len(tables)}
             raise
-        self._audit_details = {"count": len(registered), "ids": [t["id"] for t in registered]}
+        self.audit_details = {"count": len(registered), "ids": [t["id"] for t in registered]}
         self.write_json({"tables": registered, "count": len(registered)}, status=201)
 
-    _audit_details: dict[str, Any] | None = None
-
-    def on_finish(self) -> None:
-        details = self._audit_details
-        if details is None:
-            super().on_finish()
-            return
-        user = getattr(self, "_current_user", None)
-        if user is None:
-            return
-        try:
-            status = self.get_status()
-            self.core.audit.record_later(user.username, "table.register_batch", "table",
-                                         "ok" if status < 400 else "error", status=status,
-                                         path=self.request.path, **details)
-        except Exception:  # auditing must never break the response that already went out
-            self.log.exception("agnes: could not write the audit log")
 
     @web.authenticated
     @authorized

@@ -350,9 +350,14 @@ class AdminHandler(AgnesHandler):
                     return f"{self.audit_kind}/{key}"
         return self.audit_kind
 
+    #: Extra fields of this request's audit entry, set by the handler (e.g. a batch's count and ids);
+    #: ``audit_skip`` leaves a request that changed nothing (a dry run) out of the log.
+    audit_details: dict[str, Any] | None = None
+    audit_skip = False
+
     def on_finish(self) -> None:
         verb = self.audit_verbs.get(self.request.method or "")
-        if not verb or not self.audit_kind:
+        if not verb or not self.audit_kind or self.audit_skip:
             return
         try:
             # The attribute, not the property: a request refused before authentication finished
@@ -365,6 +370,7 @@ class AdminHandler(AgnesHandler):
             # audit log wait for it (Audit.entries), so no reader misses it.
             self.core.audit.record_later(
                 user.username, f"{self.audit_kind}.{verb}", self.audit_resource(),
-                "ok" if status < 400 else "error", status=status, path=self.request.path)
+                "ok" if status < 400 else "error", status=status, path=self.request.path,
+                **(self.audit_details or {}))
         except Exception:  # auditing must never break the response that already went out
             self.log.exception("agnes: could not write the audit log")
