@@ -112,7 +112,9 @@ def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool 
         "estimate": {"scan_bytes": est["scan_bytes"], "result_rows": est["result_rows"],
                      "result_bytes": est["result_bytes"], "compressed_bytes": est.get("compressed_bytes")},
         "actual": {"rows": record["rows"], "result_bytes": record["bytes"], "scanned_bytes": record["scanned_bytes"],
-                   "scanned_bytes_origin": record.get("scanned_bytes_origin"), "duration_ms": record["duration_ms"]},
+                   "scanned_bytes_origin": record.get("scanned_bytes_origin"), "duration_ms": record["duration_ms"],
+                   "billed_bytes": record.get("billed_bytes"), "cache_hit": record.get("cache_hit"),
+                   "source_job_id": record.get("source_job_id")},
         "rows": record["rows"], "file_bytes": target.stat().st_size, "truncated": bool(record["truncated"]),
         "truncated_reason": record.get("truncated_reason"), "scan_id": record["scan_id"],
         "created_at": datetime.now(timezone.utc).isoformat(),
@@ -123,8 +125,13 @@ def _run_snapshot(ws: Workspace, name: str, body: dict[str, Any], confirm: bool 
 
 
 def _say(meta: dict[str, Any]) -> None:
-    line = (f"snapshot {meta['name']!r}: {meta['rows']:,} rows, {human_bytes(meta['file_bytes'])} on disk "
-            f"(scanned {human_bytes(meta['actual']['scanned_bytes'])})")
+    actual = meta["actual"]
+    amount = human_bytes(actual["scanned_bytes"])
+    if actual.get("scanned_bytes_origin") == "billed":
+        charged = f"billed {amount}" + (", answered from the source's query cache" if actual.get("cache_hit") else "")
+    else:
+        charged = f"scanned {amount}"
+    line = f"snapshot {meta['name']!r}: {meta['rows']:,} rows, {human_bytes(meta['file_bytes'])} on disk ({charged})"
     print(line)
     if meta["truncated"]:
         text = (f"snapshot {meta['name']!r} is TRUNCATED at {meta['rows']:,} rows: the result reached "

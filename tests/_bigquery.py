@@ -30,9 +30,16 @@ Which behaviour comes from where:
     cost-control docs quote ("Query exceeded limit for bytes billed: 1000000. 10485760 or higher
     required."). ``jobs.query`` answers HTTP 400 with the error envelope; ``jobs.insert`` answers
     the Job DONE with ``status.errorResult`` and its ``jobs.getQueryResults`` the 400 envelope.
+  - ``job_billing``: query jobs that are not dry runs are still run by the emulator (its rows are
+    the result), and their Job resource (``jobs.insert`` and ``jobs.get`` answers) then carries the
+    statistics a finished BigQuery job documents: ``statistics.totalBytesProcessed``,
+    ``statistics.query.totalBytesProcessed``, ``statistics.query.totalBytesBilled`` and
+    ``statistics.query.cacheHit`` (the emulator leaves billed bytes out and processed at 0).
   - ``rate_limit``: the next calls answer 403 (or 429) with reason ``rateLimitExceeded`` (the
     BigQuery error table: "rateLimitExceeded 403 … exceeds a short-term rate limit"), domain
     ``usageLimits``; the client library retries that reason (``google.cloud.bigquery.retry``).
+  - ``reject_every_token``: as ``reject_token`` for every bearer token, old and new (a service
+    account whose access was revoked).
   - ``reject_token``: calls bearing that OAuth token answer 401 ``authError`` ("Invalid
     Credentials", location Authorization/header), as an expired token is answered.
   - A GCE metadata server on the same port (``metadata_host``, as ``GCE_METADATA_HOST`` takes it):
@@ -362,9 +369,11 @@ Answer = tuple[int, dict[str, str], bytes]
 
 @dataclass(frozen=True)
 class DryRun:
-    """Forward this dry run to the emulator, then set the statistics the test asked for."""
+    """Forward this call to the emulator, then set the statistics the test asked for (a dry run's,
+    or with ``billing`` a finished job's)."""
 
     via_insert: bool
+    billing: bool = False
 
 
 @dataclass
@@ -431,11 +440,13 @@ class PayloadServer:
         self.metadata_expires_in = 3599
         self._lock = threading.Lock()
         self._dry_run: tuple[int, str] | None = None
+        self._billing: tuple[int, int, bool] | None = None
         self._storage: tuple[list[dict[str, Any]], frozenset[str]] | None = None
         self._refuse: tuple[int, int] | None = None
         self._rate_limited = 0
         self._rate_status = 403
         self._rejected: set[str] = set()
+        self._reject_all = False
         self._answers: dict[str, _Answer] = {}
         self._refused_jobs: dict[str, dict[str, Any]] = {}
         self._client: Any = None
@@ -485,6 +496,12 @@ class PayloadServer:
         with self._lock:
             self._dry_run = (int(total), accuracy)
 
+    def job_billing(self, processed: int, billed: int, cache_hit: bool = False) -> None:
+        """Query jobs (not dry runs) report ``processed`` bytes processed, ``billed`` bytes billed
+        and ``cacheHit`` in their statistics, as a finished BigQuery job does."""
+        with self._lock:
+            self._billing = (int(processed), int(billed), bool(cache_hit))
+
     def table_storage(self, rows: list[dict[str, Any]], *,
                       views: tuple[str, ...] = ("TABLE_STORAGE", "__TABLES__")) -> None:
         """Queries over ``INFORMATION_SCHEMA.TABLE_STORAGE`` / ``__TABLES__`` (those named in
@@ -516,6 +533,11 @@ class PayloadServer:
         """BigQuery calls bearing ``token`` answer 401 ``authError`` (an expired or revoked token)."""
         with self._lock:
             self._rejected.add(token)
+
+    def reject_every_token(self) -> None:
+        """Every call bearing a token answers 401 ``authError``, fresh tokens included."""
+        with self._lock:
+            self._reject_all = True
 
     # -- answering -------------------------------------------------------------------------------
 
@@ -589,6 +611,18 @@ class PayloadServer:
             self._refused_jobs[job["jobReference"]["jobId"]] = job
         return 200, job
 
+    def _patch_billing(self, status: int, payload: Any) -> Any:
+        with self._lock:
+            billing = self._billing
+        if billing is None or status != 200 or not isinstance(payload, dict) or "statistics" not in payload:
+            return payload
+        processed, billed, cache_hit = billing
+        stats = payload["statistics"]
+        stats["totalBytesProcessed"] = str(processed)
+        stats.setdefault("query", {}).update({"totalBytesProcessed": str(processed), "totalBytesBilled": str(billed),
+                                              "cacheHit": cache_hit})
+        return payload
+
     def _patch_dry_run(self, status: int, payload: Any, *, via_insert: bool) -> Any:
         with self._lock:
             override = self._dry_run
@@ -619,7 +653,7 @@ class PayloadServer:
         token = auth[7:] if auth.lower().startswith("bearer ") else None
         with self._lock:
             self.bearer_tokens.append(token)
-            rejected = token is not None and token in self._rejected
+            rejected = token is not None and (self._reject_all or token in self._rejected)
             limited = self._rate_limited > 0
             if limited:
                 self._rate_limited -= 1
@@ -651,14 +685,14 @@ class PayloadServer:
             if via_insert and "query" not in request.get("configuration", {}):
                 return None  # load, copy, extract jobs
             with self._lock:
-                dry_override, storage, refuse = self._dry_run, self._storage, self._refuse
+                dry_override, storage, refuse, billing = self._dry_run, self._storage, self._refuse, self._billing
             if dry:
                 return None if dry_override is None else DryRun(via_insert)
             if storage is not None and _storage_view(sql) in storage[1]:
                 return _json(*self._answer_storage(request, sql, via_insert=via_insert))
             if refuse is not None:
                 return _json(*self._refusal(request, via_insert=via_insert))
-            return None
+            return DryRun(via_insert, billing=True) if billing is not None and via_insert else None
         # projects/{p}/jobs/{id} | projects/{p}/queries/{id}
         if method == "GET" and len(parts) == 4 and parts[0] == "projects" and parts[2] in ("jobs", "queries"):
             job_id = urllib.parse.unquote(parts[3])
@@ -671,7 +705,9 @@ class PayloadServer:
                 return _json(400, {"error": {"code": 400, "message": refused["status"]["errorResult"]["message"],
                                              "errors": refused["status"]["errors"], "status": "INVALID_ARGUMENT"}})
             if answer is None:
-                return None
+                with self._lock:
+                    billing = self._billing
+                return DryRun(True, billing=True) if billing is not None and parts[2] == "jobs" else None
             if parts[2] == "jobs":
                 return _json(200, answer.job)
             max_results = query.get("maxResults", [None])[0]
@@ -776,7 +812,8 @@ def _handler(server: PayloadServer) -> type[BaseHTTPRequestHandler]:
                     except ValueError:
                         self._send(status, out_headers, raw)
                         return
-                    patched = server._patch_dry_run(status, payload, via_insert=via_insert)
+                    patched = (server._patch_billing(status, payload) if answer.billing
+                               else server._patch_dry_run(status, payload, via_insert=via_insert))
                     self._send(status, {"Content-Type": "application/json; charset=UTF-8"},
                                json.dumps(patched).encode())
                     return
@@ -847,3 +884,26 @@ def seed_tour(emulator: Emulator) -> None:
     emulator.load(TOUR_DATASET, "tickets", tour_tickets())
     emulator.execute(f"CREATE OR REPLACE VIEW `{emulator.project}.{TOUR_DATASET}.chat_tickets` AS "
                      f"SELECT * FROM `{emulator.project}.{TOUR_DATASET}.tickets` WHERE channel = 'chat'")
+
+
+#: Where the tour notebook's kernel finds the BigQuery it talks to (or why there is none).
+TOUR_ENDPOINT_ENV = "AGNES_TEST_BIGQUERY_ENDPOINT"
+TOUR_PROJECT_ENV = "AGNES_TEST_BIGQUERY_PROJECT"
+TOUR_STORAGE_ENV = "AGNES_TEST_BIGQUERY_STORAGE_ENDPOINT"
+TOUR_ERROR_ENV = "AGNES_TEST_BIGQUERY_ERROR"
+
+
+def start_tour(emulator: Emulator) -> PayloadServer:
+    """Seed the tour's data and start the payload server its notebook talks to (dry runs answer
+    :data:`TOUR_DRY_RUN_BYTES`, and jobs report as much processed and billed); the notebook's
+    kernel finds it through the ``TOUR_*_ENV`` variables, set here in this process's environment.
+    Stop the returned server when done."""
+    seed_tour(emulator)
+    tour = PayloadServer(emulator).start()
+    tour.dry_run_bytes(TOUR_DRY_RUN_BYTES, "PRECISE")
+    # A finished job bills what it processed (already a whole number of MiB, over the 10 MB minimum).
+    tour.job_billing(processed=TOUR_DRY_RUN_BYTES, billed=TOUR_DRY_RUN_BYTES)
+    os.environ.update({TOUR_ENDPOINT_ENV: tour.endpoint, TOUR_PROJECT_ENV: emulator.project,
+                       TOUR_STORAGE_ENV: emulator.grpc_endpoint})
+    os.environ.pop(TOUR_ERROR_ENV, None)
+    return tour

@@ -3921,8 +3921,19 @@ export interface components {
             estimated_bytes: number | null;
             /** @description The bytes charged to the daily budget. */
             scanned_bytes: number | null;
-            /** @description Where scanned_bytes comes from (estimate). */
-            scanned_bytes_origin: string | null;
+            /**
+             * @description Where scanned_bytes comes from: billed (the source's own job statistics; the reservation made at the start is corrected to it) or estimate (sources that do not bill by the byte).
+             * @enum {string|null}
+             */
+            scanned_bytes_origin: "estimate" | "billed" | null;
+            /** @description Bytes the source says the job processed (BigQuery: totalBytesProcessed). */
+            processed_bytes: number | null;
+            /** @description Bytes the source billed (BigQuery: totalBytesBilled; 0 on a cache hit). */
+            billed_bytes: number | null;
+            /** @description Whether the source answered from its query cache. */
+            cache_hit: boolean | null;
+            /** @description The job in the source (BigQuery: its agnes_ job id). */
+            source_job_id: string | null;
             /** @description Rows streamed. */
             rows: number | null;
             /** @description Arrow bytes streamed. */

@@ -146,6 +146,36 @@ def test_a_rejected_token_is_refreshed_once(bq_payloads: PayloadServer) -> None:
     assert bq_payloads.bearer_tokens[-1] == bq_payloads.metadata_tokens[1]
 
 
+def test_a_token_refused_again_mid_extract_is_a_clear_error(bq_payloads: PayloadServer, dataset: str,
+                                                            tmp_path: Any) -> None:
+    from agnes_core.core import AgnesCore
+
+    core = AgnesCore(tmp_path / "data")
+    try:
+        core.registry.add_source({"name": "bqauth", "type": "bigquery", "options": {
+            "project": bq_payloads.emulator.project, "endpoint": bq_payloads.endpoint,
+            "metadata_host": bq_payloads.metadata_host}})
+        core.registry.register_table({"id": "bq_auth_events", "source": "bqauth", "bucket": dataset,
+                                      "source_table": "events"})
+        good = core.extracts.run("bq_auth_events")
+        assert good["status"] == "succeeded", good
+        files = sorted((tmp_path / "data").rglob("*.parquet"))
+        minted = len(bq_payloads.metadata_tokens)
+        bq_payloads.reject_every_token()  # the account was revoked: the refreshed token is refused too
+        failed = core.extracts.run("bq_auth_events")
+        assert failed["status"] == "failed"
+        assert "credentials were rejected after one refresh (GCE metadata server at" in failed["error"]
+        assert "ya29." not in failed["error"]
+        assert 1 <= len(bq_payloads.metadata_tokens) - minted <= 2, "refreshed, not fetched in a loop"
+        # Nothing half-written: the last good extract is still what readers see, and no temp file is left.
+        assert sorted((tmp_path / "data").rglob("*.parquet")) == files
+        assert not [p for p in (tmp_path / "data").rglob(".*.tmp")]
+        assert core.extracts.runs("bq_auth_events")[0]["status"] == "failed"
+        assert core.extracts.runs("bq_auth_events")[1]["status"] == "succeeded"
+    finally:
+        core.close()
+
+
 def test_metadata_server_failure_names_the_host(bq_payloads: PayloadServer) -> None:
     connector = BigQueryConnector("bq", {"project": "agnes-test", "auth": "metadata_server",
                                          "metadata_host": "127.0.0.1:9"})
@@ -393,14 +423,15 @@ def test_a_query_error_is_a_validation_error_with_a_hint(bq_payloads: PayloadSer
 # -- through the gate ----------------------------------------------------------------------------
 
 
-def test_a_gated_scan_bills_at_most_the_budget_left(bq_payloads: PayloadServer, dataset: str, tmp_path: Any) -> None:
+@pytest.fixture
+def gated(bq_payloads: PayloadServer, dataset: str, tmp_path: Any) -> Iterator[Any]:
+    """A core with source ``bqgate`` (through the payload server), remote table ``bq_events``, a
+    50,000-byte daily budget and dry runs of 2,000 bytes."""
     import dataclasses as dc
 
-    from agnes_core.access.principals import Principal
     from agnes_core.core import AgnesCore
     from agnes_core.gate.limits import Limits
 
-    ann = Principal("ann", "Ann", frozenset({"Everyone"}), is_admin=True)
     core = AgnesCore(tmp_path / "data")
     try:
         core.registry.add_source({"name": "bqgate", "type": "bigquery", "options": options(bq_payloads)})
@@ -408,18 +439,65 @@ def test_a_gated_scan_bills_at_most_the_budget_left(bq_payloads: PayloadServer, 
                                       "source_table": "events", "query_mode": "remote"})
         core.settings.limits = dc.replace(Limits(), daily_scan_bytes_per_user=50_000, scan_confirm_bytes=40_000)
         bq_payloads.dry_run_bytes(2_000)
-        est = core.scans.estimate(ann, {"sql": "SELECT kind FROM bq_events"})
-        assert (est["scan_bytes"], est["method"]) == (2_000, "BigQuery dry run (precise)")
-        run = core.scans.start(ann, {"sql": "SELECT kind FROM bq_events"})
-        run.open()
-        rows = 0
-        while (batch := run.next_batch()) is not None:
-            rows += batch.num_rows
-        run.finish("succeeded")
-        assert rows == ROWS
-        (job,) = [j for j in query_jobs(bq_payloads) if not j.get("dryRun")]
-        assert job["query"]["maximumBytesBilled"] == "50000"  # the budget left, under the 5 GiB cap
-        assert job["labels"]["agnes_user"] == "ann"
-        assert job["labels"]["agnes_table"] == "events"
+        yield core
     finally:
         core.close()
+
+
+
+def _ann() -> Any:
+    from agnes_core.access.principals import Principal
+
+    return Principal("ann", "Ann", frozenset({"Everyone"}), is_admin=True)
+
+
+def _run_scan(core: Any, sql: str) -> tuple[str, int]:
+    run = core.scans.start(_ann(), {"sql": sql})
+    run.open()
+    rows = 0
+    while (batch := run.next_batch()) is not None:
+        rows += batch.num_rows
+    run.finish("succeeded")
+    return run.scan_id, rows
+
+
+def test_a_gated_scan_bills_at_most_the_budget_left(bq_payloads: PayloadServer, gated: Any) -> None:
+    est = gated.scans.estimate(_ann(), {"sql": "SELECT kind FROM bq_events"})
+    assert (est["scan_bytes"], est["method"]) == (2_000, "BigQuery dry run (precise)")
+    _, rows = _run_scan(gated, "SELECT kind FROM bq_events")
+    assert rows == ROWS
+    (job,) = [j for j in query_jobs(bq_payloads) if not j.get("dryRun")]
+    assert job["query"]["maximumBytesBilled"] == "50000"  # the budget left, under the 5 GiB cap
+    assert job["labels"]["agnes_user"] == "ann"
+    assert job["labels"]["agnes_table"] == "events"
+
+
+def test_the_budget_is_charged_with_the_bytes_billed(bq_payloads: PayloadServer, gated: Any) -> None:
+    bq_payloads.job_billing(processed=1_500, billed=10_485_760)  # BigQuery bills at least 10 MB a table
+    scan_id, _ = _run_scan(gated, "SELECT kind FROM bq_events")
+    record = gated.scans.get(_ann(), scan_id)
+    assert (record["estimated_bytes"], record["processed_bytes"], record["billed_bytes"]) == (2_000, 1_500, 10_485_760)
+    assert (record["scanned_bytes"], record["scanned_bytes_origin"], record["cache_hit"]) == (10_485_760, "billed",
+                                                                                             False)
+    assert record["source_job_id"].startswith(f"agnes_{scan_id}_")
+    assert gated.scans.used_today("ann") == 10_485_760  # the 2,000 reserved, corrected to what was billed
+    (entry,) = [e for e in gated.audit.entries(action="scan.run") if e["resource"] == f"scan/{scan_id}"]
+    assert (entry["details"]["billed_bytes"], entry["details"]["scanned_bytes_origin"]) == (10_485_760, "billed")
+
+
+def test_a_cache_hit_gives_the_reservation_back(bq_payloads: PayloadServer, gated: Any) -> None:
+    bq_payloads.job_billing(processed=0, billed=0, cache_hit=True)
+    scan_id, rows = _run_scan(gated, "SELECT kind FROM bq_events")
+    record = gated.scans.get(_ann(), scan_id)
+    assert rows == ROWS
+    assert (record["scanned_bytes"], record["billed_bytes"], record["cache_hit"]) == (0, 0, True)
+    assert gated.scans.used_today("ann") == 0
+
+
+def test_without_job_statistics_the_estimate_is_charged(gated: Any) -> None:
+    scan_id, _ = _run_scan(gated, "SELECT kind FROM bq_events")  # the emulator reports no billed bytes
+    record = gated.scans.get(_ann(), scan_id)
+    assert (record["scanned_bytes"], record["scanned_bytes_origin"], record["billed_bytes"]) == (2_000, "estimate",
+                                                                                                 None)
+    assert record["source_job_id"].startswith("agnes_")
+    assert gated.scans.used_today("ann") == 2_000

@@ -168,6 +168,17 @@ class ScanGuard:
     max_bytes: int | None = None
 
 
+@dataclass(frozen=True)
+class ScanBilling:
+    """What the source says the last scan it ran actually read and billed (a warehouse job's own
+    statistics), for the scan record and the daily budget; ``None`` where it does not say."""
+
+    processed_bytes: int | None = None
+    billed_bytes: int | None = None
+    cache_hit: bool | None = None
+    job_id: str | None = None
+
+
 #: Calls that run bounded (see :mod:`.calls`): on a thread of their own, stopped at the
 #: connector's ``call_timeout_s`` or at shutdown, their caller released at once.
 BOUNDED_CALLS = ("test", "discover", "schema", "metadata", "column_stats", "sample", "estimate")
@@ -351,6 +362,12 @@ class Connector(TypeNaming):
     def interrupt(self) -> None:
         """Stop the scan this connector runs, from another thread, as soon as the source allows
         (the iterator then raises). The default cannot, and does nothing."""
+
+    def scan_billing(self) -> ScanBilling | None:
+        """What the last :meth:`scan` read and billed, by the source's own account, once it has
+        ended; None where the source bills nothing or does not say (the gate then charges the
+        estimate)."""
+        return None
 
     def estimate(self, sql: str, reads: list[TableRead]) -> ScanEstimate:
         """What ``sql`` (validated, physical names) would scan, without reading data."""

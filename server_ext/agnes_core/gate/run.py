@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, NoReturn
 
-from agnes_core.connectors import ScanGuard, TableRef
+from agnes_core.connectors import ScanBilling, ScanGuard, TableRef
 from agnes_core.discovery.prefetch import Prefetch
 from agnes_core.errors import AgnesError, ResourcesExceeded, ScanCancelled, ScanTimeout, ValueTooLarge
 from agnes_core.gate.limits import human_bytes
@@ -56,6 +56,8 @@ class ScanRun:
         self.batches_read = 0
         self.truncated_reason: str | None = None
         self.schema: pa.Schema | None = None
+        #: What the source says the scan read and billed, once it has ended (None: it does not say).
+        self.billing: ScanBilling | None = None
         self.timeout_s = float(prepared.limits.scan_timeout_seconds)
         self.batch_rows = _batch_rows(prepared)
         #: Why the scan was stopped early (``timeout``, ``client``, ``shutdown``), or None.
@@ -204,6 +206,10 @@ class ScanRun:
                 self._batches.close()
         finally:
             self._ended.set()
+            try:
+                self.billing = self.prepared.connector.scan_billing()
+            except Exception:  # the estimate is charged instead
+                log.exception("agnes: reading what scan %s was billed failed", self.scan_id)
             self.prepared.connector.close()
             self.service._finish(self, status, error)
 

@@ -221,20 +221,31 @@ class ScanService:
         with self._lock:
             self._running.get(run.username, set()).discard(run.scan_id)
             self._runs.pop(run.scan_id, None)
-        refund = run.prepared.estimate.scan_bytes if status == "failed" and run.batches_read == 0 else 0
+        reserved = run.prepared.estimate.scan_bytes
+        billing = run.billing
+        if billing is not None and billing.billed_bytes is not None:
+            charged, origin = max(0, billing.billed_bytes), "billed"  # the source's own account
+        elif status == "failed" and run.batches_read == 0:
+            charged, origin = 0, "estimate"  # nothing was read: the reservation is given back
+        else:
+            charged, origin = reserved, "estimate"
+        billed = {"processed_bytes": billing.processed_bytes, "billed_bytes": billing.billed_bytes,
+                  "cache_hit": billing.cache_hit, "source_job_id": billing.job_id} if billing else {}
         with self.store.write() as cur:
-            if refund:
-                self._charge(cur, run.username, -refund)
+            if charged != reserved:
+                self._charge(cur, run.username, charged - reserved)
             cur.execute(
                 "UPDATE scans SET status = ?, scanned_bytes = ?, scanned_bytes_origin = ?, rows = ?, bytes = ?, "
-                "truncated = ?, truncated_reason = ?, error = ?, finished_at = ?, duration_ms = ? WHERE scan_id = ?",
-                [status, 0 if refund else run.prepared.estimate.scan_bytes, "estimate", run.rows, run.bytes,
-                 run.truncated_reason is not None, run.truncated_reason, error, utcnow(), duration, run.scan_id])
+                "truncated = ?, truncated_reason = ?, error = ?, finished_at = ?, duration_ms = ?, "
+                "processed_bytes = ?, billed_bytes = ?, cache_hit = ?, source_job_id = ? WHERE scan_id = ?",
+                [status, charged, origin, run.rows, run.bytes, run.truncated_reason is not None,
+                 run.truncated_reason, error, utcnow(), duration, billed.get("processed_bytes"),
+                 billed.get("billed_bytes"), billed.get("cache_hit"), billed.get("source_job_id"), run.scan_id])
         self.audit.record(run.username, "scan.run", f"scan/{run.scan_id}", status,
                           tables=sorted(run.prepared.query.tables), relations=run.prepared.query.relations,
                           source=run.prepared.query.source,
-                          sql_hash=run.prepared.query.sql_hash, estimated_bytes=run.prepared.estimate.scan_bytes,
-                          scanned_bytes=0 if refund else run.prepared.estimate.scan_bytes, rows=run.rows,
+                          sql_hash=run.prepared.query.sql_hash, estimated_bytes=reserved,
+                          scanned_bytes=charged, scanned_bytes_origin=origin, **billed, rows=run.rows,
                           bytes=run.bytes, truncated=run.truncated_reason is not None, ms=duration, error=error)
 
     def get(self, principal: Principal, scan_id: str) -> dict[str, Any]:

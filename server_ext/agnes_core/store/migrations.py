@@ -295,4 +295,14 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE sync_state ADD COLUMN source_description VARCHAR",
         ),
     ),
+    Migration(
+        8,
+        "what a warehouse says a scan read and billed (job statistics), next to the estimate",
+        (
+            "ALTER TABLE scans ADD COLUMN processed_bytes BIGINT",
+            "ALTER TABLE scans ADD COLUMN billed_bytes BIGINT",
+            "ALTER TABLE scans ADD COLUMN cache_hit BOOLEAN",
+            "ALTER TABLE scans ADD COLUMN source_job_id VARCHAR",
+        ),
+    ),
 ]

@@ -34,6 +34,7 @@ from agnes_core.connectors.base import (
     DiscoveredTable,
     FormField,
     ReadOptions,
+    ScanBilling,
     ScanEstimate,
     ScanGuard,
     TableMetadata,
@@ -201,6 +202,7 @@ class BigQueryConnector(Connector):
         self._lock = threading.Lock()
         #: The last job's statistics (bytes processed and billed, cache hit), for the scan record.
         self.job_statistics: dict[str, Any] | None = None
+        self._scan_job: Any = None
 
     # -- configuration ------------------------------------------------------------------
 
@@ -443,6 +445,28 @@ class BigQueryConnector(Connector):
                 cancel()
             except Exception:  # noqa: BLE001
                 pass
+
+    def scan_billing(self) -> ScanBilling | None:
+        """The scan job's own statistics: bytes processed and billed, and whether the query cache
+        answered it. A job that was stopped before its result was read is looked up once more (a
+        cancelled query may still be billed for what it read); None when BigQuery does not say."""
+        job = self._scan_job
+        if job is None:
+            return None
+        stats = self.job_statistics if (self.job_statistics or {}).get("job_id") == job.job_id else None
+        if stats is None:
+            try:
+                job.reload(timeout=10, retry=self._retry())
+            except Exception as exc:  # noqa: BLE001 - the gate then charges the estimate
+                log.info("bigquery source %r: reading job %s's statistics failed: %s", self.name, job.job_id,
+                         self.redact(f"{type(exc).__name__}: {exc}"))
+                return None
+            if job.state != "DONE":
+                return None
+            stats = _job_statistics(job)
+        return ScanBilling(processed_bytes=_int(stats.get("bytes_processed")),
+                           billed_bytes=_int(stats.get("bytes_billed")),
+                           cache_hit=stats.get("cache_hit"), job_id=stats.get("job_id"))
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -728,7 +752,10 @@ class BigQueryConnector(Connector):
         import pyarrow as pa
 
         self._stopped = False
+        self.job_statistics = None
+        self._scan_job = None
         job = self._run_job(sql, guard=guard, tables=tables)
+        self._scan_job = job
         size = max(1, batch_size)
 
         def batches() -> Iterator[pa.RecordBatch]:
