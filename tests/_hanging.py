@@ -37,7 +37,8 @@ class SilentServer:
         self.sock.listen(64)
         self.port = int(self.sock.getsockname()[1])
         self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True, name="silent-server").start()
+        self._thread = threading.Thread(target=self._accept, daemon=True, name="silent-server")
+        self._thread.start()
 
     def _accept(self) -> None:
         while True:
@@ -52,7 +53,14 @@ class SilentServer:
         return f"host=127.0.0.1 port={self.port} user=agnes password=never-sent dbname=nothing"
 
     def close(self) -> None:
+        """Stop accepting (shutdown wakes the accepting thread), then close every connection it
+        took: one accepted while closing would otherwise outlive the server, unclosed."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self._thread.join(timeout=10)
         for conn in self.accepted:
             conn.close()
 
