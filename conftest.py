@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._bigquery import TOUR_DRY_RUN_BYTES, Emulator, PayloadServer, seed_tour
+from tests._bigquery import TOUR_ERROR_ENV, Emulator, PayloadServer, start_tour
 from tests._live import LiveServer
 from tests._pg import PgCluster, start_cluster
 from tests._pgdata import SCHEMA_SQL
@@ -39,11 +39,6 @@ SHOP_DSN_ENV = "AGNES_TEST_SHOP_DSN"
 _SHOP_KEY = pytest.StashKey[str]()
 _BQ_KEY = pytest.StashKey["Emulator | BaseException"]()
 _BQ_TOUR_KEY = pytest.StashKey[PayloadServer]()
-BQ_ENDPOINT_ENV = "AGNES_TEST_BIGQUERY_ENDPOINT"
-BQ_PROJECT_ENV = "AGNES_TEST_BIGQUERY_PROJECT"
-BQ_STORAGE_ENV = "AGNES_TEST_BIGQUERY_STORAGE_ENDPOINT"
-#: Set instead of the endpoint when the emulator could not start, so the notebook fails saying why.
-BQ_ERROR_ENV = "AGNES_TEST_BIGQUERY_ERROR"
 
 
 def _start_pg(config: pytest.Config) -> PgCluster:
@@ -91,17 +86,9 @@ def _start_bigquery_tour(config: pytest.Config) -> None:
     """notebooks/07-bigquery.ipynb: its data in the emulator, and a payload server whose endpoint
     its kernel finds in $AGNES_TEST_BIGQUERY_ENDPOINT."""
     try:
-        emulator = _start_bigquery(config)
-        seed_tour(emulator)
+        config.stash[_BQ_TOUR_KEY] = start_tour(_start_bigquery(config))
     except Exception as exc:  # noqa: BLE001 - the notebook's first cell fails with this reason
-        os.environ[BQ_ERROR_ENV] = str(exc)
-        return
-    tour = PayloadServer(emulator).start()
-    tour.dry_run_bytes(TOUR_DRY_RUN_BYTES, "PRECISE")
-    config.stash[_BQ_TOUR_KEY] = tour
-    os.environ[BQ_ENDPOINT_ENV] = tour.endpoint
-    os.environ[BQ_PROJECT_ENV] = emulator.project
-    os.environ[BQ_STORAGE_ENV] = emulator.grpc_endpoint
+        os.environ[TOUR_ERROR_ENV] = str(exc)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

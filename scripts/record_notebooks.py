@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
+from tests._bigquery import Emulator, start_tour  # noqa: E402
 from tests._live import LiveServer  # noqa: E402
 from tests._pg import start_cluster  # noqa: E402
 from tests._pgdata import SCHEMA_SQL  # noqa: E402
@@ -34,7 +35,13 @@ def main(paths: list[str]) -> int:
     server = LiveServer(root).start()
     os.environ.update({"AGNES_SERVER_URL": server.url, "AGNES_TOKEN": server.token,
                        "AGNES_WORKSPACE": str(server.workspace)})
+    # notebooks/07-bigquery.ipynb talks to the BigQuery emulator, as under the test suite.
+    emulator: Emulator | None = None
+    tour = None
     try:
+        if any(p.name == "07-bigquery.ipynb" for p in notebooks):
+            emulator = Emulator().start()
+            tour = start_tour(emulator)
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
             NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}},
@@ -42,6 +49,10 @@ def main(paths: list[str]) -> int:
             nbformat.write(nb, path)
             print(f"recorded {path.relative_to(ROOT)}")
     finally:
+        if tour is not None:
+            tour.stop()
+        if emulator is not None:
+            emulator.stop()
         server.stop()
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
