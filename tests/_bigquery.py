@@ -38,6 +38,10 @@ Which behaviour comes from where:
   - ``rate_limit``: the next calls answer 403 (or 429) with reason ``rateLimitExceeded`` (the
     BigQuery error table: "rateLimitExceeded 403 … exceeds a short-term rate limit"), domain
     ``usageLimits``; the client library retries that reason (``google.cloud.bigquery.retry``).
+  - ``deny_table``: query jobs (dry runs too) that read that table — directly or through a view
+    the test names with it — answer 403 ``accessDenied`` ("Access Denied: Table p:d.t: User does
+    not have permission to query table p:d.t, or perhaps it does not exist."), as BigQuery answers
+    a service account without ``bigquery.tables.getData`` on a table a view reads.
   - ``reject_every_token``: as ``reject_token`` for every bearer token, old and new (a service
     account whose access was revoked).
   - ``reject_token``: calls bearing that OAuth token answer 401 ``authError`` ("Invalid
@@ -447,6 +451,7 @@ class PayloadServer:
         self._rate_status = 403
         self._rejected: set[str] = set()
         self._reject_all = False
+        self._denied: dict[str, tuple[str, ...]] = {}
         self._answers: dict[str, _Answer] = {}
         self._refused_jobs: dict[str, dict[str, Any]] = {}
         self._client: Any = None
@@ -533,6 +538,24 @@ class PayloadServer:
         """BigQuery calls bearing ``token`` answer 401 ``authError`` (an expired or revoked token)."""
         with self._lock:
             self._rejected.add(token)
+
+    def deny_table(self, dataset: str, table: str, *, through: tuple[str, ...] = ()) -> None:
+        """Query jobs naming ``dataset.table`` (or one of the ``through`` views, ``dataset.view``,
+        that read it) answer 403 ``accessDenied`` for ``dataset.table``."""
+        with self._lock:
+            self._denied[f"{dataset}.{table}"] = (f"{dataset}.{table}", *through)
+
+    def _denial(self, sql: str) -> Answer | None:
+        plain = sql.replace("`", "")
+        with self._lock:
+            denied = dict(self._denied)
+        for target, names in denied.items():
+            if any(re.search(rf"(^|[\s.,(]){re.escape(n)}($|[\s,);])", plain) for n in names):
+                qualified = f"{self.emulator.project}:{target}"
+                message = (f"Access Denied: Table {qualified}: User does not have permission to query table "
+                           f"{qualified}, or perhaps it does not exist.")
+                return _json(403, _error(403, "PERMISSION_DENIED", "accessDenied", message))
+        return None
 
     def reject_every_token(self) -> None:
         """Every call bearing a token answers 401 ``authError``, fresh tokens included."""
@@ -686,6 +709,9 @@ class PayloadServer:
                 return None  # load, copy, extract jobs
             with self._lock:
                 dry_override, storage, refuse, billing = self._dry_run, self._storage, self._refuse, self._billing
+            denial = self._denial(sql)
+            if denial is not None:
+                return denial
             if dry:
                 return None if dry_override is None else DryRun(via_insert)
             if storage is not None and _storage_view(sql) in storage[1]:

@@ -413,6 +413,21 @@ def test_unknown_project_dataset_and_table_are_not_found(bq_payloads: PayloadSer
         other.schema(TableRef(dataset, "events"))
 
 
+def test_a_view_over_a_table_the_account_cannot_read_is_a_permission_error(bq_payloads: PayloadServer,
+                                                                           dataset: str) -> None:
+    bq_payloads.deny_table(dataset, "events", through=(f"{dataset}.recent",))
+    connector = BigQueryConnector("bq", options(bq_payloads))
+    with pytest.raises(SourceError) as sampled:
+        connector.sample(TableRef(dataset, "recent"), 3)  # the view's preview: its dry run is refused
+    assert not [j for j in query_jobs(bq_payloads) if not j.get("dryRun")], "no query ran after the refused dry run"
+    with pytest.raises(SourceError) as scanned:
+        list(connector.scan(f"SELECT id FROM `{dataset}`.`recent`"))
+    for err in (sampled.value, scanned.value):
+        assert err.details["kind"] == "permission"
+        assert f"{dataset}.events" in err.message and "permission denied" in err.message
+        assert "roles/bigquery.dataViewer" in (err.hint or "")
+
+
 def test_a_query_error_is_a_validation_error_with_a_hint(bq_payloads: PayloadServer, dataset: str) -> None:
     connector = BigQueryConnector("bq", options(bq_payloads))
     with pytest.raises(ValidationError) as err:

@@ -311,3 +311,28 @@ def test_a_rejected_token_is_answered_401_auth_error_and_others_pass(
     assert (error["code"], error["status"], error["errors"][0]["reason"]) == (401, "UNAUTHENTICATED", "authError")
     assert _get(url, {"Authorization": "Bearer ya29.fresh"})[0] == 200
     assert bq_payloads.bearer_tokens == ["ya29.expired", "ya29.fresh"]
+
+
+def test_every_token_refused_answers_401_to_fresh_tokens_too(
+        bq_emulator: Emulator, bq_payloads: PayloadServer, dataset: str) -> None:
+    bq_payloads.reject_every_token()
+    url = f"{bq_payloads.endpoint}/bigquery/v2/projects/{bq_emulator.project}/datasets/{dataset}"
+    for token in ("ya29.old", f"ya29.{secrets.token_hex(4)}"):
+        status, _, body = _get(url, {"Authorization": f"Bearer {token}"})
+        assert (status, json.loads(body)["error"]["errors"][0]["reason"]) == (401, "authError")
+
+
+def test_a_denied_table_refuses_queries_naming_it_or_its_view_with_access_denied(
+        bq_emulator: Emulator, bq_payloads: PayloadServer, dataset: str) -> None:
+    at = f"`{bq_emulator.project}.{dataset}"
+    bq_emulator.execute(f"CREATE TABLE {at}.secret` AS SELECT 1 AS id")
+    bq_emulator.execute(f"CREATE VIEW {at}.open_view` AS SELECT id FROM {at}.secret`")
+    bq_payloads.deny_table(dataset, "secret", through=(f"{dataset}.open_view",))
+    client = bq_payloads.client()
+    for sql in (f"SELECT id FROM {at}.secret`", f"SELECT id FROM {at}.open_view`"):
+        with pytest.raises(exceptions.Forbidden) as err:
+            client.query(sql, api_method="QUERY").result()
+        assert _reason(err.value) == "accessDenied"
+        assert f"Access Denied: Table {bq_emulator.project}:{dataset}.secret" in err.value.message
+    bq_emulator.execute(f"CREATE TABLE {at}.public` AS SELECT 2 AS id")
+    assert [r.id for r in client.query(f"SELECT id FROM {at}.public`").result()] == [2]
