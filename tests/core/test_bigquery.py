@@ -424,7 +424,8 @@ def test_a_view_over_a_table_the_account_cannot_read_is_a_permission_error(bq_pa
         list(connector.scan(f"SELECT id FROM `{dataset}`.`recent`"))
     for err in (sampled.value, scanned.value):
         assert err.details["kind"] == "permission"
-        assert f"{dataset}.events" in err.message and "permission denied" in err.message
+        assert f"{dataset}.events" in err.message
+        assert "permission denied" in err.message
         assert "roles/bigquery.dataViewer" in (err.hint or "")
 
 
