@@ -217,6 +217,12 @@ class SliceStream(io.RawIOBase):
             self._buffer, self._at = rest, 0
             self.header_skipped = True
 
+    def exhausted(self) -> bool:
+        """Nothing (more) to read: an empty slice (Arrow's reader refuses an empty CSV)."""
+        while self._at >= len(self._buffer) and self._more():
+            pass
+        return self._at >= len(self._buffer)
+
     def readinto(self, target: Any) -> int:
         view = memoryview(target).cast("B")
         while self._at >= len(self._buffer) and self._more():
