@@ -3956,7 +3956,7 @@ export interface components {
              * @description Connector type: lake, postgres, ...
              * @enum {string}
              */
-            type: "bigquery" | "keboola" | "lake" | "postgres";
+            type: "bigquery" | "jira" | "keboola" | "lake" | "postgres";
             /** @description Connector options, checked by the connector (a 400 names the option). */
             options?: Record<string, unknown> | null;
             /** @description Secret name -> the NAME of an environment variable holding it (never the value). */
@@ -3967,7 +3967,7 @@ export interface components {
         /** @description Fields of a source to change (PATCH) or all of them (PUT, type required). A source keeps its name. */
         SourceUpdate: {
             /** @enum {string} */
-            type?: "bigquery" | "keboola" | "lake" | "postgres";
+            type?: "bigquery" | "jira" | "keboola" | "lake" | "postgres";
             options?: Record<string, unknown> | null;
             secrets?: {
                 [key: string]: string;

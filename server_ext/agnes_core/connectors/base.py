@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class Capability(str, enum.Enum):
     DISCOVER = "discover"  # list tables with Arrow schemas and entity types
     READ = "read"  # bounded Arrow batches of one table (extracts)
-    STREAM = "stream"  # READ without materialising the whole table server-side
+    STREAM = "stream"  # continuous changes pushed to us (webhooks), applied to extracted tables
     REMOTE = "remote"  # run validated SQL in the source (gated scans)
     METADATA = "metadata"  # rows, bytes, partitioning, clustering without reading data
     ESTIMATE = "estimate"  # bytes a query would scan, without running it
@@ -177,6 +177,32 @@ class ScanBilling:
     billed_bytes: int | None = None
     cache_hit: bool | None = None
     job_id: str | None = None
+
+
+@dataclass
+class StreamChange:
+    """STREAM: one pushed change of one table, already in the table's terms. ``upserts`` are rows
+    (column -> value) replacing those with the same primary key; ``deletes`` name rows by their
+    key columns; ``replace`` (column -> value) deletes the table's current rows matching it that
+    ``upserts`` does not hold (an issue's links, as the change lists them all). ``version`` orders
+    changes of a row (a change older than the row is ignored); ``event_id`` identifies the pushed
+    event, so a replay is applied once."""
+
+    table: str
+    event_id: str
+    version: Any
+    upserts: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[dict[str, Any]] = field(default_factory=list)
+    replace: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StreamTable:
+    """STREAM: how pushed changes apply to one table: its primary key and the column holding a
+    row's version (e.g. ``updated``)."""
+
+    key: tuple[str, ...]
+    version: str
 
 
 #: Calls that run bounded (see :mod:`.calls`): on a thread of their own, stopped at the
@@ -395,6 +421,20 @@ class Connector(TypeNaming):
             if close is not None:
                 close()
         return pa.Table.from_batches([first.slice(0, n)])
+
+    def stream_table(self, ref: TableRef) -> StreamTable:
+        """STREAM: the primary key and version column pushed changes of ``ref`` apply by."""
+        raise self._unsupported(Capability.STREAM)
+
+    def authenticate_push(self, headers: Mapping[str, str], body: bytes) -> None:
+        """STREAM: check that a pushed request (a webhook) comes from the source — a signature of
+        the raw ``body`` by a secret shared with it — or raise :class:`Unauthorized`."""
+        raise self._unsupported(Capability.STREAM)
+
+    def push_changes(self, headers: Mapping[str, str], body: bytes) -> list[StreamChange]:
+        """STREAM: an authenticated pushed request as changes of tables (the runtime owns the
+        files they are written to: see ``agnes_core.extract.stream``)."""
+        raise self._unsupported(Capability.STREAM)
 
     def close(self) -> None:
         """Release connections; the default has none."""

@@ -148,7 +148,7 @@ class BigQueryConnector(Connector):
     account key file's path or the key's JSON."""
 
     type = "bigquery"
-    capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM, Capability.REMOTE,
+    capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.REMOTE,
                               Capability.METADATA, Capability.ESTIMATE})
     dialect = "bigquery"
     default_price_per_tib_usd = DEFAULT_PRICE_PER_TIB_USD

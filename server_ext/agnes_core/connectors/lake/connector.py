@@ -67,7 +67,7 @@ class LakeConnector(Connector):
     """
 
     type = "lake"
-    capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM,
+    capabilities = frozenset({Capability.DISCOVER, Capability.READ,
                               Capability.REMOTE, Capability.METADATA, Capability.ESTIMATE, Capability.STATS})
     dialect = "duckdb"
     dialect_notes = DUCKDB_NOTES

@@ -145,7 +145,7 @@ class PostgresConnector(Connector):
     connection string (``host=... user=... password=... dbname=...`` or a ``postgresql://`` URL)."""
 
     type = "postgres"
-    capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.STREAM, Capability.REMOTE,
+    capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.REMOTE,
                               Capability.METADATA, Capability.ESTIMATE, Capability.STATS})
     dialect = "postgres"
     default_schema = "public"
