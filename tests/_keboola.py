@@ -178,6 +178,8 @@ class KeboolaServer:
         self.credentials = {"AccessKeyId": "ASIAKEBOOLATEST0001", "SecretAccessKey": "sEcReT/agnes+test+KEY0123456789",
                             "SessionToken": "FwoGZXIvYXdzEAgnesSessionTokenValue0123456789", "Expiration":
                             "2026-12-02T20:00:00+00:00"}
+        #: The secret key the object store checks signatures with (None: the one handed out).
+        self.s3_expected_secret: str | None = None
         self.bucket_name = "kbc-sapi-files"
         self.region = "eu-central-1"
         self._ids = itertools.count(1001)
@@ -192,7 +194,8 @@ class KeboolaServer:
         self.cache_exports = False
         self._cached: dict[str, list[bytes]] = {}
         self._server = _ClosingServer(_handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="keboola-api", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="keboola-api", daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -429,7 +432,8 @@ class KeboolaServer:
         except ValueError:
             return 403, {"Content-Type": "application/xml"}, b"<Error><Code>AccessDenied</Code></Error>"
         expected = sign_v4("GET", headers.get("host", ""), path, self.region, self.credentials["AccessKeyId"],
-                           self.credentials["SecretAccessKey"], self.credentials["SessionToken"], now)
+                           self.s3_expected_secret or self.credentials["SecretAccessKey"],
+                           self.credentials["SessionToken"], now)
         if headers.get("authorization") != expected["Authorization"] or \
                 headers.get("x-amz-security-token") != self.credentials["SessionToken"]:
             return 403, {"Content-Type": "application/xml"}, b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
