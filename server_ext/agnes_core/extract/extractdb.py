@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agnes_core.extract.incremental import sql_str
+from agnes_core.extract.stream import overlay_sql, read_state, stream_folder
 from agnes_core.ids import quote_ident
 from agnes_core.registry import Registry, Table
 from agnes_core.store import duck
@@ -124,8 +125,7 @@ class SourceExtracts:
         if table.query_mode not in EXTRACTABLE:
             state = None
         if state is not None and Path(state["path"]).exists():
-            con.execute(f"CREATE VIEW {quote_ident(table.id)} AS "
-                        f"SELECT * FROM read_parquet({sql_str(state['path'])})")
+            con.execute(f"CREATE VIEW {quote_ident(table.id)} AS {overlay_sql(table.id, str(state['path']))}")
             con.execute("INSERT INTO _meta VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [table.id, table.description, state["rows"], state["size_bytes"], state["extracted_at"],
                          table.query_mode, state["schema_json"], state["path"], state["md5"]])
@@ -166,8 +166,7 @@ class SourceExtracts:
                 if path is None:
                     con.execute(f"DROP VIEW IF EXISTS {quote_ident(table_id)}")
                 else:
-                    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS "
-                                f"SELECT * FROM read_parquet({sql_str(str(path))})")
+                    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS {overlay_sql(table_id, str(path))}")
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -185,9 +184,9 @@ class SourceExtracts:
                 ).fetchall()}
                 con.execute("BEGIN TRANSACTION")
                 for table_id, path in wanted.items():
-                    if sql_str(path) not in (current.get(table_id) or ""):
-                        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS "
-                                    f"SELECT * FROM read_parquet({sql_str(path)})")
+                    if sql_str(path) not in (current.get(table_id) or "") \
+                            or read_state(stream_folder(path, table_id)) is not None:
+                        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table_id)} AS {overlay_sql(table_id, path)}")
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
             finally:

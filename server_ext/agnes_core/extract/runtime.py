@@ -33,6 +33,7 @@ from agnes_core.events import Change, ChangeHub
 from agnes_core.extract.extractdb import EXTRACTABLE, SourceExtracts
 from agnes_core.extract.incremental import decode_value, encode_value, merge_by_key
 from agnes_core.extract.parquet_sink import WriteResult, diff_schemas, schema_json, write_parquet
+from agnes_core.extract.stream import StreamRuntime
 from agnes_core.registry import Registry, Table, materialized_tables
 from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
 
@@ -63,6 +64,8 @@ class ExtractRuntime:
                  connector_for: Callable[[str], Connector]) -> None:
         self.db = SourceExtracts(data_dir, store, registry)
         self.root = self.db.root
+        #: Pushed changes (STREAM) between runs; compacted into the next run's file.
+        self.stream = StreamRuntime(self.root, store, registry, self.db)
         self.store = store
         self.registry = registry
         self.audit = audit
@@ -216,12 +219,14 @@ class ExtractRuntime:
             assert previous is not None
             written = merge_by_key(Path(previous["path"]), new_rows_path, target, table.primary_key, written)
             new_rows_path.unlink(missing_ok=True)
-        new_schema = schema_json(written.schema)
-        changes = diff_schemas(loads(previous["schema_json"]), new_schema) if previous else None
-        high_water = written.max_value if table.incremental_key else None
-        if incremental is not None and rows_read == 0:
-            high_water = incremental[1]  # nothing newer: the mark stays where it was
-        self._publish(table, state, target, written, new_schema, changes, high_water)
+        with self.stream.compaction(table) as merge_pushed:  # deltas pushed since the last run
+            written = merge_pushed(target, written)
+            new_schema = schema_json(written.schema)
+            changes = diff_schemas(loads(previous["schema_json"]), new_schema) if previous else None
+            high_water = written.max_value if table.incremental_key else None
+            if incremental is not None and rows_read == 0:
+                high_water = incremental[1]  # nothing newer: the mark stays where it was
+            self._publish(table, state, target, written, new_schema, changes, high_water)
         return {"rows_read": rows_read, "rows": written.rows, "size_bytes": written.size_bytes,
                 "incremental_from": incremental[1] if incremental else None,
                 "incremental_to": high_water, "schema_changes": changes}
@@ -313,6 +318,7 @@ class ExtractRuntime:
         self.db.update_master_view(table_id, None)
         if state is not None:
             shutil.rmtree(self.root / state["source"] / "data" / table_id, ignore_errors=True)
+            self.stream.forget(state["source"], table_id)
 
     def _on_change(self, change: Change) -> None:
         """Registered tables changed: update their entries (only theirs) in the extract.duckdb of

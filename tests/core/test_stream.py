@@ -1,0 +1,247 @@
+"""STREAM: pushed changes (Jira webhooks) applied to extracted tables as month-partitioned delta
+files, visible through the extract's views at once, compacted into the next run's file."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from agnes_core.core import AgnesCore
+from agnes_core.errors import NotFound
+from agnes_core.extract import stream as stream_mod
+from tests import _jira
+from tests._jira import Issue, JiraSite, make_issue, serve
+
+ENV = {"AGNES_T_JIRA_EMAIL": _jira.EMAIL, "AGNES_T_JIRA_TOKEN": _jira.TOKEN}
+TABLES = ("issues", "comments", "attachments", "issue_links")
+
+
+@pytest.fixture
+def site() -> Iterator[JiraSite]:
+    with serve(JiraSite([make_issue(n) for n in range(30)])) as running:
+        yield running
+
+
+@pytest.fixture
+def core(tmp_path: Path, site: JiraSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[AgnesCore]:
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    c = AgnesCore(tmp_path / "data")
+    c.registry.add_source({"name": "jira", "type": "jira",
+                           "options": {"site": site.url, "retry_base_seconds": 0.001},
+                           "secrets": {"email": "AGNES_T_JIRA_EMAIL", "api_token": "AGNES_T_JIRA_TOKEN"}})
+    for name in TABLES:
+        c.registry.register_table({"id": f"jira_{name}", "source": "jira", "source_table": name,
+                                   "query_mode": "local"})
+        assert c.extracts.run(f"jira_{name}")["status"] == "succeeded"
+    yield c
+    c.close()
+
+
+def at(minutes: int) -> datetime:
+    return datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+
+
+def changed(n: int, minutes: int, status: str = "Done") -> Issue:
+    """Issue ``n`` as a later edit leaves it (its status and ``updated`` changed)."""
+    issue = make_issue(n)
+    issue.fields["status"] = {"id": "3", "name": status, "statusCategory": {"key": "done", "name": "Done"}}
+    issue.fields["updated"] = _jira.jira_time(at(minutes))
+    return issue
+
+
+def push(core: AgnesCore, payload: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    connector = core.connector("jira")
+    try:
+        return core.extracts.stream.push("jira", connector, headers or {}, json.dumps(payload).encode())
+    finally:
+        connector.close()
+
+
+def ms(minutes: int) -> int:
+    return int(at(minutes).timestamp() * 1000)
+
+
+def query(core: AgnesCore, sql: str, db: str = "extract") -> list[tuple[Any, ...]]:
+    path = core.data_dir / "extracts" / "jira" / "extract.duckdb" if db == "extract" \
+        else core.data_dir / "analytics.duckdb"
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def deltas(core: AgnesCore, table: str = "jira_issues") -> list[Path]:
+    folder = core.data_dir / "extracts" / "jira" / "stream" / table
+    return sorted(p for p in folder.rglob("*.parquet") if p.parent.name != "0000-00")
+
+
+def test_an_update_is_visible_through_the_extract_views_at_once(core: AgnesCore) -> None:
+    result = push(core, _jira.webhook("jira:issue_updated", changed(4, 10), timestamp=ms(10)))
+    assert result["applied"] >= 1
+    assert "jira_issues" in result["tables"]
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'") == [("Done",)]
+    assert query(core, "SELECT count(*) FROM jira_issues") == [(30,)]
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'", db="analytics") == [("Done",)]
+    files = deltas(core)
+    assert [p.parent.name for p in files] == ["2026-06"]  # month partition of the row's version
+    assert not list((core.data_dir / "extracts").rglob("*.tmp"))
+
+
+def test_a_replayed_event_is_applied_once(core: AgnesCore) -> None:
+    payload = _jira.webhook("jira:issue_updated", changed(4, 10), timestamp=ms(10))
+    headers = {"X-Atlassian-Webhook-Identifier": "evt-1"}
+    first = push(core, payload, headers)
+    again = push(core, payload, headers)
+    assert first["applied"] >= 1
+    assert (again["applied"], again["duplicates"]) == (0, len(first["tables"]))
+    assert len(deltas(core)) == 1
+
+
+def test_an_event_older_than_the_row_is_ignored(core: AgnesCore) -> None:
+    push(core, _jira.webhook("jira:issue_updated", changed(4, 20, "Done"), timestamp=ms(20)))
+    late = push(core, _jira.webhook("jira:issue_updated", changed(4, 10, "In Progress"), timestamp=ms(10)))
+    assert late["applied"] == 0
+    assert late["stale"] >= 1
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'") == [("Done",)]
+
+
+def test_an_event_older_than_the_extracted_row_is_ignored(core: AgnesCore) -> None:
+    old = make_issue(4)
+    old.fields["status"] = {"id": "9", "name": "Reopened"}
+    old.fields["updated"] = _jira.jira_time(_jira.BASE_TIME)  # before what the extract read
+    result = push(core, _jira.webhook("jira:issue_updated", old, timestamp=ms(1)))
+    assert result["applied"] == 0
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'") == [("In Progress",)]
+
+
+def test_a_deleted_issue_leaves_every_table(core: AgnesCore) -> None:
+    before = query(core, "SELECT count(*) FROM jira_issue_links WHERE issue_key = 'ENG-6'")
+    assert before == [(1,)]
+    push(core, _jira.webhook("jira:issue_deleted", make_issue(6), timestamp=ms(30)))
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE key = 'ENG-6'") == [(0,)]
+    assert query(core, "SELECT count(*) FROM jira_issues") == [(29,)]
+    assert query(core, "SELECT count(*) FROM jira_attachments WHERE issue_key = 'ENG-6'") == [(0,)]
+    assert query(core, "SELECT count(*) FROM jira_issue_links WHERE issue_key = 'ENG-6'") == [(0,)]
+    assert query(core, "SELECT count(*) FROM jira_comments WHERE issue_key = 'ENG-6'") == [(0,)]
+
+
+def test_a_removed_link_is_deleted_and_a_new_attachment_added(core: AgnesCore) -> None:
+    issue = changed(6, 15)
+    issue.links = []
+    issue.attachments.append({**issue.attachments[0], "id": "99006", "filename": "log.txt"})
+    push(core, _jira.webhook("jira:issue_updated", issue, timestamp=ms(15)))
+    assert query(core, "SELECT count(*) FROM jira_issue_links WHERE issue_key = 'ENG-6'") == [(0,)]
+    assert query(core, "SELECT filename FROM jira_attachments WHERE issue_key = 'ENG-6' ORDER BY id") == [
+        ("screenshot-6.png",), ("log.txt",)]
+
+
+def test_comments_are_created_edited_and_deleted(core: AgnesCore) -> None:
+    issue = make_issue(2)
+    comment = {"id": "777", "author": _jira.user(1), "body": _jira.adf("New finding"),
+               "created": _jira.jira_time(at(1)), "updated": _jira.jira_time(at(1))}
+    push(core, _jira.webhook("comment_created", issue, timestamp=ms(1), comment=comment))
+    assert query(core, "SELECT body, author FROM jira_comments WHERE id = 777") == [("New finding", "Grace Hopper")]
+    edited = {**comment, "body": _jira.adf("Edited finding"), "updated": _jira.jira_time(at(5))}
+    push(core, _jira.webhook("comment_updated", issue, timestamp=ms(5), comment=edited))
+    assert query(core, "SELECT body FROM jira_comments WHERE id = 777") == [("Edited finding",)]
+    push(core, _jira.webhook("comment_deleted", issue, timestamp=ms(6), comment={"id": "777"}))
+    assert query(core, "SELECT count(*) FROM jira_comments WHERE id = 777") == [(0,)]
+    push(core, _jira.webhook("comment_deleted", issue, timestamp=ms(7), comment={"id": "200"}))
+    assert query(core, "SELECT count(*) FROM jira_comments WHERE issue_key = 'ENG-2'") == [(1,)]
+
+
+def test_the_next_run_compacts_deltas_into_its_file(core: AgnesCore, site: JiraSite) -> None:
+    push(core, _jira.webhook("jira:issue_updated", changed(4, 10), timestamp=ms(10)))
+    push(core, _jira.webhook("jira:issue_deleted", make_issue(6), timestamp=ms(30)))
+    newer = changed(5, 40, "Blocked")  # the source moved on past what its webhook said
+    site.issues[5] = newer
+    push(core, _jira.webhook("jira:issue_updated", changed(5, 35, "Done"), timestamp=ms(35)))
+    run = core.extracts.run("jira_issues")
+    assert run["status"] == "succeeded"
+    main = core.extracts.sync_state("jira_issues")["path"]
+    con = duckdb.connect()
+    rows = dict(con.execute(f"SELECT key, status FROM read_parquet('{main}')").fetchall())
+    con.close()
+    assert (rows["ENG-4"], rows["ENG-5"], "ENG-6" in rows) == ("Done", "Blocked", False)
+    assert run["rows"] == 29
+    assert deltas(core) != []  # the merged generation stays for readers of the previous extract
+    assert query(core, "SELECT count(*) FROM jira_issues") == [(29,)]
+    push(core, _jira.webhook("jira:issue_updated", changed(7, 50), timestamp=ms(50)))
+    assert core.extracts.run("jira_issues")["status"] == "succeeded"
+    assert len(deltas(core)) == 1  # older generations are gone; the last merged one is kept
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-7'") == [("Done",)]
+
+
+def test_a_change_of_an_unregistered_table_is_not_found(core: AgnesCore) -> None:
+    core.registry.delete_table("jira_comments")
+    with pytest.raises(NotFound) as err:
+        push(core, _jira.webhook("comment_created", make_issue(2), timestamp=ms(1),
+                                 comment={"id": "5", "created": _jira.jira_time(at(1))}))
+    assert err.value.hint
+
+
+def test_a_crash_between_write_and_rename_leaves_readable_tables_and_no_partial_file(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(tmp: Path, target: Path) -> None:
+        raise OSError("disk vanished")
+
+    monkeypatch.setattr(stream_mod, "_rename", crash)
+    with pytest.raises(OSError, match="disk vanished"):
+        push(core, _jira.webhook("jira:issue_updated", changed(4, 10), timestamp=ms(10)))
+    assert not list((core.data_dir / "extracts").rglob("*.tmp"))
+    assert deltas(core) == []
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'") == [("In Progress",)]
+    monkeypatch.undo()
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    push(core, _jira.webhook("jira:issue_updated", changed(4, 10), timestamp=ms(10)))
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'") == [("Done",)]
+
+
+def test_concurrent_pushes_are_all_applied(core: AgnesCore) -> None:
+    errors: list[BaseException] = []
+
+    def send(worker: int) -> None:
+        try:
+            for i in range(10):
+                n = (worker * 10 + i) % 30
+                push(core, _jira.webhook("comment_created", make_issue(n), timestamp=ms(i),
+                                         comment={"id": str(90000 + worker * 100 + i), "body": _jira.adf("x"),
+                                                  "created": _jira.jira_time(at(i))}))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(w,)) for w in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert query(core, "SELECT count(*) FROM jira_comments WHERE id >= 90000") == [(40,)]
+    files = [str(p) for p in deltas(core, "jira_comments")]
+    seqs = duckdb.connect().execute(
+        f"SELECT count(*), count(DISTINCT _agnes_seq) FROM read_parquet({files})").fetchone()
+    assert seqs == (40, 40)
+
+
+def test_replays_are_recognised_after_a_restart(core: AgnesCore, tmp_path: Path) -> None:
+    payload = _jira.webhook("comment_created", make_issue(2), timestamp=ms(1),
+                            comment={"id": "4242", "body": _jira.adf("once"), "created": _jira.jira_time(at(1))})
+    headers = {"X-Atlassian-Webhook-Identifier": "evt-restart"}
+    assert push(core, payload, headers)["applied"] == 1
+    core.close()
+    again = AgnesCore(tmp_path / "data")
+    try:
+        assert push(again, payload, headers)["duplicates"] == 1
+        assert query(again, "SELECT count(*) FROM jira_comments WHERE id = 4242") == [(1,)]
+    finally:
+        again.close()
