@@ -214,6 +214,51 @@ def test_a_slice_cut_off_mid_download_fails_the_read(kbc: KeboolaServer) -> None
     assert "previous extract is kept" in (err.value.hint or "")
 
 
+def test_slices_of_gcp_and_azure_stacks_are_fetched_with_their_credentials() -> None:
+    from agnes_core.connectors.keboola.files import resolve
+
+    detail = {"gcsCredentials": {"access_token": "ya29.gcs-token", "expires_in": 3599, "token_type": "Bearer"}}
+    gs = resolve("gs://kbc-files/exp/123.csv.gz0000_part_00", detail, object_endpoint=None, source="kbc")
+    assert gs.url == "https://storage.googleapis.com/storage/v1/b/kbc-files/o/exp%2F123.csv.gz0000_part_00?alt=media"
+    assert gs.headers == {"Authorization": "Bearer ya29.gcs-token"}
+    detail = {"absCredentials": {"SASConnectionString": "BlobEndpoint=https://acc.blob.core.windows.net;"
+                                                        "SharedAccessSignature=sv=2023&sig=abc"}}
+    blob = resolve("azure://acc.blob.core.windows.net/exp-15/123.csv.gz0000_part_00", detail, object_endpoint=None,
+                   source="kbc")
+    assert blob.url == "https://acc.blob.core.windows.net/exp-15/123.csv.gz0000_part_00?sv=2023&sig=abc"
+    assert blob.where == "acc.blob.core.windows.net"
+    with pytest.raises(SourceError) as err:
+        resolve("ftp://x/y", detail, object_endpoint=None, source="kbc")
+    assert err.value.hint
+
+
+def test_interrupting_a_read_while_the_export_job_runs_ends_it(kbc: KeboolaServer) -> None:
+    import threading
+    import time
+
+    kbc.hold_jobs = True
+    connector = connect(kbc)
+    failure: list[BaseException] = []
+
+    def reading() -> None:
+        try:
+            read_all(connector)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            failure.append(exc)
+
+    thread = threading.Thread(target=reading, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(kbc.calls("GET", "/v2/storage/jobs/")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling the server's log with a deadline, not synchronising by sleeping
+    assert len(kbc.calls("GET", "/v2/storage/jobs/")) >= 3
+    connector.interrupt()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert isinstance(failure[0], SourceError)
+    assert "stopped" in failure[0].message
+
+
 # -- filters and incremental reads ------------------------------------------------------------------
 
 

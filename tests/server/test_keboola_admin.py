@@ -29,7 +29,7 @@ def _source(kbc: KeboolaServer) -> dict:
 
 async def test_add_test_discover_register_extract_and_catalog(api, kbc: KeboolaServer) -> None:
     status, connectors, _ = await api("GET", "admin/connectors")
-    assert status == 200
+    assert_matches_openapi("/admin/connectors", "GET", status, connectors)
     keboola = next(c for c in connectors["connectors"] if c["type"] == "keboola")
     assert keboola["capabilities"] == ["discover", "metadata", "read"]
     assert [s["name"] for s in keboola["secrets"]] == ["token"]
