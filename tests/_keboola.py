@@ -9,8 +9,8 @@ What it answers:
 * ``GET /v2/storage/buckets`` — every bucket (``id``, ``name``, ``stage``, ``description``,
   ``backend``, ``rowsCount``, ``dataSizeBytes``, ``lastChangeDate``). The Storage API answers
   bucket and table lists whole — it does not page them — and so does this server.
-* ``GET /v2/storage/buckets/{id}/tables?include=columns,metadata,columnMetadata`` and
-  ``GET /v2/storage/tables/{id}`` — tables with ``columns``, ``metadata`` and
+* ``GET /v2/storage/tables?include=…``, ``GET /v2/storage/buckets/{id}/tables?include=columns,metadata,
+  columnMetadata`` and ``GET /v2/storage/tables/{id}`` — tables with ``columns``, ``metadata`` and
   ``columnMetadata`` (``{"key", "value", "provider", "timestamp"}`` entries: ``KBC.description``,
   ``KBC.datatype.basetype``/``type``/``length``/``nullable``), ``primaryKey``, ``rowsCount``,
   ``dataSizeBytes``, ``lastImportDate``, ``lastChangeDate``, ``isAlias``.
@@ -273,6 +273,9 @@ class KeboolaServer:
                                "bucketPermissions": {b: "read" for b in self._buckets()}})
         if method == "GET" and parts == ["buckets"]:
             return _json(200, [self._bucket(b) for b in self._buckets()])
+        if method == "GET" and parts == ["tables"]:
+            include = set((query.get("include") or [""])[0].split(","))
+            return _json(200, [t.detail(include) for t in self.tables.values()])
         if method == "GET" and len(parts) == 3 and parts[0] == "buckets" and parts[2] == "tables":
             bucket = parts[1]
             if bucket not in self._buckets():

@@ -4,6 +4,7 @@ errors and redaction, and extracts through the runtime."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import logging
@@ -53,14 +54,20 @@ def everything(exc: AgnesError) -> str:
 # -- discovery, types, metadata -------------------------------------------------------------------
 
 
-def test_discover_lists_buckets_then_their_tables_with_columns_and_metadata(kbc: KeboolaServer) -> None:
+def test_discover_lists_every_table_with_columns_and_metadata_in_one_call(kbc: KeboolaServer) -> None:
     found = connect(kbc).discover()
     assert [(t.bucket, t.name, t.entity_type, t.description) for t in found] == [
         (BUCKET, "orders", "table", "Orders from the web shop")]
-    assert [r[1] for r in kbc.calls("GET", "/v2/storage/buckets")] == ["/v2/storage/buckets",
-                                                                        f"/v2/storage/buckets/{BUCKET}/tables"]
-    listing = kbc.calls("GET", f"/v2/storage/buckets/{BUCKET}/tables")[0]
-    assert listing[2]["include"] == ["columns,metadata,columnMetadata"]
+    (listing,) = kbc.requests
+    assert (listing[1], listing[2]["include"]) == ("/v2/storage/tables", ["columns,metadata,columnMetadata"])
+
+
+def test_discover_lists_the_named_buckets_one_by_one(kbc: KeboolaServer) -> None:
+    kbc.add_table(dataclasses.replace(orders_table(), bucket="out.c-reports", name="daily"))
+    found = connect(kbc, buckets=["out.c-reports"]).discover()
+    assert [(t.bucket, t.name) for t in found] == [("out.c-reports", "daily")]
+    assert [(r[1], r[2]["include"]) for r in kbc.requests] == [
+        ("/v2/storage/buckets/out.c-reports/tables", ["columns,metadata,columnMetadata"])]
 
 
 def test_column_types_come_from_keboola_datatype_metadata(kbc: KeboolaServer) -> None:

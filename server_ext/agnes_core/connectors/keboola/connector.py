@@ -1,8 +1,9 @@
 """Keboola Storage through its REST API (the Storage API): discovery, metadata and extracts.
 
-* **Discover**: ``GET /v2/storage/buckets``, then per bucket
-  ``GET /v2/storage/buckets/{bucket}/tables?include=columns,metadata,columnMetadata``; types from
-  the column metadata (see :mod:`.types`), descriptions from ``KBC.description``.
+* **Discover**: ``GET /v2/storage/tables?include=columns,metadata,columnMetadata`` (every table in
+  one call), or per bucket ``GET /v2/storage/buckets/{bucket}/tables?include=…`` when the source
+  names its ``buckets``; types from the column metadata (see :mod:`.types`), descriptions from
+  ``KBC.description``. ``test`` verifies the token and lists buckets (``GET /v2/storage/buckets``).
 * **Metadata** (no data read): the table detail ``GET /v2/storage/tables/{id}`` — ``rowsCount``,
   ``dataSizeBytes``, ``primaryKey``, ``lastImportDate``/``lastChangeDate``.
 * **Read** (extracts): ``POST /v2/storage/tables/{id}/export-async`` (gzipped CSV of the chosen
@@ -236,19 +237,29 @@ class KeboolaConnector(Connector):
         return {"url": self.url, "project": owner.get("name"), "project_id": owner.get("id"),
                 "token": token.get("description"), "buckets": len(buckets)}
 
-    def _bucket_ids(self) -> list[str]:
+    def _listings(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(bucket id, its tables): one call for every table of the project, or one per bucket
+        when the source names its buckets."""
+        include = {"include": "columns,metadata,columnMetadata"}
         if self.options.get("buckets"):
-            return list(self.options["buckets"])
-        found = self.client().get("/v2/storage/buckets", "listing buckets")
-        return sorted(str(b["id"]) for b in found if BUCKET_ID_RE.match(str(b.get("id", ""))))
+            for bucket in self.options["buckets"]:
+                yield bucket, self.client().get(f"/v2/storage/buckets/{quote(bucket, safe='')}/tables",
+                                                f"listing bucket {bucket}", params=include, bucket=bucket)
+            return
+        by_bucket: dict[str, list[dict[str, Any]]] = {}
+        for table in self.client().get("/v2/storage/tables", "listing tables", params=include):
+            by_bucket.setdefault(str(table.get("id", "")).rpartition(".")[0], []).append(table)
+        yield from sorted(by_bucket.items())
 
     def discover(self) -> list[DiscoveredTable]:
+        """Every table the token can read (``GET /v2/storage/tables``, or per bucket ``GET
+        /v2/storage/buckets/{id}/tables`` when the source names buckets), columns and metadata
+        included: one call, not one per table."""
         out = []
         try:
-            for bucket in self._bucket_ids():
-                tables = self.client().get(f"/v2/storage/buckets/{quote(bucket, safe='')}/tables",
-                                           f"listing bucket {bucket}",
-                                           params={"include": "columns,metadata,columnMetadata"}, bucket=bucket)
+            for bucket, tables in self._listings():
+                if not BUCKET_ID_RE.match(bucket):
+                    continue
                 for table in tables:
                     name = str(table.get("name") or "")
                     if not (TABLE_NAME_RE.match(name) and PHYSICAL_NAME_RE.match(name)):
