@@ -166,6 +166,16 @@ def test_s3_slices_are_fetched_with_sigv4_from_the_files_credentials(kbc: Kebool
     assert len(kbc.calls("GET", f"/{kbc.bucket_name}/")) == 3
 
 
+def test_an_unreachable_file_storage_is_named_without_the_signed_url(kbc: KeboolaServer) -> None:
+    kbc.s3_entries = True
+    with pytest.raises(SourceError) as err:
+        read_all(connect(kbc, object_endpoint="http://127.0.0.1:9", retries=0))
+    assert "file storage at 127.0.0.1:9" in err.value.message
+    assert err.value.details["host"] == "127.0.0.1:9"
+    for secret in kbc.credentials.values():
+        assert secret not in everything(err.value)
+
+
 def test_sigv4_matches_aws_documented_example() -> None:
     # "Example: GET Object" of the S3 API reference's Signature Version 4 examples.
     day = dt.datetime(2013, 5, 24, tzinfo=dt.timezone.utc)

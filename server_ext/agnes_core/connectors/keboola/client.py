@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -102,8 +102,9 @@ class StorageClient:
             raise self.error(response, what, **context)
         return response
 
-    def send(self, request: Callable[[], requests.Response], what: str) -> requests.Response:
-        """``request()`` with retries of 429/5xx and connection failures (bounded)."""
+    def send(self, request: Callable[[], requests.Response], what: str, host: str | None = None) -> requests.Response:
+        """``request()`` with retries of 429/5xx and connection failures (bounded); ``host``: the
+        file storage's host when the request goes there rather than to the Storage API."""
         delay = self.backoff_s
         attempt = 0
         while True:
@@ -114,6 +115,12 @@ class StorageClient:
             except requests.RequestException as exc:
                 if self._stop.is_set():
                     raise Stopped() from None
+                if attempt >= self.retries and host is not None:
+                    raise SourceError(
+                        f"keboola source {self.source!r}: {what}: cannot reach the stack's file storage at {host} "
+                        f"({type(exc).__name__})", hint="Check that the server can reach the stack's file storage "
+                        "(or the source's object_endpoint option); the previous extract is kept.",
+                        details={"source": self.source, "host": host}) from None
                 if attempt >= self.retries:
                     raise SourceError(
                         f"keboola source {self.source!r}: {what}: cannot reach the Storage API at {self.url} "
@@ -195,7 +202,8 @@ class StorageClient:
     def open_download(self, url: str, what: str, headers: dict[str, str] | None = None) -> requests.Response:
         """A streamed GET of an object-store URL (a slice, a manifest); retried like API calls."""
         response = self.send(lambda: self.downloads.get(url, headers=headers, stream=True,
-                                                        timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)), what)
+                                                        timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)), what,
+                             host=urlsplit(url).netloc)
         if response.status_code >= 400:
             status = response.status_code
             response.close()
