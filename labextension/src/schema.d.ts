@@ -4,6 +4,99 @@
  */
 
 export interface paths {
+    "/webhooks/{type}/{source}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The source's connector type (jira). */
+                type: "bigquery" | "jira" | "keboola" | "lake" | "postgres";
+                source: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply a change the source pushes (a Jira webhook) to its extracted tables.
+         * @description Authenticated by the source's signature of the raw body (`X-Hub-Signature: sha256=<hex>`,
+         *     HMAC-SHA256 by the secret the source names in `secrets.webhook_secret`), not by a Jupyter
+         *     token. Bodies are limited to 1 MiB. Jira's `jira:issue_created|updated|deleted` and
+         *     `comment_created|updated|deleted` events change the registered local tables of the source;
+         *     a replayed event or one older than the row changes nothing. Other events are accepted and
+         *     ignored.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The source's connector type (jira). */
+                    type: "bigquery" | "jira" | "keboola" | "lake" | "postgres";
+                    source: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, unknown>;
+                };
+            };
+            responses: {
+                /** @description The change, applied (or skipped as a replay or out of date). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookResult"];
+                    };
+                };
+                /** @description bad_request (not JSON, not a change this source knows, or a source without STREAM). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description unauthorized (no signature, a signature that does not match the body, or no secret to check it). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description not_found (no such source of that type, or none of the tables the change reaches is registered). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description payload_too_large (the body is over 1 MiB). */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                default: components["responses"]["Error"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/version": {
         parameters: {
             query?: never;
@@ -3609,6 +3702,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What a pushed change did to the source's extracted tables. */
+        WebhookResult: {
+            source: string;
+            /** @description Delta rows written (upserts and deletions). */
+            applied: number;
+            /** @description Changes skipped as already applied (a replayed event). */
+            duplicates: number;
+            /** @description Rows skipped as older than the row's current version. */
+            stale: number;
+            /** @description Ids of the tables the change reached. */
+            tables: string[];
+        };
         ErrorEnvelope: {
             /** @description Stable error code, e.g. not_found, bad_request, forbidden, validation_error. */
             error: string;

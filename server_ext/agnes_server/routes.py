@@ -14,6 +14,7 @@ from .handlers import (
     scans,
     sync,
     tokens,
+    webhooks,
     workspace,
 )
 
@@ -94,6 +95,8 @@ ROUTES: list[tuple[str, type[Any]]] = [
     (rf"{API}/admin/recipes", packages.AdminRecipesHandler),
     (rf"{API}/admin/recipes/{_ID}", packages.AdminRecipeHandler),
     (rf"{API}/admin/recipes/{_ID}/restore", packages.AdminRecipeRestoreHandler),
+    # pushed changes (STREAM): authenticated by the source's signature, not by Jupyter
+    (rf"{API}/webhooks/{_ID}/{_ID}", webhooks.WebhookHandler),
     # Last: anything else under agnes/v1 gets the JSON 404 envelope.
     (rf"{API}/(.*)", meta.NotFoundHandler),
 ]

@@ -9,6 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from agnes_server.handlers.base import AgnesHandler
+from agnes_server.handlers.webhooks import WebhookHandler
 from agnes_server.routes import ROUTES
 
 from ._routes import admin_requests, all_requests, implemented
@@ -26,6 +27,13 @@ def missing_auth(routes: list[tuple[str, type]]) -> list[str]:
     for pattern, handler in routes:
         for verb in implemented(handler):
             method = getattr(handler, verb.lower())
+            if getattr(handler, "authenticated_by", None) == "signature":
+                # Webhooks: authenticated by the source's signature of the body (@signed), not Jupyter's.
+                inner = getattr(method, "__wrapped__", None)
+                if not (getattr(method, "__allow_unauthenticated", False) and inner is not None
+                        and _qualname(inner).startswith("signed")):
+                    missing.append(f"{verb} {pattern} ({handler.__name__})")
+                continue
             outer_ok = _qualname(method).startswith("authenticated")
             inner = getattr(method, "__wrapped__", None)
             inner_ok = inner is not None and _qualname(inner).startswith("authorized")
@@ -51,8 +59,11 @@ def test_the_decorator_check_reports_handlers_that_lack_them() -> None:
         @web.authenticated
         def delete(self) -> None: ...
 
-    assert missing_auth([("a", Bare), ("b", OnlyAuthenticated), ("c", WrongOrder)]) == [
-        "GET a (Bare)", "POST b (OnlyAuthenticated)", "DELETE c (WrongOrder)"]
+    class UnsignedWebhook(WebhookHandler):
+        async def post(self, kind: str, source: str) -> None: ...
+
+    assert missing_auth([("a", Bare), ("b", OnlyAuthenticated), ("c", WrongOrder), ("d", UnsignedWebhook)]) == [
+        "GET a (Bare)", "POST b (OnlyAuthenticated)", "DELETE c (WrongOrder)", "POST d (UnsignedWebhook)"]
 
 
 async def test_unauthenticated_requests_get_401_on_every_route(api) -> None:
@@ -74,8 +85,11 @@ class TestAuthorizerIsConsulted:
         return deny_agnes_config
 
     async def test_a_denying_authorizer_gets_403_on_every_route(self, api) -> None:
-        for verb, path, _ in all_requests():
+        for verb, path, handler in all_requests():
             status, body, _ = await api(verb, path)
+            if getattr(handler, "authenticated_by", None) == "signature":  # the authorizer plays no part
+                assert (status, body["error"]) == (401, "unauthorized"), (verb, path, status, body)
+                continue
             assert status == 403, (verb, path, status, body)
             assert body["error"] == "forbidden"
 
