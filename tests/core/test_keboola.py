@@ -20,7 +20,7 @@ import pytest
 from agnes_core.connectors import ReadOptions, TableRef
 from agnes_core.connectors.keboola import KeboolaConnector
 from agnes_core.connectors.keboola.client import _retry_after
-from agnes_core.connectors.keboola.files import SliceStream, header_variants, sign_v4
+from agnes_core.connectors.keboola.files import SliceStream, decompressed, header_variants, sign_v4
 from agnes_core.core import AgnesCore
 from agnes_core.errors import AgnesError, NotFound, SourceError, ValidationError
 from tests._keboola import BUCKET, KeboolaServer, keboola_server, orders_table
@@ -135,22 +135,28 @@ def test_a_header_in_the_first_slice_only_is_skipped(kbc: KeboolaServer) -> None
     assert with_header.equals(plain)
 
 
-def test_slice_stream_skips_only_an_exact_header_line() -> None:
+def test_slice_stream_finds_only_an_exact_header_line() -> None:
     header = header_variants(["id", "v"])
     body = gzip.compress(b'"id","v"\n"1","a"\n')
     stream = SliceStream(iter([body[:5], body[5:]]), header)
-    assert (stream.read(), stream.header_skipped) == (b'"1","a"\n', True)
-    data = gzip.compress(b'"1","id"\n"2","v"\n')
-    stream = SliceStream(iter([data]), header)
-    assert (stream.read(), stream.header_skipped) == (b'"1","id"\n"2","v"\n', False)
+    assert (stream.header_skipped, stream.empty) == (True, False)
+    assert decompressed(stream).read() == b'"id","v"\n"1","a"\n'  # replayed whole: the reader skips the row
+    stream = SliceStream(iter([gzip.compress(b'"1","id"\n"2","v"\n')]), header)
+    assert stream.header_skipped is False
+    assert SliceStream(iter([gzip.compress(b'id,v\n')]), header).header_skipped is True  # unquoted names too
+    assert SliceStream(iter([gzip.compress(b'"id","v"\n')])).header_skipped is False  # not the first slice
 
 
 def test_slice_stream_reads_concatenated_gzip_members_and_refuses_a_truncated_one() -> None:
-    body = gzip.compress(b'"1"\n') + gzip.compress(b'"2"\n')
-    assert SliceStream(iter([body])).read() == b'"1"\n"2"\n'
-    cut = gzip.compress(b'"1","x"\n' * 1000)
-    with pytest.raises(EOFError):
-        SliceStream(iter([cut[: len(cut) // 2]])).read()
+    body = gzip.compress(b"") + gzip.compress(b'"1"\n') + gzip.compress(b'"2"\n')
+    stream = SliceStream(iter([body[:10], body[10:]]))
+    assert stream.empty is False
+    assert decompressed(stream).read() == b'"1"\n"2"\n'
+    assert SliceStream(iter([gzip.compress(b"")])).empty is True
+    assert SliceStream(iter([])).empty is True
+    cut = gzip.compress(b'"1","x"\n' * 100_000)
+    with pytest.raises(OSError, match="Truncated"):
+        decompressed(SliceStream(iter([cut[: len(cut) // 2]]))).read()
 
 
 def test_an_unsliced_export_is_one_file(kbc: KeboolaServer) -> None:
@@ -488,11 +494,29 @@ def test_a_failed_slice_leaves_the_previous_extract_and_no_partial_file(core: Ag
     assert pq.read_table(before["path"]).num_rows == 100
 
 
-def test_an_export_is_memory_bounded_by_slices(kbc: KeboolaServer) -> None:
-    """Slices are opened one at a time: when the first batch arrives only the first slice was asked for."""
+def test_slices_are_read_at_most_parallel_slices_at_a_time(kbc: KeboolaServer) -> None:
+    """Memory stays bounded: when the first batch arrives, only the slices allowed to run ahead
+    were asked for (one with parallel_slices 1, at most two by default)."""
+    def asked() -> list[str]:
+        return [r[1].rsplit("/", 1)[1] for r in kbc.calls("GET", "/files/") if "/slices/" in r[1]]
+
+    it = iter(connect(kbc, parallel_slices=1).read(ORDERS, ReadOptions(batch_size=10)))
+    next(it)
+    assert asked() == ["0.csv.gz"]
+    assert sum(b.num_rows for b in it) == 90
+    assert asked() == ["0.csv.gz", "1.csv.gz", "2.csv.gz"]
+    kbc.requests.clear()
     it = iter(connect(kbc).read(ORDERS, ReadOptions(batch_size=10)))
     next(it)
-    assert [r[1] for r in kbc.calls("GET", "/files/")] == [f"/files/{next(iter(kbc.exports))}/manifest",
-                                                           f"/files/{next(iter(kbc.exports))}/slices/0.csv.gz"]
-    rest = list(it)
-    assert sum(b.num_rows for b in rest) == 90
+    assert "0.csv.gz" in asked()
+    assert set(asked()) <= {"0.csv.gz", "1.csv.gz"}
+    assert sum(b.num_rows for b in it) == 90
+
+
+def test_closing_a_read_early_stops_the_slice_threads(kbc: KeboolaServer) -> None:
+    import threading
+
+    it = connect(kbc).read(ORDERS, ReadOptions(batch_size=10))
+    next(it)
+    it.close()  # type: ignore[attr-defined]
+    assert not [t for t in threading.enumerate() if t.name.startswith("agnes-keboola-slice") and t.is_alive()]

@@ -25,11 +25,14 @@ newer rows, and it merges them into the previous extract by primary key (an upse
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import logging
+import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -67,6 +70,11 @@ TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,96}$")
 DEFAULT_MARGIN_S = 86_400.0
 #: How many bytes of CSV Arrow parses at once (a batch is at most this much text).
 CSV_BLOCK_BYTES = 16 << 20
+#: Slices downloaded and parsed side by side (each on a thread of its own, in order).
+DEFAULT_PARALLEL_SLICES = 2
+#: Batches a slice running ahead may hold before it waits for the reader.
+QUEUED_BATCHES = 2
+_END = object()
 REMOTE_NOTE = (
     "Remote queries on Keboola would need Keboola's DuckDB extension (the connector kit's remote path), which "
     "is a community extension that cannot be installed here, or a read-only workspace (a Snowflake or BigQuery "
@@ -79,10 +87,11 @@ _FLIPPED = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "g
 class KeboolaConnector(Connector):
     """Options: ``url`` (required: the stack's connection URL, e.g. https://connection.keboola.com),
     ``buckets`` (bucket ids to discover; default all), ``retries``, ``backoff_s`` (the first retry's
-    delay), ``job_timeout_s``, ``job_poll_s`` (the first wait before polling an export job; it doubles up to
-    5 s), ``changed_since_margin_s``, ``object_endpoint`` (a private or test
-    endpoint for the stack's file storage), ``batch_rows``. Secrets: ``token`` — the NAME of an
-    environment variable holding a Storage API token (read access to the buckets and files)."""
+    delay), ``job_timeout_s``, ``job_poll_s`` (the first wait before polling an export job; it
+    doubles up to 5 s), ``parallel_slices`` (slices downloaded and parsed side by side, default 2),
+    ``changed_since_margin_s``, ``object_endpoint`` (a private or test endpoint for the stack's file
+    storage), ``batch_rows``. Secrets: ``token`` — the NAME of an environment variable holding a
+    Storage API token (read access to the buckets and files)."""
 
     type = "keboola"
     capabilities = frozenset({Capability.DISCOVER, Capability.READ, Capability.METADATA})
@@ -137,7 +146,7 @@ class KeboolaConnector(Connector):
                 raise ValidationError("options.buckets", "buckets must be a list of bucket ids",
                                       hint='e.g. "buckets": ["in.c-main", "out.c-reports"]')
         for key, low in (("retries", 0), ("backoff_s", 0), ("job_timeout_s", 1), ("job_poll_s", 0),
-                         ("changed_since_margin_s", -1), ("batch_rows", 1)):
+                         ("changed_since_margin_s", -1), ("batch_rows", 1), ("parallel_slices", 1)):
             value = options.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low):
                 raise ValidationError(f"options.{key}", f"{key} must be a number >= {low}")
@@ -397,17 +406,17 @@ class KeboolaConnector(Connector):
                                       true_values=["true", "1", "TRUE", "True"],
                                       false_values=["false", "0", "FALSE", "False"])
         parse = pcsv.ParseOptions(newlines_in_values=True)
-        gzipped = bool(body.get("gzip"))
-        for index, piece in enumerate(slices):
+
+        def one(index: int, piece: files.Slice) -> Iterator[pa.RecordBatch]:
             where = f"{what}: slice {index + 1} of {len(slices)} ({piece.where})"
             response = client.open_download(piece.url, where, headers=piece.headers)
             try:
-                stream = files.SliceStream(iter_chunks(response), files.header_variants(names) if index == 0 else (),
-                                           gzipped=gzipped)
-                if stream.exhausted():
-                    continue
-                reader = pcsv.open_csv(stream, read_options=pcsv.ReadOptions(column_names=names,
-                                                                             block_size=CSV_BLOCK_BYTES),
+                stream = files.SliceStream(iter_chunks(response), files.header_variants(names) if index == 0 else ())
+                if stream.empty:
+                    return
+                reader = pcsv.open_csv(files.decompressed(stream),
+                                       read_options=pcsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES,
+                                                                     skip_rows=1 if stream.header_skipped else 0),
                                        parse_options=parse, convert_options=convert)
                 for batch in reader:
                     yield types.finish_batch(batch, schema)
@@ -424,6 +433,69 @@ class KeboolaConnector(Connector):
                     from None
             finally:
                 response.close()
+
+        parallel = int(self.options.get("parallel_slices", DEFAULT_PARALLEL_SLICES))
+        yield from _in_order([functools.partial(one, i, piece) for i, piece in enumerate(slices)], parallel)
+
+
+def _in_order(producers: list[Callable[[], Iterator[Any]]], parallel: int) -> Iterator[Any]:
+    """The items of every producer, producer after producer, with up to ``parallel`` of them
+    running ahead on threads of their own (each holds at most :data:`QUEUED_BATCHES` items), so
+    slices download and parse side by side while memory stays bounded. A failure is raised where
+    its producer's items would have come; closing the iterator stops every producer."""
+    if parallel <= 1 or len(producers) <= 1:
+        for produce in producers:
+            yield from produce()
+        return
+    queues: list[queue.Queue[Any]] = [queue.Queue(maxsize=QUEUED_BATCHES) for _ in producers]
+    cancel = threading.Event()
+
+    def put(q: queue.Queue[Any], item: Any) -> bool:
+        while not cancel.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work(i: int) -> None:
+        try:
+            for item in producers[i]():
+                if not put(queues[i], item):
+                    return
+            put(queues[i], _END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put(queues[i], exc)
+
+    threads: list[threading.Thread] = []
+
+    def start(i: int) -> None:
+        thread = threading.Thread(target=work, args=(i,), name=f"agnes-keboola-slice-{i}", daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    for i in range(min(parallel, len(producers))):
+        start(i)
+    try:
+        for i in range(len(producers)):
+            while True:
+                item = queues[i].get()
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+            if i + parallel < len(producers):
+                start(i + parallel)
+    finally:
+        cancel.set()
+        for q in queues:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    q.get_nowait()
+        for thread in threads:
+            thread.join(timeout=5)
 
 
 def _int(value: Any) -> int | None:

@@ -159,81 +159,68 @@ def sign_v4(method: str, host: str, path: str, region: str, access_key: str, sec
 
 
 class SliceStream(io.RawIOBase):
-    """The decompressed bytes of one gzipped slice, read as its compressed chunks arrive.
+    """One gzipped slice as it downloads: its compressed bytes, for Arrow to decompress (in C++,
+    off the GIL) and parse.
 
-    ``header``: the header lines this slice may start with (the first slice only); when its first
-    line is exactly one of them, the line is skipped. Concatenated gzip members are read through."""
+    Before handing it over, the slice's beginning is inflated here once to look at its first
+    line: ``header`` lists the header lines it may start with (the first slice only) and
+    :attr:`header_skipped` says whether it does (the reader then skips one row); :attr:`empty`
+    says the slice holds no data at all (Arrow refuses an empty CSV). The compressed chunks read
+    for that are replayed, so nothing is downloaded twice."""
 
-    def __init__(self, chunks: Iterator[bytes], header: tuple[bytes, ...] = (), gzipped: bool = True) -> None:
+    #: Inflate at most this much of a slice's beginning to find its first line.
+    PEEK_LIMIT = 1 << 20
+
+    def __init__(self, chunks: Iterator[bytes], header: tuple[bytes, ...] = ()) -> None:
         self._chunks = chunks
-        self._inflate: Any = zlib.decompressobj(wbits=31) if gzipped else None
-        self._buffer = b""
-        self._at = 0  # how much of the buffer was read already
-        self._done = False
+        self._pending: list[bytes] = []
+        self._current = memoryview(b"")
         self.header_skipped = False
-        self.compressed_bytes = 0
-        if header:
-            self._skip_header(header)
+        self.empty = False
+        self._peek(header)
 
     def readable(self) -> bool:
         return True
 
-    def _more(self) -> bool:
-        """Decompress the next chunk into the buffer; False at the end."""
-        while not self._done:
-            try:
-                chunk = next(self._chunks)
-            except StopIteration:
-                self._done = True
-                if self._inflate is not None:
-                    if self.compressed_bytes and not self._inflate.eof:
-                        raise EOFError("the slice ended before its gzip stream did (a truncated download)") from None
-                    self._append(self._inflate.flush())
-                return self._at < len(self._buffer)
-            self.compressed_bytes += len(chunk)
-            if self._inflate is None:
-                self._append(chunk)
-                return True
-            out = self._inflate.decompress(chunk)
-            while self._inflate.eof and self._inflate.unused_data:  # another gzip member follows
-                rest = self._inflate.unused_data
-                self._inflate = zlib.decompressobj(wbits=31)
-                out += self._inflate.decompress(rest)
-            if out:
-                self._append(out)
-                return True
-        return False
-
-    def _append(self, data: bytes) -> None:
-        self._buffer = self._buffer[self._at:] + data if self._at < len(self._buffer) else data
-        self._at = 0
-
-    def _skip_header(self, header: tuple[bytes, ...]) -> None:
-        longest = max(len(h) for h in header)
-        while b"\n" not in self._buffer and len(self._buffer) <= longest + 2 and self._more():
-            pass
-        line, sep, rest = self._buffer.partition(b"\n")
-        if sep and line.rstrip(b"\r") in header:
-            self._buffer, self._at = rest, 0
-            self.header_skipped = True
-
-    def exhausted(self) -> bool:
-        """Nothing (more) to read: an empty slice (Arrow's reader refuses an empty CSV)."""
-        while self._at >= len(self._buffer) and self._more():
-            pass
-        return self._at >= len(self._buffer)
+    def _peek(self, header: tuple[bytes, ...]) -> None:
+        inflate = zlib.decompressobj(wbits=31)
+        text = b""
+        while b"\n" not in text and len(text) < self.PEEK_LIMIT:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._pending.append(chunk)
+            data = chunk
+            while data:  # concatenated gzip members: each is inflated in turn
+                if inflate.eof:
+                    inflate = zlib.decompressobj(wbits=31)
+                text += inflate.decompress(data)
+                data = inflate.unused_data if inflate.eof else b""
+        self.empty = not text
+        line, sep, _ = text.partition(b"\n")
+        self.header_skipped = bool(sep and header and line.rstrip(b"\r") in header)
 
     def readinto(self, target: Any) -> int:
         view = memoryview(target).cast("B")
-        while self._at >= len(self._buffer) and self._more():
-            pass
-        left = len(self._buffer) - self._at
-        if left <= 0:
-            return 0
-        n = min(len(view), left)
-        view[:n] = self._buffer[self._at:self._at + n]
-        self._at += n
+        while not len(self._current):
+            if self._pending:
+                self._current = memoryview(self._pending.pop(0))
+            else:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    return 0
+                self._current = memoryview(chunk)
+        n = min(len(view), len(self._current))
+        view[:n] = self._current[:n]
+        self._current = self._current[n:]
         return n
+
+
+def decompressed(stream: SliceStream) -> Any:
+    """Arrow's gzip stream over a slice (what the CSV reader reads)."""
+    import pyarrow as pa
+
+    return pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
 
 
 def header_line(columns: list[str]) -> bytes:
