@@ -259,7 +259,9 @@ class AgnesApp(ExtensionApp):
         if busy:
             self.log.warning("agnes: %d worker threads still running after %g s: %s; closing the state store anyway",
                              len(busy), self.shutdown_timeout_seconds, ", ".join(busy))
-        self.core.close()
+        # Closing checkpoints the state store (disk work): off the loop, which still serves the
+        # other extensions while this one stops.
+        await asyncio.get_running_loop().run_in_executor(None, self.core.close)
 
     # -- background work ----------------------------------------------------------------
 
