@@ -2,7 +2,8 @@
 
 1. Extract a 1,000,000-row table through the real extract runtime (Storage Read API -> Parquet)
    vs the official client's own ``list_rows(...).to_arrow()`` (same Storage Read API) written to
-   Parquet by pyarrow, each in a fresh process, same run. Target: ratio <= 1.3.
+   Parquet by pyarrow, each in a fresh process, three rounds alternating, best of each. Target:
+   ratio <= 1.3.
 2. Metadata refresh of a 200-table dataset: BigQuery round trips made and time, vs one
    ``tables.list`` of the dataset. Target: O(datasets) round trips (a handful), not O(tables).
    Measured twice: with ``INFORMATION_SCHEMA.TABLE_STORAGE`` answered (payload server, BigQuery's
@@ -86,13 +87,23 @@ def bench_extract(emulator, rows: int, work: Path) -> None:
     # whichever went first would pay for it.
     run_measured(CLIENT, emulator.endpoint, emulator.grpc_endpoint, emulator.project,
                  f"{emulator.project}.{dataset}.big", str(work / "warm.parquet"))
-    ours = run_measured(OURS, str(work / "data"), json.dumps(source), json.dumps(table))
-    base = run_measured(CLIENT, emulator.endpoint, emulator.grpc_endpoint, emulator.project,
-                        f"{emulator.project}.{dataset}.big", str(work / "client.parquet"))
+    # Three rounds, alternating, each side's best kept: the machine is shared and one sample of
+    # either side can be twice another.
+    ours_runs, base_runs = [], []
+    for i in range(3):
+        shutil.rmtree(work / "data", ignore_errors=True)
+        ours_runs.append(run_measured(OURS, str(work / "data"), json.dumps(source), json.dumps(table)))
+        base_runs.append(run_measured(CLIENT, emulator.endpoint, emulator.grpc_endpoint, emulator.project,
+                                      f"{emulator.project}.{dataset}.big", str(work / f"client{i}.parquet")))
+    ours = min(ours_runs, key=lambda r: r["seconds"])
+    base = min(base_runs, key=lambda r: r["seconds"])
+    rounds_ours = ", ".join(f"{r['seconds']:.2f}" for r in ours_runs)
+    rounds_base = ", ".join(f"{r['seconds']:.2f}" for r in base_runs)
     ratio = ours["seconds"] / base["seconds"]
     print(f"extract: {ours['rows']:,} rows (5 columns), {ours['bytes'] / 1e6:,.1f} MB Parquet")
     print(f"  ours (runtime, Storage Read API)   {ours['seconds']:6.2f} s  peak RSS {ours['peak_rss_mb']:5.0f} MB")
     print(f"  client to_arrow() + pyarrow        {base['seconds']:6.2f} s  peak RSS {base['peak_rss_mb']:5.0f} MB")
+    print(f"  rounds: ours {rounds_ours} s; client {rounds_base} s (the best of each above)")
     print(f"  ratio  {ratio:5.2f}  (target <= 1.3)  {verdict(ratio <= 1.3)}")
     print(f"  (not timed, in both: importing the client libraries, {ours['imports']:.2f} s once per process)")
     emulator.drop_dataset(dataset)
