@@ -227,10 +227,33 @@ def test_concurrent_pushes_are_all_applied(core: AgnesCore) -> None:
         th.join()
     assert errors == []
     assert query(core, "SELECT count(*) FROM jira_comments WHERE id >= 90000") == [(40,)]
-    files = [str(p) for p in deltas(core, "jira_comments")]
+    live = _state(core, "jira_comments")["live"]
+    files = [str(p) for p in deltas(core, "jira_comments") if p.parent.parent.name in {f"g{g}" for g in live}]
     seqs = duckdb.connect().execute(
         f"SELECT count(*), count(DISTINCT _agnes_seq) FROM read_parquet({files})").fetchone()
-    assert seqs == (40, 40)
+    assert seqs == (40, 40)  # one delta per comment, each with its own place in the order
+
+
+def _state(core: AgnesCore, table: str) -> dict[str, Any]:
+    return json.loads((core.data_dir / "extracts" / "jira" / "stream" / table / "stream.json").read_text())
+
+
+def test_many_small_delta_files_are_folded_and_readers_keep_seeing_every_change(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_mod, "FOLD_AT", 3)
+    for i in range(8):
+        push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+    live = _state(core, "jira_issues")["live"]
+    assert live[0] > 1  # folded into a new generation
+    live_files = [p for p in deltas(core) if p.parent.parent.name == f"g{live[0]}"]
+    assert len(live_files) < 3
+    assert query(core, "SELECT key, status FROM jira_issues WHERE status LIKE 'S%' ORDER BY id") == [
+        (f"ENG-{i}", f"S{i}") for i in range(8)]
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'", db="analytics") == [(8,)]
+    gens = {p.name for p in (core.data_dir / "extracts" / "jira" / "stream" / "jira_issues").glob("g*")}
+    assert len(gens) <= 2  # the live generation and the one before it, for readers of the older view
+    assert core.extracts.run("jira_issues")["status"] == "succeeded"
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(8,)]
 
 
 def test_replays_are_recognised_after_a_restart(core: AgnesCore, tmp_path: Path) -> None:

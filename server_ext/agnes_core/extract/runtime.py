@@ -346,6 +346,7 @@ class ExtractRuntime:
 
     def close(self) -> None:
         """Write what is pending and stop the writer (before the store closes)."""
+        self.stream.close()
         self.db.close()
 
     def rebuild_analytics(self) -> None:

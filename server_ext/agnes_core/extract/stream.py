@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Delta files a table's live generation may hold before they are folded into one per month (each
+#: file costs a reader about 2 ms).
+FOLD_AT = 16
 META_COLUMNS = ("_agnes_seq", "_agnes_version", "_agnes_deleted", "_agnes_event")
 STATE_FILE = "stream.json"
 SEED_MONTH = "0000-00"
@@ -111,7 +114,9 @@ class _Job:
 
 @dataclass
 class _TableStream:
-    """A table's stream state, loaded once and kept while the server runs."""
+    """A table's stream state, loaded once from its files and kept while the server runs: the
+    latest delta of each key (so versions and current rows need no read of the delta files), the
+    events seen, and a DuckDB of its own for lookups in the main extract."""
 
     table: Table
     folder: Path
@@ -120,9 +125,21 @@ class _TableStream:
     schema: pa.Schema
     state: dict[str, Any]
     main: str | None
-    seen: set[str]
-    versions: dict[tuple[Any, ...], Any]
-    seq: int
+    con: Any
+    seen: set[str] = field(default_factory=set)
+    latest: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    #: Versions of main-extract rows looked up so far (None: not in the main extract).
+    main_versions: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    seq: int = 0
+    #: Delta files in the live generations (a fold merges them into one per month past FOLD_AT).
+    files: int = 0
+
+    def version_of(self, pk: tuple[Any, ...]) -> Any:
+        delta = self.latest.get(pk)
+        return delta["_agnes_version"] if delta is not None else self.main_versions.get(pk)
+
+    def close(self) -> None:
+        self.con.close()
 
 
 class StreamRuntime:
@@ -181,9 +198,12 @@ class StreamRuntime:
             for table_id, rows in pending.items():
                 if rows:
                     self._write(self._tables[table_id], rows)
+            for table_id, rows in pending.items():
+                if rows and self._tables[table_id].files >= FOLD_AT:
+                    self._fold(self._tables[table_id])
         except BaseException as exc:  # noqa: BLE001 - nothing of this group was applied
             for table_id in pending:
-                self._tables.pop(table_id, None)  # reload from the files: the cache ran ahead
+                self._drop(table_id)  # reload from the files: the cache ran ahead
             for job, _ in outcomes:
                 job.future.set_exception(exc)
             return
@@ -233,76 +253,64 @@ class StreamRuntime:
             deletes += [dict(zip(ts.key, pk, strict=True)) for pk in self._keys_where(ts, change.replace)
                         if pk not in kept]
         wanted = [tuple(r[k] for k in ts.key) for r in upserts] + [tuple(d[k] for k in ts.key) for d in deletes]
-        self._load_versions(ts, [pk for pk in wanted if pk not in ts.versions])
+        self._load_versions(ts, [pk for pk in wanted if pk not in ts.latest and pk not in ts.main_versions])
         for row in upserts:
             pk = tuple(row[k] for k in ts.key)
             version = row.get(ts.version) if row.get(ts.version) is not None else change.version
-            current = ts.versions.get(pk)
+            current = ts.version_of(pk)
             if current is not None and version is not None and not _newer(version, current):
                 stale += 1
                 continue
             ts.seq += 1
-            ts.versions[pk] = version
-            out.append({**row, "_agnes_seq": ts.seq, "_agnes_version": version, "_agnes_deleted": False,
-                        "_agnes_event": change.event_id})
+            delta = {**row, "_agnes_seq": ts.seq, "_agnes_version": version, "_agnes_deleted": False,
+                     "_agnes_event": change.event_id}
+            ts.latest[pk] = delta
+            out.append(delta)
         for key in deletes:
             pk = tuple(key[k] for k in ts.key)
-            current = ts.versions.get(pk)
+            current = ts.version_of(pk)
             if current is not None and change.version is not None and _newer(current, change.version):
                 stale += 1
                 continue
             ts.seq += 1
-            ts.versions[pk] = change.version
-            out.append({**key, "_agnes_seq": ts.seq, "_agnes_version": change.version, "_agnes_deleted": True,
-                        "_agnes_event": change.event_id})
+            delta = {**key, "_agnes_seq": ts.seq, "_agnes_version": change.version, "_agnes_deleted": True,
+                     "_agnes_event": change.event_id}
+            ts.latest[pk] = delta
+            out.append(delta)
         return out, stale
-
-    def _relation(self, ts: _TableStream) -> str:
-        if ts.main is None:
-            meta = ", ".join(META_COLUMNS)
-            return (f"SELECT * EXCLUDE ({meta}) FROM ({_deltas_sql(ts.folder, ts.state)}) "
-                    "WHERE NOT _agnes_deleted")
-        return overlay_sql(ts.table.id, ts.main)
 
     def _keys_where(self, ts: _TableStream, where: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Keys of the table's current rows (main extract and deltas) matching ``where``."""
         for name in where:
             if name not in ts.schema.names:
                 raise BadRequest(f"table {ts.table.id!r} has no column {name!r}")
-        cond = " AND ".join(f"{_q(n)} = ?" for n in where)
-        keys = ", ".join(_q(k) for k in ts.key)
-        con = duck.connect()
-        try:
-            found = con.execute(f"SELECT {keys} FROM ({self._relation(ts)}) WHERE {cond}", list(where.values()))
-            return [tuple(r) for r in found.fetchall()]
-        finally:
-            con.close()
+        found: set[tuple[Any, ...]] = set()
+        if ts.main is not None:
+            cond = " AND ".join(f"{_q(n)} = ?" for n in where)
+            keys = ", ".join(_q(k) for k in ts.key)
+            rows = ts.con.execute(f"SELECT {keys} FROM read_parquet({sql_str(ts.main)}) WHERE {cond}",
+                                  list(where.values())).fetchall()
+            found = {tuple(r) for r in rows if tuple(r) not in ts.latest}
+        found |= {pk for pk, row in ts.latest.items()
+                  if not row["_agnes_deleted"] and all(row.get(n) == v for n, v in where.items())}
+        return sorted(found, key=repr)
 
     def _load_versions(self, ts: _TableStream, pks: list[tuple[Any, ...]]) -> None:
-        """The current version of each key not known yet (the newest of main extract and deltas)."""
+        """The main extract's version of each key not looked up yet (deltas are in memory)."""
         if not pks:
             return
-        import pyarrow as pa
-
-        wanted = pa.table({k: pa.array([pk[i] for pk in pks], type=ts.schema.field(k).type)
-                           for i, k in enumerate(ts.key)})
-        keys = ", ".join(_q(k) for k in ts.key)
-        parts = [f"SELECT {keys}, _agnes_version AS v FROM read_parquet({_globs(ts.folder, ts.state)}, "
-                 "union_by_name = true)"]
         if ts.main is not None:
-            parts.append(f"SELECT {keys}, {_q(ts.version)} AS v FROM read_parquet({sql_str(ts.main)})")
-        con = duck.connect()
-        try:
-            con.execute("SET python_enable_replacements = false")
-            con.register("_wanted", wanted)
-            rows = con.execute(f"SELECT {keys}, max(v) FROM ({' UNION ALL '.join(parts)}) "
-                               f"SEMI JOIN _wanted USING ({keys}) GROUP BY ALL").fetchall()
-        finally:
-            con.close()
-        for row in rows:
-            ts.versions[tuple(row[:-1])] = row[-1]
+            keys = ", ".join(_q(k) for k in ts.key)
+            values = ", ".join("(" + ", ".join("?" for _ in ts.key) + ")" for _ in pks)
+            names = ", ".join(f"_w{i}" for i in range(len(ts.key)))
+            on = " AND ".join(f"m.{_q(k)} = w._w{i}" for i, k in enumerate(ts.key))
+            rows = ts.con.execute(
+                f"SELECT {keys}, {_q(ts.version)} FROM read_parquet({sql_str(ts.main)}) AS m "
+                f"SEMI JOIN (VALUES {values}) AS w({names}) ON {on}", [v for pk in pks for v in pk]).fetchall()
+            for row in rows:
+                ts.main_versions[tuple(row[:-1])] = row[-1]
         for pk in pks:
-            ts.versions.setdefault(pk, None)
+            ts.main_versions.setdefault(pk, None)
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -310,9 +318,9 @@ class StreamRuntime:
         """The table's stream state; the first change of a table creates its folder and points its
         views at it."""
         cached = self._tables.get(table.id)
-        main = self._main(table.id)
-        if cached is not None and cached.main == main:
+        if cached is not None:  # a run's compaction drops it, so its main extract is current
             return cached
+        main = self._main(table.id)
         import pyarrow.parquet as pq
 
         ref = TableRef(table.bucket, table.source_table)
@@ -330,17 +338,23 @@ class StreamRuntime:
             state = {"key": list(key), "version": how.version, "live": [1]}
             self._seed(folder, 1, schema, how.version)
             _write_json(folder / STATE_FILE, state)
-        ts = _TableStream(table, folder, tuple(state["key"]), str(state["version"]), schema, state, main, set(), {}, 0)
         con = duck.connect()
+        con.execute("SET python_enable_replacements = false")
+        ts = _TableStream(table, folder, tuple(state["key"]), str(state["version"]), schema, state, main, con)
         try:
+            for row in con.execute(_deltas_sql(folder, state)).to_arrow_table().to_pylist():
+                ts.latest[tuple(row[k] for k in ts.key)] = row
             found = con.execute(f"SELECT DISTINCT _agnes_event FROM read_parquet({_globs(folder, state)}, "
                                 "union_by_name = true) WHERE _agnes_event IS NOT NULL").fetchall()
             ts.seen = {r[0] for r in found}
             top = con.execute(f"SELECT max(_agnes_seq) FROM read_parquet({_globs(folder, state)}, "
                               "union_by_name = true)").fetchone()
             ts.seq = int(top[0]) if top and top[0] is not None else 0
-        finally:
+            ts.files = sum(1 for g in state["live"] for p in (folder / f"g{g}").glob("*/*.parquet")
+                           if p.parent.name != SEED_MONTH)
+        except BaseException:
             con.close()
+            raise
         self._tables[table.id] = ts
         if created:
             self._refresh_views(table)
@@ -371,7 +385,7 @@ class StreamRuntime:
         target = folder / f"g{generation}" / SEED_MONTH / "seed.parquet"
         _publish_table(pa.Table.from_pylist([], schema=self._delta_schema(schema, version)), target)
 
-    def _write(self, ts: _TableStream, rows: list[dict[str, Any]]) -> None:
+    def _write(self, ts: _TableStream, rows: list[dict[str, Any]], generation: int | None = None) -> None:
         """One delta file per month of the rows' versions, each by atomic rename."""
         import pyarrow as pa
 
@@ -381,11 +395,29 @@ class StreamRuntime:
             version = row["_agnes_version"]
             month = version.strftime("%Y-%m") if isinstance(version, (datetime, date)) else "undated"
             by_month.setdefault(month, []).append(row)
-        generation = ts.state["live"][-1]
+        generation = ts.state["live"][-1] if generation is None else generation
         for month, chunk in sorted(by_month.items()):
             name = f"{chunk[0]['_agnes_seq']:012d}-{uuid.uuid4().hex[:8]}.parquet"
             target = ts.folder / f"g{generation}" / month / name
             _publish_table(pa.Table.from_pylist(chunk, schema=schema), target)
+            ts.files += 1
+
+    def _fold(self, ts: _TableStream) -> None:
+        """Many small delta files into one per month (the latest delta of each key, which is all a
+        reader uses) in a new generation, and the views pointed at it; the generation it replaces
+        stays for readers of the previous views, older ones go."""
+        previous = list(ts.state["live"])
+        generation = max(previous) + 1
+        self._seed(ts.folder, generation, ts.schema, ts.version)
+        ts.files = 0
+        self._write(ts, sorted(ts.latest.values(), key=lambda r: r["_agnes_seq"]), generation)
+        ts.state = {**ts.state, "live": [generation]}
+        _write_json(ts.folder / STATE_FILE, ts.state)
+        self._refresh_views(ts.table)
+        keep = {f"g{g}" for g in (*previous, generation)}
+        for path in ts.folder.glob("g*"):
+            if path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
 
     # -- compaction (the next extract run) ------------------------------------------------------
 
@@ -420,17 +452,26 @@ class StreamRuntime:
                     _write_json(folder / STATE_FILE, state)
                 raise
             finally:
-                self._tables.pop(table.id, None)
+                self._drop(table.id)
             if merged:
                 keep = {f"g{g}" for g in [*merged[-1:], *read_state(folder)["live"]]}  # type: ignore[index]
                 for path in folder.glob("g*"):
                     if path.name not in keep:
                         shutil.rmtree(path, ignore_errors=True)
 
+    def _drop(self, table_id: str) -> None:
+        ts = self._tables.pop(table_id, None)
+        if ts is not None:
+            ts.close()
+
+    def close(self) -> None:
+        for table_id in list(self._tables):
+            self._drop(table_id)
+
     def forget(self, source: str, table_id: str) -> None:
         """Drop a table's deltas (the table is gone or no longer local)."""
         with self.lock(source):
-            self._tables.pop(table_id, None)
+            self._drop(table_id)
             shutil.rmtree(self.root / source / "stream" / table_id, ignore_errors=True)
 
     def status(self, table_id: str) -> dict[str, Any] | None:
