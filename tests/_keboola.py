@@ -549,6 +549,9 @@ def _json(status: int, payload: Any) -> tuple[int, dict[str, str], bytes]:
 def _handler(server: KeboolaServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        #: Headers and body go out in two writes: without TCP_NODELAY, Nagle and the client's delayed
+        #: ACK hold every small answer 40 ms on a kept-alive connection (a real stack does not).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

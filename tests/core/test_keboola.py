@@ -159,6 +159,19 @@ def test_slice_stream_reads_concatenated_gzip_members_and_refuses_a_truncated_on
         decompressed(SliceStream(iter([cut[: len(cut) // 2]]))).read()
 
 
+def test_a_slice_larger_than_the_spool_goes_to_a_temporary_file_removed_after() -> None:
+    body = gzip.compress(b"".join(b'"%d","v%d"\n' % (i, i) for i in range(50_000)))
+    chunks = [body[i:i + 4096] for i in range(0, len(body), 4096)]
+    stream = SliceStream(iter(chunks), spool_bytes=10_000)
+    assert stream.spooled
+    name = stream._file.name
+    assert Path(name).exists()
+    assert decompressed(stream).read().count(b"\n") == 50_000
+    stream.close()
+    assert not Path(name).exists()
+    assert not SliceStream(iter(chunks)).spooled  # 64 MiB by default: this one stays in memory
+
+
 def test_an_unsliced_export_is_one_file(kbc: KeboolaServer) -> None:
     kbc.sliced = False
     assert read_all(connect(kbc)).num_rows == 100

@@ -242,7 +242,7 @@ def _api_message(response: requests.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-def iter_chunks(response: requests.Response, size: int = 1 << 20) -> Iterator[bytes]:
+def iter_chunks(response: requests.Response, size: int = 4 << 20) -> Iterator[bytes]:
     """The raw (still compressed) body of a streamed response."""
     while True:
         chunk = response.raw.read(size, decode_content=False)

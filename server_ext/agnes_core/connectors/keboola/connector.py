@@ -410,8 +410,10 @@ class KeboolaConnector(Connector):
         def one(index: int, piece: files.Slice) -> Iterator[pa.RecordBatch]:
             where = f"{what}: slice {index + 1} of {len(slices)} ({piece.where})"
             response = client.open_download(piece.url, where, headers=piece.headers)
+            stream: files.SliceStream | None = None
             try:
                 stream = files.SliceStream(iter_chunks(response), files.header_variants(names) if index == 0 else ())
+                response.close()
                 if stream.empty:
                     return
                 reader = pcsv.open_csv(files.decompressed(stream),
@@ -433,6 +435,8 @@ class KeboolaConnector(Connector):
                     from None
             finally:
                 response.close()
+                if stream is not None:
+                    stream.close()
 
         parallel = int(self.options.get("parallel_slices", DEFAULT_PARALLEL_SLICES))
         yield from _in_order([functools.partial(one, i, piece) for i, piece in enumerate(slices)], parallel)

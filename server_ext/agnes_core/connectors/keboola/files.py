@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import io
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,69 +158,101 @@ def sign_v4(method: str, host: str, path: str, region: str, access_key: str, sec
 # -- reading one slice -------------------------------------------------------------------------
 
 
-class SliceStream(io.RawIOBase):
-    """One gzipped slice as it downloads: its compressed bytes, for Arrow to decompress (in C++,
-    off the GIL) and parse.
+class SliceStream:
+    """One gzipped slice, downloaded: its compressed bytes (in memory up to ``spool_bytes``, beyond
+    that in a temporary file), then inflated and parsed by Arrow in C++ without calling back into
+    Python — several slices can then parse side by side without fighting over the GIL.
 
-    Before handing it over, the slice's beginning is inflated here once to look at its first
-    line: ``header`` lists the header lines it may start with (the first slice only) and
+    While it downloads, the slice's beginning is inflated here to look at its first line:
+    ``header`` lists the header lines it may start with (the first slice only) and
     :attr:`header_skipped` says whether it does (the reader then skips one row); :attr:`empty`
-    says the slice holds no data at all (Arrow refuses an empty CSV). The compressed chunks read
-    for that are replayed, so nothing is downloaded twice."""
+    says the slice holds no data at all (Arrow refuses an empty CSV). Memory per slice is bounded
+    by ``spool_bytes`` of compressed data plus what the CSV reader holds."""
 
     #: Inflate at most this much of a slice's beginning to find its first line.
     PEEK_LIMIT = 1 << 20
+    #: Compressed bytes of one slice kept in memory; a larger slice goes to a temporary file.
+    SPOOL_BYTES = 64 << 20
 
-    def __init__(self, chunks: Iterator[bytes], header: tuple[bytes, ...] = ()) -> None:
-        self._chunks = chunks
-        self._pending: list[bytes] = []
-        self._current = memoryview(b"")
+    def __init__(self, chunks: Iterator[bytes], header: tuple[bytes, ...] = (), *,
+                 spool_bytes: int | None = None) -> None:
+        self._chunks: list[bytes] = []
+        self._file: Any = None
+        self.size = 0
         self.header_skipped = False
         self.empty = False
-        self._peek(header)
-
-    def readable(self) -> bool:
-        return True
-
-    def _peek(self, header: tuple[bytes, ...]) -> None:
-        inflate = zlib.decompressobj(wbits=31)
-        text = b""
-        while b"\n" not in text and len(text) < self.PEEK_LIMIT:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._pending.append(chunk)
-            data = chunk
-            while data:  # concatenated gzip members: each is inflated in turn
-                if inflate.eof:
-                    inflate = zlib.decompressobj(wbits=31)
-                text += inflate.decompress(data)
-                data = inflate.unused_data if inflate.eof else b""
-        self.empty = not text
-        line, sep, _ = text.partition(b"\n")
+        limit = self.SPOOL_BYTES if spool_bytes is None else spool_bytes
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._text = b""
+        self._want_line = bool(header)
+        deciding = True
+        try:
+            for chunk in chunks:
+                if deciding:
+                    deciding = self._peek(chunk)
+                self._keep(chunk, limit)
+        except BaseException:
+            self.close()
+            raise
+        self.empty = not self._text
+        line, sep, _ = self._text.partition(b"\n")
         self.header_skipped = bool(sep and header and line.rstrip(b"\r") in header)
 
-    def readinto(self, target: Any) -> int:
-        view = memoryview(target).cast("B")
-        while not len(self._current):
-            if self._pending:
-                self._current = memoryview(self._pending.pop(0))
-            else:
-                chunk = next(self._chunks, None)
-                if chunk is None:
-                    return 0
-                self._current = memoryview(chunk)
-        n = min(len(view), len(self._current))
-        view[:n] = self._current[:n]
-        self._current = self._current[n:]
-        return n
+    def _peek(self, chunk: bytes) -> bool:
+        """Inflate only as much of the slice's beginning as it takes to see its first line (the
+        first slice) or its first byte (the others); True while that is not yet known."""
+        data = chunk
+        while data and self._undecided():
+            if self._inflate.eof:  # concatenated gzip members: each is inflated in turn
+                self._inflate = zlib.decompressobj(wbits=31)
+            self._text += self._inflate.decompress(data, 64 << 10)
+            data = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
+        return self._undecided()
+
+    def _undecided(self) -> bool:
+        if not self._text:
+            return True
+        return self._want_line and b"\n" not in self._text and len(self._text) < self.PEEK_LIMIT
+
+    def _keep(self, chunk: bytes, limit: int) -> None:
+        self.size += len(chunk)
+        if self._file is None and self.size > limit:
+            self._file = tempfile.NamedTemporaryFile(prefix="agnes-keboola-slice-", suffix=".gz")  # noqa: SIM115
+            for kept in self._chunks:
+                self._file.write(kept)
+            self._chunks = []
+        if self._file is not None:
+            self._file.write(chunk)
+        else:
+            self._chunks.append(chunk)
+
+    @property
+    def spooled(self) -> bool:
+        """The slice went to a temporary file (it was larger than ``spool_bytes``)."""
+        return self._file is not None
+
+    def open(self) -> Any:
+        """The compressed bytes as an Arrow stream."""
+        import pyarrow as pa
+
+        if self._file is not None:
+            self._file.flush()
+            return pa.OSFile(self._file.name)
+        return pa.BufferReader(b"".join(self._chunks))
+
+    def close(self) -> None:
+        """Forget the bytes (the temporary file is removed)."""
+        self._chunks = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def decompressed(stream: SliceStream) -> Any:
     """Arrow's gzip stream over a slice (what the CSV reader reads)."""
     import pyarrow as pa
 
-    return pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), "gzip")
+    return pa.CompressedInputStream(stream.open(), "gzip")
 
 
 def header_line(columns: list[str]) -> bytes:
