@@ -9,7 +9,9 @@
 * **Read** (extracts): ``POST /v2/storage/tables/{id}/export-async`` (gzipped CSV of the chosen
   columns, filtered by ``whereFilters`` and ``changedSince``), the job polled with back-off, the
   file fetched with ``GET /v2/storage/files/{id}?federationToken=1``, and every slice of a sliced
-  file streamed, one at a time, through Arrow's CSV reader into typed batches (see :mod:`.files`).
+  file downloaded (``parallel_slices`` at a time, in order) and parsed by Arrow's streaming CSV
+  reader into typed batches (see :mod:`.files`): memory holds a few slices' compressed bytes and
+  the batches in flight, never the table.
 * **Remote** queries are not offered: see :data:`REMOTE_NOTE`.
 
 Incremental extracts (a table registered with ``incremental_key`` and ``primary_key``): the
