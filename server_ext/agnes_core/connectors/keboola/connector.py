@@ -71,7 +71,7 @@ BUCKET_ID_RE = re.compile(r"^(in|out|sys)\.[A-Za-z0-9_-]{1,96}$")
 TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,96}$")
 DEFAULT_MARGIN_S = 86_400.0
 #: How many bytes of CSV Arrow parses at once (a batch is at most this much text).
-CSV_BLOCK_BYTES = 16 << 20
+CSV_BLOCK_BYTES = 8 << 20
 #: Slices downloaded and parsed side by side (each on a thread of its own, in order).
 DEFAULT_PARALLEL_SLICES = 2
 #: Batches a slice running ahead may hold before it waits for the reader.
