@@ -33,8 +33,9 @@ What it answers:
 Failures a test can ask for: ``rate_limit(times, status, retry_after)`` (the next API calls
 answer 429/5xx), ``reject_token()`` (every call 401 as an expired token is answered:
 ``{"error": "Invalid access token", "code": "storage.tokenInvalid"}``), ``fail_next_export``
-(the job ends in ``error``), ``break_slice(i)`` (slice *i* is cut off mid-body), and 404 for
-unknown buckets and tables (``storage.buckets.notFound`` / ``storage.tables.notFound``).
+(the job ends in ``error``), ``break_slice(i)`` (slice *i* is cut off mid-body),
+``stalled_slices`` (held until ``release``), ``denied`` (403 ``accessDenied`` for those tables),
+and 404 for unknown buckets and tables (``storage.buckets.notFound`` / ``storage.tables.notFound``).
 """
 
 from __future__ import annotations
@@ -192,6 +193,11 @@ class KeboolaServer:
         self._broken_slices: set[int] = set()
         #: Export jobs stay ``processing`` while this is set (a long export).
         self.hold_jobs = False
+        #: Slices whose download waits until ``release`` is set (an extract caught mid-stream).
+        self.stalled_slices: set[int] = set()
+        self.release = threading.Event()
+        #: Table ids the token may not read (403 accessDenied, as the Storage API answers).
+        self.denied: set[str] = set()
         #: Bodies of exports prepared once and reused (the benchmark asks for the same export repeatedly).
         self.cache_exports = False
         self._cached: dict[str, list[bytes]] = {}
@@ -283,6 +289,9 @@ class KeboolaServer:
                                    "status": ERROR_STATUS})
             include = set((query.get("include") or [""])[0].split(","))
             return _json(200, [t.detail(include) for t in self.tables.values() if t.bucket == bucket])
+        if len(parts) >= 2 and parts[0] == "tables" and parts[1] in self.denied:
+            return _json(403, {"error": "You don't have access to the resource.", "code": "accessDenied",
+                               "status": ERROR_STATUS, "exceptionId": "exception-3d1e"})
         if method == "GET" and len(parts) == 2 and parts[0] == "tables":
             table = self.tables.get(parts[1])
             return _json(200, table.detail()) if table else _table_missing(parts[1])
@@ -448,6 +457,8 @@ class KeboolaServer:
         export = self.exports.get(file_id)
         if export is None or index >= len(export.slices):
             return 404, {"Content-Type": "application/xml"}, b"<Error><Code>NoSuchKey</Code></Error>"
+        if index in self.stalled_slices:
+            self.release.wait(timeout=60)
         body = export.slices[index]
         headers = {"Content-Type": "application/octet-stream"}
         if index in self._broken_slices:

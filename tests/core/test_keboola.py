@@ -398,6 +398,17 @@ def test_an_invalid_token_names_the_variable_never_the_value(kbc: KeboolaServer,
     assert kbc.token not in caplog.text
 
 
+def test_a_token_without_access_is_a_permission_error_naming_the_variable(kbc: KeboolaServer) -> None:
+    kbc.denied.add(f"{BUCKET}.orders")
+    with pytest.raises(SourceError) as err:
+        connect(kbc).schema(ORDERS)
+    assert err.value.details["kind"] == "permission"
+    assert "don't have access" in err.value.message
+    assert TOKEN_VAR in err.value.message
+    assert TOKEN_VAR in (err.value.hint or "")
+    assert kbc.token not in everything(err.value)
+
+
 def test_a_missing_variable_is_named(kbc: KeboolaServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TOKEN_VAR)
     with pytest.raises(SourceError) as err:
@@ -533,3 +544,66 @@ def test_closing_a_read_early_stops_the_slice_threads(kbc: KeboolaServer) -> Non
     next(it)
     it.close()  # type: ignore[attr-defined]
     assert not [t for t in threading.enumerate() if t.name.startswith("agnes-keboola-slice") and t.is_alive()]
+
+
+KILLED_EXTRACT = """
+import sys
+from agnes_core.core import AgnesCore
+core = AgnesCore(sys.argv[1])
+core.extracts.run("kbc_orders")
+"""
+
+
+def test_a_killed_extract_leaves_the_previous_one_readable_and_no_partial_file(
+        tmp_path: Path, kbc: KeboolaServer) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "data"
+    core = AgnesCore(data)
+    core.registry.add_source({"name": "kbc", "type": "keboola", "options": {"url": kbc.url, **FAST},
+                              "secrets": {"token": TOKEN_VAR}})
+    core.registry.register_table({"id": "kbc_orders", "source": "kbc", "bucket": BUCKET, "source_table": "orders",
+                                  "query_mode": "local"})
+    assert core.extracts.run("kbc_orders")["status"] == "succeeded"
+    before = core.extracts.sync_state("kbc_orders")
+    assert before is not None
+    folder = Path(before["path"]).parent
+    visible_before = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    core.close()
+
+    kbc.requests.clear()
+    kbc.stalled_slices.add(2)  # the third slice hangs: the extract is mid-stream when it is killed
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "server_ext"), str(root)])}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_EXTRACT, str(data)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r[1].endswith("/slices/2.csv.gz") for r in list(kbc.requests)):
+            assert proc.poll() is None, "the extract ended before it was killed"
+            assert time.monotonic() < deadline, "the extract never reached its third slice"
+            time.sleep(0.02)  # polling the server's log with a deadline
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        kbc.release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == visible_before
+    core = AgnesCore(data)
+    try:
+        assert core.extracts.sync_state("kbc_orders") == before
+        assert pq.read_table(before["path"]).num_rows == 100
+        (killed, _first) = core.extracts.runs("kbc_orders")
+        assert killed["status"] == "failed"
+        assert "interrupted" in killed["error"]
+        kbc.stalled_slices.clear()
+        assert core.extracts.run("kbc_orders")["status"] == "succeeded"
+        assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # the dead run's temp file is gone
+    finally:
+        core.close()
