@@ -95,6 +95,22 @@ def test_the_user_providers_type_wins_over_a_components(kbc: KeboolaServer) -> N
     assert arrow_schema(detail).field("note").type == pa.date32()
 
 
+def test_a_typed_tables_definition_wins_over_column_metadata() -> None:
+    from agnes_core.connectors.keboola.types import arrow_schema
+
+    detail = {"columns": ["id", "total", "at"], "isTyped": True, "columnMetadata": {
+        "id": [{"key": "KBC.datatype.basetype", "value": "STRING", "provider": "user", "timestamp": "2026"}]},
+        "definition": {"primaryKeysNames": ["id"], "columns": [
+            {"name": "id", "definition": {"type": "NUMBER", "nullable": False, "length": "38,0"},
+             "basetype": "INTEGER"},
+            {"name": "total", "definition": {"type": "NUMBER", "nullable": True, "length": "20,4"},
+             "basetype": "NUMERIC"},
+            {"name": "at", "definition": {"type": "TIMESTAMP_LTZ", "nullable": True}, "basetype": "TIMESTAMP"}]}}
+    schema = arrow_schema(detail)
+    assert [f.type for f in schema] == [pa.int64(), pa.decimal128(20, 4), pa.timestamp("us", tz="UTC")]
+    assert KeboolaConnector.column_type(schema.field("total")) == "NUMBER(20,4)"
+
+
 def test_metadata_comes_from_the_table_detail_without_an_export(kbc: KeboolaServer) -> None:
     meta = connect(kbc).metadata(ORDERS)
     assert meta is not None
