@@ -268,3 +268,13 @@ def test_replays_are_recognised_after_a_restart(core: AgnesCore, tmp_path: Path)
         assert query(again, "SELECT count(*) FROM jira_comments WHERE id = 4242") == [(1,)]
     finally:
         again.close()
+
+
+def test_a_large_main_extract_is_looked_up_in_the_file(core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_mod, "INDEX_ROWS", 10)  # the main extract (30 rows) is not indexed in memory
+    old = make_issue(4)
+    old.fields["status"] = {"id": "9", "name": "Reopened"}
+    old.fields["updated"] = _jira.jira_time(_jira.BASE_TIME)
+    assert push(core, _jira.webhook("jira:issue_updated", old, timestamp=ms(1)))["applied"] == 0
+    assert push(core, _jira.webhook("jira:issue_updated", changed(4, 10), timestamp=ms(10)))["stale"] == 0
+    assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'") == [("Done",)]

@@ -55,7 +55,10 @@ log = logging.getLogger(__name__)
 
 #: Delta files a table's live generation may hold before they are folded into one per month (each
 #: file costs a reader about 2 ms).
-FOLD_AT = 16
+FOLD_AT = 32
+#: A main extract up to this many rows has its keys' versions indexed in memory on first use;
+#: larger ones are looked up in the file (one query per group of changes).
+INDEX_ROWS = 500_000
 META_COLUMNS = ("_agnes_seq", "_agnes_version", "_agnes_deleted", "_agnes_event")
 STATE_FILE = "stream.json"
 SEED_MONTH = "0000-00"
@@ -131,6 +134,8 @@ class _TableStream:
     #: Versions of main-extract rows looked up so far (None: not in the main extract).
     main_versions: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     seq: int = 0
+    #: ``main_versions`` holds every row of the main extract (small enough to index in memory).
+    main_indexed: bool = False
     #: Delta files in the live generations (a fold merges them into one per month past FOLD_AT).
     files: int = 0
 
@@ -189,6 +194,10 @@ class StreamRuntime:
     def _run(self, source: str, jobs: list[_Job]) -> None:
         pending: dict[str, list[dict[str, Any]]] = {}  # table id -> delta rows
         outcomes: list[tuple[_Job, dict[str, Any]]] = []
+        try:
+            self._prefetch_versions(source, jobs)
+        except Exception:  # each job meets (and reports) the failure on its own below
+            log.debug("agnes: version prefetch failed", exc_info=True)
         for job in jobs:
             try:
                 outcomes.append((job, self._plan(source, job, pending)))
@@ -237,6 +246,21 @@ class StreamRuntime:
                     touched.add(table.id)
         return {"source": source, "applied": applied, "duplicates": duplicates, "stale": stale,
                 "tables": sorted(touched)}
+
+    def _prefetch_versions(self, source: str, jobs: list[_Job]) -> None:
+        """Look up the main extract's versions of every key the group upserts or deletes, one query
+        per table (not one per request)."""
+        wanted: dict[str, tuple[_TableStream, set[tuple[Any, ...]]]] = {}
+        for job in jobs:
+            for change in job.changes:
+                for table in self._targets(source, change.table):
+                    ts = self._table(table, job.connector)
+                    keys = wanted.setdefault(table.id, (ts, set()))[1]
+                    for row in (*change.upserts, *change.deletes):
+                        if all(row.get(k) is not None for k in ts.key):
+                            keys.add(tuple(row[k] for k in ts.key))
+        for ts, keys in wanted.values():
+            self._load_versions(ts, [pk for pk in keys if pk not in ts.latest and pk not in ts.main_versions])
 
     def _targets(self, source: str, name: str) -> list[Table]:
         return [t for t in self.registry.list_tables()
@@ -299,7 +323,7 @@ class StreamRuntime:
         """The main extract's version of each key not looked up yet (deltas are in memory)."""
         if not pks:
             return
-        if ts.main is not None:
+        if ts.main is not None and not ts.main_indexed:
             keys = ", ".join(_q(k) for k in ts.key)
             values = ", ".join("(" + ", ".join("?" for _ in ts.key) + ")" for _ in pks)
             names = ", ".join(f"_w{i}" for i in range(len(ts.key)))
@@ -352,6 +376,11 @@ class StreamRuntime:
             ts.seq = int(top[0]) if top and top[0] is not None else 0
             ts.files = sum(1 for g in state["live"] for p in (folder / f"g{g}").glob("*/*.parquet")
                            if p.parent.name != SEED_MONTH)
+            if main is not None and pq.read_metadata(main).num_rows <= INDEX_ROWS:
+                found_versions = pq.read_table(main, columns=[*ts.key, ts.version]).to_pydict()
+                columns = [found_versions[k] for k in ts.key]
+                ts.main_versions = dict(zip(zip(*columns, strict=True), found_versions[ts.version], strict=True))
+                ts.main_indexed = True
         except BaseException:
             con.close()
             raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado import web
@@ -115,9 +116,13 @@ class WebhookHandler(AgnesHandler):
     async def post(self, kind: str, source: str) -> None:
         connector = self.connector
         assert connector is not None
-        try:
-            result = await self.blocking(self.core.extracts.stream.push, source, connector,
-                                         dict(self.request.headers.get_all()), self.raw_body)
-        finally:
-            await self.blocking(connector.close)
-        self.write_json(result)
+        self.write_json(await self.blocking(_push_and_close, self.core.extracts.stream, source, connector,
+                                            dict(self.request.headers.get_all()), self.raw_body))
+
+
+def _push_and_close(stream: Any, source: str, connector: Connector, headers: dict[str, str],
+                    body: bytes) -> dict[str, Any]:
+    try:
+        return stream.push(source, connector, headers, body)
+    finally:
+        connector.close()

@@ -32,6 +32,8 @@ from agnes_core.connectors.types import DUCKDB_NOTES
 from agnes_core.errors import AgnesError, NotFound, SourceError, ValidationError
 from agnes_core.sqlsafe import safe_predicate
 
+#: Rows handed on as soon as this many are flattened (the writer encodes them while pages arrive).
+EMIT_ROWS = 4096
 _PROJECT_RE = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
 #: How long the site's field list (custom field names and types) is reused.
 FIELDS_TTL_S = 300.0
@@ -258,8 +260,9 @@ class JiraConnector(Connector):
                 if key is not None and after is not None:
                     rows = [r for r in rows if r.get(key) is not None and r[key] > after]
                 pending.extend(rows)
-                while len(pending) >= batch_size:
-                    chunk, pending = pending[:batch_size], pending[batch_size:]
+                while len(pending) >= min(batch_size, EMIT_ROWS):  # a batch at a time, so writing overlaps
+                    size = min(batch_size, EMIT_ROWS)
+                    chunk, pending = pending[:size], pending[size:]
                     batch = self._shape(chunk, schema, out_schema, filt)
                     if batch.num_rows:
                         yielded = True

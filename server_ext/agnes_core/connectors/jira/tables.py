@@ -250,7 +250,7 @@ def adf_text(node: Any) -> str | None:
     out: list[str] = []
     _adf(node, out, "")
     text = "".join(out)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return (re.sub(r"\n{3,}", "\n\n", text) if "\n\n\n" in text else text).strip()
 
 
 _BLOCKS = {"paragraph", "heading", "blockquote", "codeBlock", "rule", "panel", "mediaSingle", "mediaGroup",
