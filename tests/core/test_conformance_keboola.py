@@ -64,8 +64,9 @@ class TestKeboolaConformance(ConnectorConformance):
             described=(TableRef(BUCKET, "orders"), "Orders from the web shop", "id", "Order number"),
         )
 
-    def test_scan_runs_sql_in_the_source(self, connector: KeboolaConnector, subject: Subject) -> None:
-        """Keboola declares no REMOTE: a scan is refused, saying what remote Keboola would need."""
+    def test_a_scan_is_refused_saying_what_remote_keboola_would_need(self, connector: KeboolaConnector,
+                                                                      subject: Subject) -> None:
+        """Keboola declares no REMOTE (the suite checks the refusal): the refusal says what it would need."""
         assert Capability.REMOTE not in connector.capabilities
         with pytest.raises(NotSupported) as err:
             list(connector.scan(subject.scan_sql))
