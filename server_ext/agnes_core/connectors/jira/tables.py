@@ -265,10 +265,17 @@ def _adf(node: Any, out: list[str], indent: str) -> None:
     if not isinstance(node, dict):
         return
     kind = node.get("type")
-    attrs = node.get("attrs") or {}
     if kind == "text":
         out.append(str(node.get("text", "")))
-    elif kind == "hardBreak":
+        return
+    if kind == "paragraph":  # the common case, without the generic lookups below
+        _adf(node.get("content"), out, indent)
+        if out and out[-1].endswith(" | "):
+            out[-1] = out[-1][:-3]
+        out.append("\n")
+        return
+    attrs = node.get("attrs") or {}
+    if kind == "hardBreak":
         out.append("\n")
     elif kind == "mention":
         out.append(str(attrs.get("text") or "@" + str(attrs.get("id", ""))))
