@@ -166,6 +166,8 @@ class Description:
             facts.append(("metadata refreshed", human_age(e["refreshed_at"])))
         else:
             facts.append(("extracted", human_age(e["updated"])))
+        if e.get("source_changed_at"):
+            facts.append(("changed in the source", human_age(e["source_changed_at"])))
         if e["partition_by"]:
             facts.append(("partitioned by", self._with_range(e["partition_by"])))
         if e["clustered_by"]:

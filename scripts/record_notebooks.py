@@ -45,7 +45,7 @@ def main(paths: list[str]) -> int:
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
             NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}},
-                           allow_errors=True).execute()
+                           allow_errors=True, store_widget_state=False).execute()
             nbformat.write(nb, path)
             print(f"recorded {path.relative_to(ROOT)}")
     finally:

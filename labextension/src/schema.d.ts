@@ -3790,6 +3790,11 @@ export interface components {
              * @description Last extract (local tables).
              */
             updated: string | null;
+            /**
+             * Format: date-time
+             * @description When the table's data last changed in its source, as the source says (BigQuery's last-modified time, Keboola's lastChangeDate): for a local table, as of its last extract; for a remote one, as of the last metadata refresh. Null when the source does not say.
+             */
+            source_changed_at: string | null;
             /** @description Predicates in the table's dialect. */
             where_examples: string[];
         };
@@ -3881,6 +3886,11 @@ export interface components {
             error_at: string | null;
             error_msg: string | null;
             freshness: components["schemas"]["Freshness"];
+            /**
+             * Format: date-time
+             * @description When the data last changed in the source (when it says).
+             */
+            source_changed_at?: string | null;
         };
         MetadataStatus: {
             interval_seconds: number;

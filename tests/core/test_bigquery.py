@@ -5,6 +5,7 @@ rate-limit errors, the GCE metadata server, rejected tokens): see tests/_bigquer
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import uuid
@@ -361,7 +362,8 @@ def test_metadata_is_one_query_per_dataset(bq_payloads: PayloadServer) -> None:
              "description": '"Daily events"' if i == 1 else None,
              "partition_columns": "event_date" if i == 1 else None, "clustering_columns": "country,kind" if i == 1
              else None, "column_names": "event_date,country,kind", "partitions": 30 if i == 1 else None,
-             "min_partition": "20260101" if i == 1 else None, "max_partition": "20260130" if i == 1 else None}
+             "min_partition": "20260101" if i == 1 else None, "max_partition": "20260130" if i == 1 else None,
+             "last_modified": dt.datetime(2026, 11, 30, 8, i, tzinfo=dt.timezone.utc)}
             for i in range(1, 4)]
     bq_payloads.table_storage(rows)
     connector = BigQueryConnector("bq", options(bq_payloads))
@@ -376,6 +378,7 @@ def test_metadata_is_one_query_per_dataset(bq_payloads: PayloadServer) -> None:
     assert (first.partition_by, first.clustered_by) == (["event_date"], ["country", "kind"])
     assert (first.entity_type, first.description) == ("partitioned_table", "Daily events")
     assert first.examples == {"event_date": "20260130"}
+    assert first.changed_at == dt.datetime(2026, 11, 30, 8, 1, tzinfo=dt.timezone.utc)  # storage_last_modified_time
     assert [m.rows for m in metas if m is not None] == [1000, 2000, 3000]
 
 
@@ -386,6 +389,11 @@ def test_metadata_falls_back_to_tables_get(bq_payloads: PayloadServer, dataset: 
     assert meta.error is None
     assert meta.rows == ROWS
     assert meta.known_columns == ["id", "kind"]
+    table = bq_payloads.emulator.client().get_table(f"{bq_payloads.emulator.project}.{dataset}.events")
+    assert table.modified is not None, "the emulator reports lastModifiedTime"
+    assert meta.changed_at == table.modified
+    assert connector.schema(TableRef(dataset, "events")).metadata[b"agnes.source_changed_at"] == (
+        table.modified.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds").encode())
     queries = [j["query"]["query"] for j in query_jobs(bq_payloads)]
     assert any("TABLE_STORAGE" in q for q in queries)
     assert any("__TABLES__" in q for q in queries)

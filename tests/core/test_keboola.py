@@ -493,6 +493,26 @@ def test_an_extract_writes_typed_parquet(core: AgnesCore, kbc: KeboolaServer) ->
     assert (schema.field("id").metadata or {})[b"description"] == b"Order number"
 
 
+def test_the_catalog_says_when_the_data_last_changed_in_keboola(core: AgnesCore, kbc: KeboolaServer) -> None:
+    from agnes_core.access.principals import Principal
+
+    core.registry.register_table({"id": "kbc_orders", "source": "kbc", "bucket": BUCKET, "source_table": "orders",
+                                  "query_mode": "local"})
+    admin = Principal("ann", "Ann", frozenset({"Everyone"}), is_admin=True)
+    (before,) = [e for e in core.catalog.entries(admin) if e["id"] == "kbc_orders"]
+    assert before["source_changed_at"] is None  # not extracted yet: nothing said
+    assert core.extracts.run("kbc_orders")["status"] == "succeeded"
+    (entry,) = [e for e in core.catalog.entries(admin) if e["id"] == "kbc_orders"]
+    # lastChangeDate "2026-11-30T10:00:05+0100" of the table detail, in UTC
+    assert entry["source_changed_at"] == "2026-11-30T09:00:05.000Z"
+    connector = core.connector("kbc")
+    try:
+        assert connector.metadata(TableRef(BUCKET, "orders")).changed_at == dt.datetime(
+            2026, 11, 30, 9, 0, 5, tzinfo=dt.timezone.utc)
+    finally:
+        connector.close()
+
+
 def test_incremental_extracts_upsert_by_primary_key(core: AgnesCore, kbc: KeboolaServer) -> None:
     core.registry.register_table({"id": "kbc_orders", "source": "kbc", "bucket": BUCKET, "source_table": "orders",
                                   "query_mode": "local", "primary_key": "id", "incremental_key": "updated_at"})

@@ -128,3 +128,35 @@ def test_scans_of_two_lakes_sharing_a_duckdb_see_their_own_tables(tmp_path: Path
     next(iter(cancelled))
     cancelled.close()  # a scan stopped early (client gone) releases its catalog too
     assert _scratch_catalogs() == set()
+
+
+def test_the_newest_file_says_when_a_table_last_changed_and_extracts_carry_it_to_the_catalog(tmp_path: Path) -> None:
+    import datetime as dt
+    import os
+
+    import pyarrow.parquet as pq
+
+    from agnes_core.access.principals import Principal
+    from agnes_core.core import AgnesCore
+
+    lake = tmp_path / "lake"
+    (lake / "sales").mkdir(parents=True)
+    for i, when in enumerate((1_780_000_000, 1_790_000_000)):  # 2026-05-28 and 2026-09-21, UTC
+        path = lake / "sales" / f"part-{i}.parquet"
+        pq.write_table(pa.table({"id": [i]}), path)
+        os.utime(path, (when, when))
+    newest = dt.datetime.fromtimestamp(1_790_000_000, dt.timezone.utc)
+    connector = LakeConnector("lk", {"path": str(lake)})
+    meta = connector.metadata(TableRef(None, "sales"))
+    assert meta is not None
+    assert meta.changed_at == newest
+    core = AgnesCore(tmp_path / "data")
+    try:
+        core.registry.add_source({"name": "lk", "type": "lake", "options": {"path": str(lake)}})
+        core.registry.register_table({"id": "sales", "source": "lk", "source_table": "sales"})
+        assert core.extracts.run("sales")["status"] == "succeeded"
+        admin = Principal("ann", "Ann", frozenset({"Everyone"}), is_admin=True)
+        (entry,) = [e for e in core.catalog.entries(admin) if e["id"] == "sales"]
+        assert entry["source_changed_at"] == "2026-09-21T14:13:20.000Z"
+    finally:
+        core.close()

@@ -38,7 +38,9 @@ export function freshnessText(entry: CatalogEntry): string {
   const remote = entry.query_mode === 'remote';
   const when = remote ? entry.refreshed_at : (entry.updated ?? entry.refreshed_at);
   const verb = remote ? __('metadata read') : __('extracted');
-  return `${freshnessLabel(entry.freshness)} — ${verb} ${humanAge(when ?? null)}`;
+  const text = `${freshnessLabel(entry.freshness)} — ${verb} ${humanAge(when ?? null)}`;
+  const changed = entry.source_changed_at;
+  return changed ? `${text}; ${__('data changed in the source %1', humanAge(changed))}` : text;
 }
 
 export function sizesText(entry: CatalogEntry): string {

@@ -7,6 +7,7 @@ does not declare raises :class:`NotSupported`. Connectors are found through the
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import os
@@ -92,7 +93,24 @@ class TableMetadata:
     description: str | None = None
     #: The data's size uncompressed (``size_bytes`` is what it takes on disk), when known.
     uncompressed_bytes: int | None = None
+    #: When the table's data last changed in the source (a warehouse's last-modified time,
+    #: Keboola's ``lastChangeDate``), UTC, when the source says.
+    changed_at: dt.datetime | None = None
     error: str | None = None
+
+
+#: The schema metadata key under which a connector's ``schema()`` may say when the table's data
+#: last changed in the source (ISO 8601, UTC); extracts carry it into their file and the catalog.
+SOURCE_CHANGED_AT_KEY = b"agnes.source_changed_at"
+
+
+def changed_at_metadata(when: dt.datetime | None) -> dict[bytes, bytes]:
+    """Schema metadata saying the data last changed at ``when`` (nothing when unknown)."""
+    if when is None:
+        return {}
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return {SOURCE_CHANGED_AT_KEY: when.isoformat(timespec="seconds").encode()}
 
 
 #: Where a column's range comes from: exact file statistics, exact partition directory names, or

@@ -49,6 +49,8 @@ class ExtractStats:
     uncompressed_bytes: int | None = None
     #: The source's description of the table, as carried into the extract.
     description: str | None = None
+    #: When the extracted data last changed in the source, as the source said at the extract.
+    changed_at: datetime | None = None
 
 
 def sql_flavor(table: Table, source: Source | None) -> str:
@@ -233,6 +235,7 @@ class CatalogIndex:
             entity_type: str | None = "table"
             examples: list[str] = []
             columns = stats.columns if stats else []
+            changed_at = stats.changed_at if stats else None
         else:
             row = meta or MetaRow(table.id)
             fresh = row.freshness(now, threshold)
@@ -243,6 +246,7 @@ class CatalogIndex:
             partition_by, clustered_by, entity_type = row.partition_by, row.clustered_by, row.entity_type
             examples = row.where_examples
             columns = row.known_columns
+            changed_at = row.changed_at
         description = table.description or source_text or ""
         data = {
             "id": table.id, "name": table.name, "description": description,
@@ -254,7 +258,8 @@ class CatalogIndex:
             # data's logical size, which is what scan estimates count.
             "size_bytes": size, "uncompressed_bytes": uncompressed,
             "partition_by": partition_by, "clustered_by": clustered_by, "entity_type": entity_type,
-            "freshness": fresh, "refreshed_at": iso(refreshed), "updated": updated, "where_examples": examples,
+            "freshness": fresh, "refreshed_at": iso(refreshed), "updated": updated,
+            "source_changed_at": iso(changed_at), "where_examples": examples,
         }
         search = " ".join([table.id, table.name, description, *columns]).lower()
         fragment = json.dumps(data, separators=(",", ":")).encode()
@@ -337,7 +342,8 @@ def extract_stats_from(rows: list[dict[str, Any]], failed: set[str]) -> dict[str
     """Stats from sync-state rows, plus tables whose extracts have only ever failed."""
     out = {r["table_id"]: ExtractStats(r["rows"], r["size_bytes"], r["extracted_at"],
                                        [c["name"] for c in loads(r["schema_json"], [])], r["table_id"] in failed,
-                                       r.get("uncompressed_bytes"), r.get("source_description"))
+                                       r.get("uncompressed_bytes"), r.get("source_description"),
+                                       r.get("source_changed_at"))
            for r in rows}
     for table_id in failed - set(out):
         out[table_id] = ExtractStats(None, None, None, [], True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from agnes_core.connectors import ColumnStats, TableMetadata
 from agnes_core.discovery.sqlexamples import where_examples
-from agnes_core.store.state import StateStore, dumps, iso, loads, utcnow
+from agnes_core.store.state import StateStore, dumps, iso, loads, naive_utc, utcnow
 
 FRESHNESS = ("fresh", "stale", "error", "never_fetched")
 DEFAULT_INTERVAL_S = 4 * 3600
@@ -51,6 +51,8 @@ class MetaRow:
     #: The source's own description of the table (admins' text in the registry wins over it).
     description: str | None = None
     uncompressed_bytes: int | None = None
+    #: When the data last changed in the source (naive UTC), when it says.
+    changed_at: datetime | None = None
     #: Per column: what the source's metadata says of its values (see ColumnStats).
     column_stats: dict[str, ColumnStats] = field(default_factory=dict)
 
@@ -64,7 +66,7 @@ class MetaRow:
             "partition_by": self.partition_by, "clustered_by": self.clustered_by, "entity_type": self.entity_type,
             "known_columns": self.known_columns, "refreshed_at": iso(self.refreshed_at),
             "attempted_at": iso(self.attempted_at), "error_at": iso(self.error_at), "error_msg": self.error_msg,
-            "freshness": self.freshness(now, threshold_s),
+            "freshness": self.freshness(now, threshold_s), "source_changed_at": iso(self.changed_at),
         }
 
 
@@ -101,7 +103,7 @@ class MetadataCache:
         row = MetaRow(table_id, meta.rows, meta.size_bytes, meta.partition_by, meta.clustered_by, meta.entity_type,
                       list(meta.known_columns), dict(meta.examples), examples, refreshed_at=now, attempted_at=now,
                       description=meta.description, uncompressed_bytes=meta.uncompressed_bytes,
-                      column_stats=dict(column_stats))
+                      changed_at=naive_utc(meta.changed_at), column_stats=dict(column_stats))
         self._save(row)
         return row
 
@@ -126,13 +128,13 @@ class MetadataCache:
             cur.execute("DELETE FROM metadata_cache WHERE table_id = ?", [row.table_id])
             cur.execute("INSERT INTO metadata_cache (table_id, rows, size_bytes, partition_by, clustered_by, "
                         "entity_type, known_columns, examples, refreshed_at, attempted_at, error_at, error_msg, "
-                        "description, uncompressed_bytes, column_stats) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "description, uncompressed_bytes, column_stats, source_changed_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [row.table_id, row.rows, row.size_bytes, _json_or_null(row.partition_by),
                          _json_or_null(row.clustered_by), row.entity_type, dumps(row.known_columns),
                          dumps({"values": row.examples, "where": row.where_examples}), row.refreshed_at,
                          row.attempted_at, row.error_at, row.error_msg, row.description, row.uncompressed_bytes,
-                         dumps({k: v.to_json() for k, v in row.column_stats.items()})])
+                         dumps({k: v.to_json() for k, v in row.column_stats.items()}), row.changed_at])
         with self._lock:
             if self._rows is not None:
                 self._rows[row.table_id] = row
@@ -148,5 +150,5 @@ def _row(r: dict[str, Any]) -> MetaRow:
     return MetaRow(r["table_id"], r["rows"], r["size_bytes"], loads(r["partition_by"]), loads(r["clustered_by"]),
                    r["entity_type"], loads(r["known_columns"], []), examples.get("values", {}),
                    examples.get("where", []), r["refreshed_at"], r["attempted_at"], r["error_at"], r["error_msg"],
-                   r.get("description"), r.get("uncompressed_bytes"),
+                   r.get("description"), r.get("uncompressed_bytes"), r.get("source_changed_at"),
                    {k: ColumnStats.from_json(v) for k, v in stats.items() if isinstance(v, dict)})

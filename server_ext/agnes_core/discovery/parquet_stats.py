@@ -175,6 +175,21 @@ def file_description(path: Path) -> str | None:
     return value.decode("utf-8", "replace").strip() or None if value else None
 
 
+def file_changed_at(path: Path) -> dt.datetime | None:
+    """When the file's data last changed in its source (naive UTC), as its connector said
+    (``SOURCE_CHANGED_AT_KEY``), or None."""
+    from agnes_core.connectors.base import SOURCE_CHANGED_AT_KEY
+
+    value = (footer(path).metadata or {}).get(SOURCE_CHANGED_AT_KEY)
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.decode("ascii", "replace").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(dt.timezone.utc).replace(tzinfo=None) if when.tzinfo else when
+
+
 def with_descriptions(schema: pa.Schema, described: pa.Schema | None,
                       table_description: str | None = None) -> pa.Schema:
     """``schema`` with each field's ``description`` taken from the same-named field of

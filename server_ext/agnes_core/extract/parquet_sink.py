@@ -124,10 +124,15 @@ def _described(schema: pa.Schema, known: pa.Schema | None) -> pa.Schema:
     """``schema`` carrying the descriptions of ``known`` (the source's schema of the table)."""
     if known is None:
         return schema
+    from agnes_core.connectors.base import SOURCE_CHANGED_AT_KEY
     from agnes_core.discovery.parquet_stats import DESCRIPTION_KEY, with_descriptions
 
     table_text = (known.metadata or {}).get(DESCRIPTION_KEY)
-    return with_descriptions(schema, known, table_text.decode("utf-8", "replace") if table_text else None)
+    described = with_descriptions(schema, known, table_text.decode("utf-8", "replace") if table_text else None)
+    changed = (known.metadata or {}).get(SOURCE_CHANGED_AT_KEY)
+    if changed:  # when the source's data last changed, kept in the file for the catalog
+        described = described.with_metadata({**(described.metadata or {}), SOURCE_CHANGED_AT_KEY: changed})
+    return described
 
 
 def schema_json(schema: pa.Schema) -> list[dict[str, Any]]:

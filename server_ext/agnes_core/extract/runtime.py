@@ -250,17 +250,17 @@ class ExtractRuntime:
         entry = {"table_id": table.id, "source": table.source, "run_id": state.run_id, "path": str(target),
                  "md5": written.md5, "rows": written.rows, "size_bytes": written.size_bytes,
                  "schema_json": dumps(new_schema), "extracted_at": now}
-        uncompressed, description = _footer_facts(target)
+        uncompressed, description, changed_at = _footer_facts(target)
         with self.db.lock(table.source):
             self.db.update(table.source, {table.id}, override=entry)
             with self.store.write() as cur:
                 cur.execute("DELETE FROM sync_state WHERE table_id = ?", [table.id])
                 cur.execute("INSERT INTO sync_state (table_id, source, run_id, path, md5, rows, size_bytes, "
-                            "schema_json, extracted_at, uncompressed_bytes, source_description) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "schema_json, extracted_at, uncompressed_bytes, source_description, source_changed_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [entry["table_id"], entry["source"], entry["run_id"], entry["path"], entry["md5"],
                              entry["rows"], entry["size_bytes"], entry["schema_json"], now, uncompressed,
-                             description])
+                             description, changed_at])
                 if table.incremental_key and high_water is not None:
                     cur.execute("DELETE FROM extract_state WHERE table_id = ?", [table.id])
                     cur.execute("INSERT INTO extract_state VALUES (?, ?, ?, ?)",
@@ -375,12 +375,13 @@ class ExtractRuntime:
         }
 
 
-def _footer_facts(path: Path) -> tuple[int | None, str | None]:
-    """(uncompressed bytes, the source's description) of an extract, from its footer."""
-    from agnes_core.discovery.parquet_stats import file_description, sizes
+def _footer_facts(path: Path) -> tuple[int | None, str | None, datetime | None]:
+    """(uncompressed bytes, the source's description, when its data last changed in the source)
+    of an extract, from its footer."""
+    from agnes_core.discovery.parquet_stats import file_changed_at, file_description, sizes
 
     try:
-        return sizes([path])[2], file_description(path)
+        return sizes([path])[2], file_description(path), file_changed_at(path)
     except (OSError, ValueError):
         log.warning("agnes: cannot read the footer of %s", path, exc_info=True)
-        return None, None
+        return None, None, None

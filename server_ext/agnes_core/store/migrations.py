@@ -305,4 +305,12 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE scans ADD COLUMN source_job_id VARCHAR",
         ),
     ),
+    Migration(
+        9,
+        "when a table's data last changed in its source (metadata cache and extracts)",
+        (
+            "ALTER TABLE metadata_cache ADD COLUMN source_changed_at TIMESTAMP",
+            "ALTER TABLE sync_state ADD COLUMN source_changed_at TIMESTAMP",
+        ),
+    ),
 ]

@@ -31,6 +31,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def naive_utc(ts: datetime | None) -> datetime | None:
+    """``ts`` as the store keeps it: naive UTC (an aware time converted, a naive one taken as UTC)."""
+    if ts is None or ts.tzinfo is None:
+        return ts
+    return ts.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def iso(ts: datetime | None) -> str | None:
     """Render a stored (naive UTC) timestamp as ISO 8601 with a ``Z``."""
     if ts is None:

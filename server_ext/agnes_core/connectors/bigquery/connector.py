@@ -19,6 +19,7 @@ BigQuery is the one source where a careless query costs money, so:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import threading
@@ -40,6 +41,7 @@ from agnes_core.connectors.base import (
     TableMetadata,
     TableRead,
     TableRef,
+    changed_at_metadata,
 )
 from agnes_core.connectors.bigquery import auth
 from agnes_core.connectors.bigquery.types import NATIVE_TYPE, arrow_schema, logical_row_bytes
@@ -93,7 +95,8 @@ _DATASETS_LOCK = threading.Lock()
 
 _STORAGE_SQL = """
 SELECT s.table_name, s.table_type, s.total_rows, s.total_logical_bytes, s.total_physical_bytes,
-  o.option_value AS description, c.partition_columns, c.clustering_columns, c.column_names,
+  s.storage_last_modified_time AS last_modified, o.option_value AS description,
+  c.partition_columns, c.clustering_columns, c.column_names,
   p.partitions, p.min_partition, p.max_partition
 FROM `{project}`.`region-{region}`.INFORMATION_SCHEMA.TABLE_STORAGE AS s
 LEFT JOIN `{project}`.`{dataset}`.INFORMATION_SCHEMA.TABLE_OPTIONS AS o
@@ -112,7 +115,8 @@ LEFT JOIN (SELECT table_name, COUNT(*) AS partitions, MIN(partition_id) AS min_p
   ON p.table_name = s.table_name
 WHERE s.table_schema = @dataset AND NOT s.deleted
 """
-_TABLES_SQL = "SELECT table_id AS table_name, type, row_count, size_bytes FROM `{project}`.`{dataset}`.__TABLES__"
+_TABLES_SQL = ("SELECT table_id AS table_name, type, row_count, size_bytes, last_modified_time "
+               "FROM `{project}`.`{dataset}`.__TABLES__")
 _TABLES_TYPES = {1: "TABLE", 2: "VIEW", 3: "EXTERNAL"}
 
 
@@ -592,7 +596,8 @@ class BigQueryConnector(Connector):
         """Arrow fields with BigQuery's type and column description as metadata; the table's
         description as the schema's ``description``."""
         table = self._get_table(ref)
-        return arrow_schema(list(table.schema), table.description)
+        schema = arrow_schema(list(table.schema), table.description)
+        return schema.with_metadata({**(schema.metadata or {}), **changed_at_metadata(_utc(table.modified))})
 
     def _where(self, ref: TableRef, schema: pa.Schema, options: ReadOptions) -> list[str]:
         where = []
@@ -809,6 +814,7 @@ class BigQueryConnector(Connector):
             if row is not None:  # __TABLES__: its sizes where tables.get has none
                 meta.rows = meta.rows if meta.rows else row.get("rows", meta.rows)
                 meta.size_bytes = meta.size_bytes or row.get("size_bytes")
+                meta.changed_at = meta.changed_at or row.get("changed_at")
             return meta
         except Exception as exc:  # noqa: BLE001 - metadata providers never raise
             reason = self.redact(exc.message if isinstance(exc, AgnesError) else f"{type(exc).__name__}: {exc}")
@@ -861,7 +867,8 @@ class BigQueryConnector(Connector):
                 else:
                     kind = _TABLES_TYPES.get(int(row.get("type") or 1), "TABLE")
                     out[name] = {"complete": False, "rows": _int(row.get("row_count")),
-                                 "size_bytes": _int(row.get("size_bytes")), "table_type": kind}
+                                 "size_bytes": _int(row.get("size_bytes")), "table_type": kind,
+                                 "changed_at": _epoch_ms(row.get("last_modified_time"))}
             return out
         return None
 
@@ -871,6 +878,24 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _epoch_ms(value: Any) -> dt.datetime | None:
+    """``__TABLES__``' times: milliseconds since the epoch."""
+    ms = _int(value)
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc) if ms else None
+
+
+def _utc(value: Any) -> dt.datetime | None:
+    """A TIMESTAMP cell (a datetime, or its text) as an aware UTC time."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def _split(value: Any) -> list[str] | None:
@@ -894,7 +919,8 @@ def _metadata_from_row(row: dict[str, Any]) -> TableMetadata:
         uncompressed_bytes=_int(row.get("total_logical_bytes")), partition_by=partition_by,
         clustered_by=_split(row.get("clustering_columns")),
         entity_type="partitioned_table" if partition_by and kind == "BASE TABLE" else ENTITY.get(kind, "table"),
-        known_columns=_split(row.get("column_names")) or [], description=description or None, examples=examples)
+        known_columns=_split(row.get("column_names")) or [], description=description or None, examples=examples,
+        changed_at=_utc(row.get("last_modified")))
 
 
 def _metadata_from_table(table: Any) -> TableMetadata:
@@ -919,7 +945,8 @@ def _metadata_from_table(table: Any) -> TableMetadata:
         size_bytes=_int(props.get("numTotalPhysicalBytes")) or _int(table.num_bytes) or None,
         uncompressed_bytes=logical or None, partition_by=partition_by,
         clustered_by=list(table.clustering_fields) if table.clustering_fields else None,
-        entity_type=entity, known_columns=[f.name for f in table.schema], description=table.description or None)
+        entity_type=entity, known_columns=[f.name for f in table.schema], description=table.description or None,
+        changed_at=_utc(table.modified))
 
 
 def _job_statistics(job: Any) -> dict[str, Any]:

@@ -305,7 +305,8 @@ class KeboolaConnector(Connector):
         return TableMetadata(rows=_int(table.get("rowsCount")), size_bytes=_int(size),
                              entity_type="view" if table.get("isAlias") else "table",
                              known_columns=[str(c) for c in table.get("columns") or ()],
-                             description=types.table_description(table) or None, uncompressed_bytes=_int(size))
+                             description=types.table_description(table) or None, uncompressed_bytes=_int(size),
+                             changed_at=types.changed_at(table))
 
     # -- reading ---------------------------------------------------------------------------
 

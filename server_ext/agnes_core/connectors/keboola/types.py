@@ -12,6 +12,7 @@ Descriptions are the ``KBC.description`` metadata of the table and of each colum
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from agnes_core.connectors.base import changed_at_metadata
 
 DESCRIPTION = "KBC.description"
 BASETYPE = "KBC.datatype.basetype"
@@ -120,7 +123,26 @@ def arrow_schema(table: Mapping[str, Any]) -> pa.Schema:
     for key in ("lastImportDate", "lastChangeDate"):
         if table.get(key):
             meta[f"keboola.{key}".encode()] = str(table[key]).encode()
+    meta.update(changed_at_metadata(changed_at(table)))
     return pa.schema(fields, metadata=meta or None)
+
+
+def changed_at(table: Mapping[str, Any]) -> dt.datetime | None:
+    """When the table's data last changed: ``lastChangeDate`` (else ``lastImportDate``), which the
+    Storage API writes as ISO 8601 with an offset (``2024-05-02T10:11:12+0200``), in UTC."""
+    for key in ("lastChangeDate", "lastImportDate"):
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        text = value.strip().replace("Z", "+00:00")
+        if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():  # +0200 -> +02:00
+            text = f"{text[:-2]}:{text[-2:]}"
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            continue
+        return when.astimezone(dt.timezone.utc) if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return None
 
 
 def csv_types(schema: pa.Schema) -> dict[str, pa.DataType]:

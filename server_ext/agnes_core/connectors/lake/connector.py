@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import uuid
@@ -24,6 +25,7 @@ from agnes_core.connectors.base import (
     TableMetadata,
     TableRead,
     TableRef,
+    changed_at_metadata,
 )
 from agnes_core.connectors.lake.estimate import uniform_schema
 from agnes_core.connectors.lake.layout import DUCKDB_SUFFIXES, LakeLocation, classify_folder, locate
@@ -235,7 +237,8 @@ class LakeConnector(Connector):
             if loc.kind == "duckdb" or not loc.files:
                 return schema
             first = footer(loc.files[0])
-            return with_descriptions(schema, first.schema.to_arrow_schema(), file_description(loc.files[0]))
+            described = with_descriptions(schema, first.schema.to_arrow_schema(), file_description(loc.files[0]))
+            return described.with_metadata({**(described.metadata or {}), **changed_at_metadata(_changed_at(loc))})
         except duckdb.Error as exc:
             raise SourceError(f"lake source {self.name!r}: cannot read {ref.display()}: {exc}",
                               hint="Check the files are valid Parquet.") from exc
@@ -506,7 +509,14 @@ def _parquet_metadata(loc: LakeLocation) -> TableMetadata:
         examples=examples,
         description=file_description(loc.files[0]) if loc.files else None,
         uncompressed_bytes=uncompressed,
+        changed_at=_changed_at(loc),
     )
+
+
+def _changed_at(loc: LakeLocation) -> dt.datetime | None:
+    """When the table's data last changed: the newest modification time of its files (UTC)."""
+    stamps = [p.stat().st_mtime for p in loc.files]
+    return dt.datetime.fromtimestamp(max(stamps), dt.timezone.utc) if stamps else None
 
 
 def _plain_error(exc: BaseException) -> str:
