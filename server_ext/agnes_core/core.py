@@ -92,10 +92,14 @@ class AgnesCore:
         from agnes_core.store.state import iso
 
         types = {s.name: s.type for s in self.registry.list_sources()}
-        return {r["table_id"]: {"md5": r["md5"], "size_bytes": r["size_bytes"], "rows": r["rows"],
-                                "updated": iso(r["extracted_at"]), "source_type": types.get(r["source"])}
-                for r in self.store.rows(
-                    "SELECT table_id, source, md5, size_bytes, rows, extracted_at FROM sync_state")}
+        out = {}
+        rows = self.store.rows("SELECT table_id, source, path, md5, size_bytes, rows, extracted_at FROM sync_state")
+        for row in rows:
+            r = self.extracts.synced_state(row["table_id"], row)  # pushed changes included
+            assert r is not None
+            out[r["table_id"]] = {"md5": r["md5"], "size_bytes": r["size_bytes"], "rows": r["rows"],
+                                  "updated": iso(r["extracted_at"]), "source_type": types.get(r["source"])}
+        return out
 
     # -- run-time settings (gate limits): stored overrides of the configured AgnesApp traits --
 

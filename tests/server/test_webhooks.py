@@ -199,3 +199,41 @@ async def test_other_events_are_accepted_and_ignored(api, site: JiraSite, hook) 
     status, body = await hook({"webhookEvent": "project_created", "timestamp": 1})
     assert status == 200
     assert body["applied"] == 0
+
+
+async def test_a_sync_brings_pushed_rows_before_the_next_run_and_the_run_takes_over(api, jp_fetch, site: JiraSite,
+                                                                                   hook) -> None:
+    import hashlib
+    import io
+
+    import pyarrow.parquet as pq
+
+    await connect(api, site)
+    status, _, _ = await api("PUT", "stack/tables/jira_issues")
+    assert status == 200
+
+    async def synced() -> tuple[dict[str, Any], dict[str, str]]:
+        _, manifest, _ = await api("GET", "sync/manifest")
+        (entry,) = [t for t in manifest["tables"] if t["id"] == "jira_issues"]
+        response = await jp_fetch("agnes", "v1", "sync", "tables", "jira_issues", "data")
+        data = response.body
+        assert hashlib.md5(data, usedforsecurity=False).hexdigest() == entry["md5"]  # what a kernel checks
+        statuses = dict(zip(*pq.read_table(io.BytesIO(data), columns=["key", "status"]).to_pydict().values(),
+                            strict=True))
+        return entry, statuses
+
+    before, statuses = await synced()
+    assert statuses["ENG-3"] != "Done"
+    status, _ = await hook(updated(3, 5))
+    assert status == 200
+    pushed, statuses = await synced()
+    assert pushed["md5"] != before["md5"]
+    assert (statuses["ENG-3"], pushed["rows"]) == ("Done", before["rows"])
+    again, _ = await synced()
+    assert again["md5"] == pushed["md5"], "one view per set of deltas, not one per request"
+    status, run, _ = await api("POST", "admin/tables/jira_issues/extract", params={"wait": "true"})
+    assert run["status"] == "succeeded", run
+    after, statuses = await synced()
+    assert statuses["ENG-3"] == "Done"  # compacted into the extract, which is synced itself again
+    _, table, _ = await api("GET", "admin/tables/jira_issues/runs")
+    assert after["md5"] == table["sync_state"]["md5"]

@@ -172,6 +172,19 @@ class ExtractRuntime:
     def sync_state(self, table_id: str) -> dict[str, Any] | None:
         return self.store.row("SELECT * FROM sync_state WHERE table_id = ?", [table_id])
 
+    def synced_state(self, table_id: str, state: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """What a kernel syncs of the table: its sync state, pointing at the extract with the pushed
+        changes applied while some wait for the next run (see StreamRuntime.synced). Should that
+        fail, the extract itself (the changes then arrive with the next run)."""
+        state = self.sync_state(table_id) if state is None else state
+        if state is None:
+            return None
+        try:
+            return self.stream.synced(table_id, state)
+        except Exception:
+            log.exception("agnes: cannot apply the pushed changes of %s for a sync; syncing its extract", table_id)
+            return state
+
     def schema_changes(self, table_id: str) -> list[dict[str, Any]]:
         rows = self.store.rows("SELECT * FROM schema_changes WHERE table_id = ? ORDER BY detected_at DESC",
                                [table_id])

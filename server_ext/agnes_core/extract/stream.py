@@ -23,6 +23,7 @@ that arrive out of order leave the newest state in place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -503,6 +504,39 @@ class StreamRuntime:
             self._drop(table_id)
             shutil.rmtree(self.root / source / "stream" / table_id, ignore_errors=True)
 
+    def synced(self, table_id: str, state: dict[str, Any]) -> dict[str, Any]:
+        """What a kernel syncs of a table (``state``: its sync state): the extract, or — while pushed
+        changes wait for the next run — the extract with them applied, written once per set of
+        delta files (``synced/<token>.parquet`` by atomic rename, its md5 and rows in a sidecar), so
+        ``agnes.sync()`` brings streamed rows to ``agnes.sql`` without waiting for the next run."""
+        folder = stream_folder(state["path"], table_id)
+        live = read_state(folder)
+        if live is None:
+            return state
+        files = sorted(str(p.relative_to(folder)) for g in live["live"] for p in (folder / f"g{g}").glob("*/*.parquet")
+                       if p.parent.name != SEED_MONTH)
+        if not files:
+            return state
+        token = hashlib.sha256("\n".join([str(state["md5"]), *files]).encode()).hexdigest()[:24]
+        out = folder / "synced" / f"{token}.parquet"
+        sidecar = out.with_suffix(".json")
+        source = str(state.get("source") or Path(state["path"]).parent.parent.parent.name)
+        if not sidecar.exists():
+            with self.lock(source):  # no compaction or fold moves the deltas while they are read
+                if not sidecar.exists():
+                    live = read_state(folder)
+                    if live is None:
+                        return state
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    rows = _merge_into(folder, live, Path(state["path"]), out)
+                    _write_json(sidecar, {"md5": md5_of(out), "rows": rows, "size_bytes": out.stat().st_size})
+                    for old in out.parent.iterdir():  # earlier views; an open download keeps its handle
+                        if old.stem != token and not old.name.startswith("."):
+                            old.unlink(missing_ok=True)
+        facts = json.loads(sidecar.read_text())
+        return {**state, "path": str(out), "md5": facts["md5"], "rows": facts["rows"],
+                "size_bytes": facts["size_bytes"]}
+
     def status(self, table_id: str) -> dict[str, Any] | None:
         """Delta files and rows waiting for the next run's compaction (None: no stream)."""
         cached = self._tables.get(table_id)
@@ -523,12 +557,32 @@ def _newer(a: Any, b: Any) -> bool:
 def _merge(folder: Path, state: dict[str, Any], target: Path, written: WriteResult) -> WriteResult:
     """``target`` with the live deltas applied: per key the newer of main row and latest delta wins
     (a tombstone removes the row); main wins only when strictly newer."""
+    _merge_into(folder, state, target, target)
+    return WriteResult(_rows_of(target), target.stat().st_size, md5_of(target), _schema_of(target), written.max_value)
+
+
+def _rows_of(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _schema_of(path: Path) -> pa.Schema:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path)
+
+
+def _merge_into(folder: Path, state: dict[str, Any], main_path: Path, out: Path) -> int:
+    """Write ``main_path`` with the live deltas applied to ``out`` (by atomic rename; ``out`` may be
+    ``main_path``); the rows written."""
+    target = main_path
     keys = state["key"]
     version = _q(str(state["version"]))
     on = " AND ".join(f"d.{_q(k)} = m.{_q(k)}" for k in keys)
     main = f"read_parquet({sql_str(str(target))})"
     meta = ", ".join(META_COLUMNS)
-    tmp = target.with_name(f".{target.name}.stream.tmp")
+    tmp = out.with_name(f".{out.name}.stream.tmp")
     sql = (f"WITH d AS ({_deltas_sql(folder, state)}) "
            f"SELECT m.* FROM {main} AS m WHERE NOT EXISTS "
            f"(SELECT 1 FROM d WHERE {on} AND NOT coalesce(m.{version} > d._agnes_version, false)) "
@@ -552,7 +606,7 @@ def _merge(folder: Path, state: dict[str, Any], target: Path, written: WriteResu
         writer = None
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
-        _rename(tmp, target)
+        _rename(tmp, out)
     except BaseException:
         if writer is not None:
             writer.close()
@@ -560,7 +614,7 @@ def _merge(folder: Path, state: dict[str, Any], target: Path, written: WriteResu
         raise
     finally:
         con.close()
-    return WriteResult(rows, target.stat().st_size, md5_of(target), schema, written.max_value)
+    return rows
 
 
 def _rename(tmp: Path, target: Path) -> None:

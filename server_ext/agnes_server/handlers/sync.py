@@ -26,7 +26,7 @@ class TableDataHandler(AgnesHandler):
             raise BadRequest(f"{table_id!r} is a remote table: its data stays in the source",
                              hint=f"Use agnes.snapshot(agnes.table({table_id!r}).filter(...), name=...) instead.",
                              details={"table": table_id}, code="not_remote")
-        state = await self.blocking(self.core.extracts.sync_state, table_id)
+        state = await self.blocking(self.core.extracts.synced_state, table_id)
         size = await self.blocking(_size, state["path"]) if state is not None else None
         if state is None or size is None:
             raise NotFound(f"{table_id!r} has not been extracted yet",
