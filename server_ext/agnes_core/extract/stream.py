@@ -313,9 +313,9 @@ class StreamRuntime:
         if ts.main is not None:
             cond = " AND ".join(f"{_q(n)} = ?" for n in where)
             keys = ", ".join(_q(k) for k in ts.key)
-            rows = ts.con.execute(f"SELECT {keys} FROM read_parquet({sql_str(ts.main)}) WHERE {cond}",
-                                  list(where.values())).fetchall()
-            found = {tuple(r) for r in rows if tuple(r) not in ts.latest}
+            rows = _tuples(ts.con.execute(f"SELECT {keys} FROM read_parquet({sql_str(ts.main)}) WHERE {cond}",
+                                          list(where.values())))
+            found = {r for r in rows if r not in ts.latest}
         found |= {pk for pk, row in ts.latest.items()
                   if not row["_agnes_deleted"] and all(row.get(n) == v for n, v in where.items())}
         return sorted(found, key=repr)
@@ -329,9 +329,9 @@ class StreamRuntime:
             values = ", ".join("(" + ", ".join("?" for _ in ts.key) + ")" for _ in pks)
             names = ", ".join(f"_w{i}" for i in range(len(ts.key)))
             on = " AND ".join(f"m.{_q(k)} = w._w{i}" for i, k in enumerate(ts.key))
-            rows = ts.con.execute(
+            rows = _tuples(ts.con.execute(
                 f"SELECT {keys}, {_q(ts.version)} FROM read_parquet({sql_str(ts.main)}) AS m "
-                f"SEMI JOIN (VALUES {values}) AS w({names}) ON {on}", [v for pk in pks for v in pk]).fetchall()
+                f"SEMI JOIN (VALUES {values}) AS w({names}) ON {on}", [v for pk in pks for v in pk]))
             for row in rows:
                 ts.main_versions[tuple(row[:-1])] = row[-1]
         for pk in pks:
@@ -545,6 +545,13 @@ class StreamRuntime:
         files = [p for g in cached.state["live"] for p in (cached.folder / f"g{g}").glob("*/*.parquet")
                  if p.parent.name != SEED_MONTH]
         return {"delta_files": len(files), "seq": cached.seq}
+
+
+def _tuples(result: Any) -> list[tuple[Any, ...]]:
+    """A DuckDB result's rows as tuples, through Arrow: DuckDB's own ``fetchall`` needs ``pytz`` for
+    TIMESTAMP WITH TIME ZONE values (a version column), which is not a dependency."""
+    table = result.to_arrow_table()
+    return list(zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True))
 
 
 def _newer(a: Any, b: Any) -> bool:
