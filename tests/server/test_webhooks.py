@@ -202,7 +202,7 @@ async def test_other_events_are_accepted_and_ignored(api, site: JiraSite, hook) 
 
 
 async def test_a_sync_brings_pushed_rows_before_the_next_run_and_the_run_takes_over(api, jp_fetch, site: JiraSite,
-                                                                                   hook) -> None:
+                                                                                   hook, agnes_data_dir: Path) -> None:
     import hashlib
     import io
 
@@ -231,9 +231,11 @@ async def test_a_sync_brings_pushed_rows_before_the_next_run_and_the_run_takes_o
     assert (statuses["ENG-3"], pushed["rows"]) == ("Done", before["rows"])
     again, _ = await synced()
     assert again["md5"] == pushed["md5"], "one view per set of deltas, not one per request"
+    assert len(list(agnes_data_dir.glob("extracts/jira/stream/jira_issues/synced/*.parquet"))) == 1
     status, run, _ = await api("POST", "admin/tables/jira_issues/extract", params={"wait": "true"})
     assert run["status"] == "succeeded", run
     after, statuses = await synced()
     assert statuses["ENG-3"] == "Done"  # compacted into the extract, which is synced itself again
     _, table, _ = await api("GET", "admin/tables/jira_issues/runs")
     assert after["md5"] == table["sync_state"]["md5"]
+    assert not list(agnes_data_dir.glob("extracts/jira/stream/jira_issues/synced/*")), "the view synced before goes"

@@ -515,7 +515,8 @@ class StreamRuntime:
             return state
         files = sorted(str(p.relative_to(folder)) for g in live["live"] for p in (folder / f"g{g}").glob("*/*.parquet")
                        if p.parent.name != SEED_MONTH)
-        if not files:
+        if not files:  # compacted into the extract: the view synced before it is not needed any more
+            shutil.rmtree(folder / "synced", ignore_errors=True)
             return state
         token = hashlib.sha256("\n".join([str(state["md5"]), *files]).encode()).hexdigest()[:24]
         out = folder / "synced" / f"{token}.parquet"
