@@ -70,8 +70,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -80,11 +78,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests._live import free_port
+from tests._httpserver import ClosingServer
+from tests._live import free_port, stop_process_group
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -232,13 +231,8 @@ class Emulator:
             self._client.close()
             self._client = None
         try:
-            if self.proc is not None and self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(timeout=10)
+            if self.proc is not None:
+                stop_process_group(self.proc)
         finally:
             log = getattr(self, "_log", None)
             if log is not None:
@@ -396,36 +390,6 @@ class _Answer:
         return [{"f": [{"v": _cell(r.get(c), int64_timestamps)} for c in self.columns]} for r in self.rows]
 
 
-class _ClosingServer(ThreadingHTTPServer):
-    """A threading HTTP server that closes its kept-alive connections when it stops (HTTP/1.1
-    handler threads otherwise wait on them, and their sockets outlive the server)."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: Any) -> None:
-        super().__init__(address, handler)
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            connections, self._open = list(self._open), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-            connection.close()
-
-
 class PayloadServer:
     """A local HTTP server in front of the emulator (see the module docstring for what it answers).
 
@@ -455,7 +419,7 @@ class PayloadServer:
         self._answers: dict[str, _Answer] = {}
         self._refused_jobs: dict[str, dict[str, Any]] = {}
         self._client: Any = None
-        self._server = _ClosingServer(("127.0.0.1", 0), _handler(self))
+        self._server = ClosingServer(_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="bq-payloads", daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------

@@ -29,10 +29,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
+
+from tests._httpserver import ClosingServer
 
 EMAIL = "robot@example.com"
 TOKEN = "ATATT3xFfGF0-agnes-test-token-" + "Qx7" * 6
@@ -334,8 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
 def serve(site: JiraSite) -> Iterator[JiraSite]:
     """Run ``site`` on a free local port for the duration of the block."""
     handler = type("JiraHandler", (_Handler,), {"site": site})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = ClosingServer(handler)
     site.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-jira", daemon=True)
     thread.start()
@@ -343,6 +344,7 @@ def serve(site: JiraSite) -> Iterator[JiraSite]:
         yield site
     finally:
         server.shutdown()
+        server.close_connections()
         server.server_close()
         thread.join(timeout=5)
 

@@ -50,12 +50,14 @@ import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+
+from tests._httpserver import ClosingServer
 
 TOKEN_PREFIX = "1234-56789-"
 ERROR_STATUS = "error"
@@ -133,35 +135,6 @@ class Export:
     columns: list[str]
 
 
-class _ClosingServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, handler: Any) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
-        self._open: set[Any] = set()
-        self._open_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        import socket
-
-        with self._open_lock:
-            connections, self._open = list(self._open), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-            connection.close()
-
-
 class KeboolaServer:
     """The server and its state. ``requests`` records (method, path, query, body) of every call."""
 
@@ -201,7 +174,7 @@ class KeboolaServer:
         #: Bodies of exports prepared once and reused (the benchmark asks for the same export repeatedly).
         self.cache_exports = False
         self._cached: dict[str, list[bytes]] = {}
-        self._server = _ClosingServer(_handler(self))
+        self._server = ClosingServer(_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="keboola-api", daemon=True)
 

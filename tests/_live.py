@@ -168,18 +168,25 @@ class LiveServer:
 
     def stop(self) -> None:
         try:
-            if self.proc is None or self.proc.poll() is not None:
-                return
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            if self.proc is not None:
+                stop_process_group(self.proc)
         finally:
             log = getattr(self, "_log", None)
             if log is not None:
                 log.close()
+
+
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started in a session of its own, and its children: SIGTERM, then SIGKILL
+    after 30 s. Nothing when it has already ended."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def run_in_server_kernel(server: LiveServer, code: str, timeout: float = 120.0) -> tuple[str, str]:
