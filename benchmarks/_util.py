@@ -20,14 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_measured(code: str, *args: str, env: dict[str, str] | None = None) -> dict:
-    """Run ``code`` in a fresh interpreter; it prints one JSON object. Adds ``peak_rss_mb``
-    (the child's max resident set, from getrusage) to what it printed."""
+    """Run ``code`` in a fresh interpreter; it prints one JSON object. Adds ``peak_rss_mb``: the
+    child's own peak resident set (``VmHWM``; getrusage's ``ru_maxrss`` keeps the peak of the
+    process that forked it, across the exec)."""
     wrapper = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "ns = {}\n"
         f"exec(compile({code!r}, 'bench', 'exec'), ns)\n"
         "out = ns['main'](*sys.argv[1:])\n"
-        "out['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "hwm = [line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')]\n"
+        "out['peak_rss_mb'] = int(hwm[0]) / 1024 if hwm else float('nan')\n"
         "print('BENCH ' + json.dumps(out))\n"
     )
     done = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True,
@@ -38,6 +40,30 @@ def run_measured(code: str, *args: str, env: dict[str, str] | None = None) -> di
     if not found:
         raise RuntimeError(f"benchmark child printed no result:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return dict(json.loads(found[-1]))
+
+
+def extract_code(before_clock: str = "") -> str:
+    """Code for :func:`run_measured`: ``main(data_dir, source_json, table_json)`` registers the
+    source and the table in a fresh AgnesCore and times one extract run of it; ``before_clock``
+    (one line of statements, e.g. imports a baseline also makes before its clock) runs first, and
+    its time is returned as ``before_clock_s``."""
+    return f"""
+def main(data_dir, source_json, table_json):
+    import json, time
+    began = time.perf_counter()
+    {before_clock or "pass"}
+    before_clock_s = time.perf_counter() - began
+    from agnes_core.core import AgnesCore
+    core = AgnesCore(data_dir)
+    core.registry.add_source(json.loads(source_json))
+    core.registry.register_table(json.loads(table_json))
+    start = time.perf_counter()
+    run = core.extracts.run(json.loads(table_json)["id"])
+    seconds = time.perf_counter() - start
+    core.close()
+    assert run["status"] == "succeeded", run
+    return {{"seconds": seconds, "rows": run["rows"], "bytes": run["size_bytes"], "before_clock_s": before_clock_s}}
+"""
 
 
 def verdict(ok: bool) -> str:

@@ -30,32 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server_ext"))
 
-from _util import run_measured, temp_dir, verdict
+from _util import extract_code, run_measured, temp_dir, verdict
 
 TOKEN_VAR = "AGNES_BENCH_KBC_TOKEN"
 
-OURS = """
-def main(data_dir, source_json, table_json):
-    import json, time
-    import pyarrow.csv, pyarrow.parquet, requests  # noqa: F401 - imported before the clock, as the baseline does
-    from agnes_core.core import AgnesCore
-    core = AgnesCore(data_dir)
-    core.registry.add_source(json.loads(source_json))
-    core.registry.register_table(json.loads(table_json))
-    start = time.perf_counter()
-    run = core.extracts.run(json.loads(table_json)["id"])
-    seconds = time.perf_counter() - start
-    core.close()
-    assert run["status"] == "succeeded", run
-    return {"seconds": seconds, "rows": run["rows"], "bytes": run["size_bytes"], "hwm_mb": hwm_mb()}
-""" + """
-def hwm_mb():
-    # VmHWM: this process's own peak (getrusage's ru_maxrss keeps the forking parent's after exec).
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-"""
+# The libraries the direct path uses are imported before the clock, as it does.
+OURS = extract_code("import pyarrow.csv, pyarrow.parquet, requests")
 
 DIRECT = """
 def main(urls_json, out):
@@ -80,8 +60,8 @@ def main(urls_json, out):
                                                                         strings_can_be_null=False)))
     table = pa.concat_tables(tables)
     pq.write_table(table, out, compression="zstd")
-    return {"seconds": time.perf_counter() - start, "rows": table.num_rows, "hwm_mb": hwm_mb()}
-""" + OURS[OURS.index("def hwm_mb"):]
+    return {"seconds": time.perf_counter() - start, "rows": table.num_rows}
+"""
 
 
 def big_table(rows: int):
@@ -162,9 +142,9 @@ def bench_extract(rows: int, slices: int, repeat: int, work: Path, parallel: int
         base_all = ", ".join(f"{r['seconds']:.2f}" for r in base_runs)
         print(f"extract: {rows:,} rows (7 typed columns) in {slices} gzipped CSV slices, {gz_bytes / 1e6:,.1f} MB "
               f"gzipped; {ours['bytes'] / 1e6:,.1f} MB Parquet")
-        print(f"  ours (connector + extract runtime) {ours['seconds']:6.2f} s  peak RSS {ours['hwm_mb']:5.0f} MB"
+        print(f"  ours (connector + extract runtime) {ours['seconds']:6.2f} s  peak RSS {ours['peak_rss_mb']:5.0f} MB"
               f"  (runs: {ours_all})")
-        print(f"  direct (requests + pyarrow)        {base['seconds']:6.2f} s  peak RSS {base['hwm_mb']:5.0f} MB"
+        print(f"  direct (requests + pyarrow)        {base['seconds']:6.2f} s  peak RSS {base['peak_rss_mb']:5.0f} MB"
               f"  (runs: {base_all})")
         print(f"  ratio  {ratio:5.2f}  (best of {repeat} each; medians: {median:.2f})  (target <= 1.3)  "
               f"{verdict(ratio <= 1.3)}")

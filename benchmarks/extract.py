@@ -20,22 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _util import run_measured, temp_dir, verdict
+from _util import extract_code, run_measured, temp_dir, verdict
 
-OURS = """
-def main(data_dir, source_json, table_json):
-    import json, time
-    from agnes_core.core import AgnesCore
-    core = AgnesCore(data_dir)
-    core.registry.add_source(json.loads(source_json))
-    core.registry.register_table(json.loads(table_json))
-    start = time.perf_counter()
-    run = core.extracts.run(json.loads(table_json)["id"])
-    seconds = time.perf_counter() - start
-    core.close()
-    assert run["status"] == "succeeded", run
-    return {"seconds": seconds, "rows": run["rows"], "bytes": run["size_bytes"]}
-"""
+OURS = extract_code()
 
 COPY_LAKE = """
 def main(glob, out):
