@@ -19,7 +19,6 @@ import pytest
 
 from agnes_core.connectors import ReadOptions, TableRef
 from agnes_core.connectors.keboola import KeboolaConnector
-from agnes_core.connectors.keboola.client import _retry_after
 from agnes_core.connectors.keboola.files import SliceStream, decompressed, header_variants, sign_v4
 from agnes_core.core import AgnesCore
 from agnes_core.errors import AgnesError, NotFound, SourceError, ValidationError
@@ -379,13 +378,16 @@ def test_retry_after_is_capped_by_the_longest_back_off(kbc: KeboolaServer) -> No
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
-    import requests
+    from email.utils import format_datetime
 
-    response = requests.Response()
-    response.headers["Retry-After"] = "7"
-    assert _retry_after(response) == 7.0
-    response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
-    assert _retry_after(response) == 0.0  # in the past
+    from agnes_core.connectors.http import retry_after_seconds
+
+    assert retry_after_seconds({"Retry-After": "7"}) == 7.0
+    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
+    soon = format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=120), usegmt=True)
+    assert 100 < (retry_after_seconds({"Retry-After": soon}) or 0) <= 120
+    assert retry_after_seconds({"Retry-After": "soon"}) is None
+    assert retry_after_seconds({}) is None
 
 
 def test_retries_are_bounded_then_a_hint(kbc: KeboolaServer) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import requests
 
+from agnes_core.connectors.http import retry_after_seconds
 from agnes_core.errors import NotFound, SourceError
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class JiraClient:
                                       details={"source": self.source, "status": status}) from None
             if (status == 429 or status >= 500) and attempt < self.max_retries:
                 attempt += 1
-                wait = self._retry_after(response) if status == 429 else None
+                wait = retry_after_seconds(response.headers) if status == 429 else None
                 self._wait(min(self.retry_max_s, wait if wait is not None else self._backoff(attempt)))
                 continue
             if status == 404 and missing_ok:
@@ -88,14 +89,6 @@ class JiraClient:
 
     def _backoff(self, attempt: int) -> float:
         return min(self.retry_max_s, self.retry_base_s * (2 ** (attempt - 1)))
-
-    @staticmethod
-    def _retry_after(response: requests.Response) -> float | None:
-        raw = response.headers.get("Retry-After")
-        try:
-            return max(0.0, float(raw)) if raw is not None else None
-        except ValueError:
-            return None
 
     def _wait(self, seconds: float) -> None:
         if self._stopped.wait(seconds):

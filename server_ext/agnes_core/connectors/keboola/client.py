@@ -13,7 +13,6 @@ retries and their errors.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from agnes_core.connectors.http import retry_after_seconds
 from agnes_core.errors import NotFound, SourceError, SourceTimeout
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class StorageClient:
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     return response
-                wait = _retry_after(response)
+                wait = retry_after_seconds(response.headers)
                 log.info("keboola %s: %s answered %s; retrying", self.source, what, response.status_code)
                 response.close()
                 if wait is not None:
@@ -212,19 +212,6 @@ class StorageClient:
                               "it persists, check that the server can reach the stack's file storage.",
                               details={"source": self.source, "status": status})
         return response
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        if when is None:
-            return None
-        return max(0.0, when.timestamp() - time.time())
 
 
 def _api_message(response: requests.Response) -> str:
