@@ -278,3 +278,26 @@ def test_a_large_main_extract_is_looked_up_in_the_file(core: AgnesCore, monkeypa
     assert push(core, _jira.webhook("jira:issue_updated", old, timestamp=ms(1)))["applied"] == 0
     assert push(core, _jira.webhook("jira:issue_updated", changed(4, 10), timestamp=ms(10)))["stale"] == 0
     assert query(core, "SELECT status FROM jira_issues WHERE key = 'ENG-4'") == [("Done",)]
+
+
+def test_a_sync_gets_the_extract_with_pushed_rows_and_the_extract_itself_when_that_fails(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    state = core.extracts.sync_state("jira_issues")
+    assert state is not None
+    assert core.extracts.synced_state("jira_issues") == state  # nothing pushed: the extract itself
+    before = dict(zip(*pq.read_table(state["path"], columns=["key", "status"]).to_pydict().values(), strict=True))
+    assert before["ENG-4"] != "Done"
+    push(core, _jira.webhook("jira:issue_updated", changed(4, 30), timestamp=ms(30)))
+    synced = core.extracts.synced_state("jira_issues")
+    assert synced is not None
+    assert synced["path"] != state["path"]
+    statuses = dict(zip(*pq.read_table(synced["path"], columns=["key", "status"]).to_pydict().values(), strict=True))
+    assert statuses["ENG-4"] == "Done"
+
+    def broken(table_id: str, st: dict[str, Any]) -> dict[str, Any]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(core.extracts.stream, "synced", broken)
+    assert core.extracts.synced_state("jira_issues") == state  # the changes come with the next run instead
