@@ -16,6 +16,7 @@ import pytest
 from agnes_core.core import AgnesCore
 from agnes_core.errors import NotFound
 from agnes_core.extract import stream as stream_mod
+from agnes_core.extract.stream import StreamRuntime
 from tests import _jira
 from tests._jira import Issue, JiraSite, make_issue, serve
 
@@ -229,8 +230,8 @@ def test_concurrent_pushes_are_all_applied(core: AgnesCore) -> None:
     assert query(core, "SELECT count(*) FROM jira_comments WHERE id >= 90000") == [(40,)]
     live = _state(core, "jira_comments")["live"]
     files = [str(p) for p in deltas(core, "jira_comments") if p.parent.parent.name in {f"g{g}" for g in live}]
-    seqs = duckdb.connect().execute(
-        f"SELECT count(*), count(DISTINCT _agnes_seq) FROM read_parquet({files})").fetchone()
+    seqs = duckdb.connect().execute(  # (a fold's file repeats the deltas it replaces, same seq and all)
+        f"SELECT count(DISTINCT (_agnes_seq, id)), count(DISTINCT _agnes_seq) FROM read_parquet({files})").fetchone()
     assert seqs == (40, 40)  # one delta per comment, each with its own place in the order
 
 
@@ -241,19 +242,46 @@ def _state(core: AgnesCore, table: str) -> dict[str, Any]:
 def test_many_small_delta_files_are_folded_and_readers_keep_seeing_every_change(
         core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_mod, "FOLD_AT", 3)
-    for i in range(8):
+    push(core, _jira.webhook("jira:issue_updated", changed(0, 10, "S0"), timestamp=ms(10)))  # the stream begins
+    views: list[str] = []
+    refresh = StreamRuntime._refresh_views
+    monkeypatch.setattr(StreamRuntime, "_refresh_views",
+                        lambda self, table: (views.append(table.id), refresh(self, table)))
+    for i in range(1, 8):
         push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
-    live = _state(core, "jira_issues")["live"]
-    assert live[0] > 1  # folded into a new generation
-    live_files = [p for p in deltas(core) if p.parent.parent.name == f"g{live[0]}"]
-    assert len(live_files) < 3
+    assert _state(core, "jira_issues")["live"] == [1]  # folded where it was: the views did not change
+    assert views == []
+    files = deltas(core)
+    folded = [p for p in files if "-fold-" in p.name]
+    assert folded, "no fold happened"
+    assert len(files) < 8 + 1  # the files a fold replaced are going; without folds there would be 8
+    # A fold's file holds the latest delta of every key pushed so far, in the table's delta schema.
+    newest = max(folded, key=lambda p: p.name)
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(*) FROM read_parquet('{newest}')").fetchone()[0] >= 6
+    con.close()
     assert query(core, "SELECT key, status FROM jira_issues WHERE status LIKE 'S%' ORDER BY id") == [
         (f"ENG-{i}", f"S{i}") for i in range(8)]
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'", db="analytics") == [(8,)]
-    gens = {p.name for p in (core.data_dir / "extracts" / "jira" / "stream" / "jira_issues").glob("g*")}
-    assert len(gens) <= 2  # the live generation and the one before it, for readers of the older view
     assert core.extracts.run("jira_issues")["status"] == "succeeded"
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(8,)]
+
+
+def test_files_a_fold_replaced_are_deleted_once_readers_had_time_to_open_them(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_mod, "FOLD_AT", 2)
+    monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 3600.0)
+    for i in range(2):
+        push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+    replaced = [p for p in deltas(core) if "-fold-" not in p.name]
+    assert len(replaced) == 2  # folded, and kept for a reader that listed them before the fold
+    monkeypatch.setattr(stream_mod, "FOLD_AT", 100)  # no second fold: only the grace time deletes them
+    push(core, _jira.webhook("jira:issue_updated", changed(2, 12, "S2"), timestamp=ms(12)))
+    assert all(p.exists() for p in replaced)  # not yet: the grace time has not passed
+    monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 0.0)
+    push(core, _jira.webhook("jira:issue_updated", changed(3, 13, "S3"), timestamp=ms(13)))
+    assert not any(p.exists() for p in replaced)
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(4,)]
 
 
 def test_replays_are_recognised_after_a_restart(core: AgnesCore, tmp_path: Path) -> None:

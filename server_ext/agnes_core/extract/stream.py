@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -63,6 +64,11 @@ INDEX_ROWS = 500_000
 META_COLUMNS = ("_agnes_seq", "_agnes_version", "_agnes_deleted", "_agnes_event")
 STATE_FILE = "stream.json"
 SEED_MONTH = "0000-00"
+#: The month folder of deltas whose version is not a date or time.
+UNDATED = "undated"
+#: Delta files a fold replaced are deleted at the next fold, or this long after it (a reader that
+#: listed them just before the fold still opens them).
+RETIRE_AFTER_S = 5.0
 
 
 def _q(name: str) -> str:
@@ -139,6 +145,9 @@ class _TableStream:
     main_indexed: bool = False
     #: Delta files in the live generations (a fold merges them into one per month past FOLD_AT).
     files: int = 0
+    #: Files the last fold replaced (deleted at the next fold or RETIRE_AFTER_S after it).
+    retired: list[Path] = field(default_factory=list)
+    folded_at: float = 0.0
 
     def version_of(self, pk: tuple[Any, ...]) -> Any:
         delta = self.latest.get(pk)
@@ -415,39 +424,68 @@ class StreamRuntime:
         target = folder / f"g{generation}" / SEED_MONTH / "seed.parquet"
         _publish_table(pa.Table.from_pylist([], schema=self._delta_schema(schema, version)), target)
 
-    def _write(self, ts: _TableStream, rows: list[dict[str, Any]], generation: int | None = None) -> None:
-        """One delta file per month of the rows' versions, each by atomic rename."""
+    def _write(self, ts: _TableStream, rows: list[dict[str, Any]]) -> None:
+        """One delta file per month of the rows' versions, each by atomic rename. A group's delta is
+        a few rows, read whole by every reader: written plain (no compression, dictionary or
+        statistics, which cost more than they save at this size)."""
         import pyarrow as pa
 
         schema = self._delta_schema(ts.schema, ts.version)
         by_month: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             version = row["_agnes_version"]
-            month = version.strftime("%Y-%m") if isinstance(version, (datetime, date)) else "undated"
+            month = version.strftime("%Y-%m") if isinstance(version, (datetime, date)) else UNDATED
             by_month.setdefault(month, []).append(row)
-        generation = ts.state["live"][-1] if generation is None else generation
+        generation = ts.state["live"][-1]
         for month, chunk in sorted(by_month.items()):
             name = f"{chunk[0]['_agnes_seq']:012d}-{uuid.uuid4().hex[:8]}.parquet"
-            target = ts.folder / f"g{generation}" / month / name
-            _publish_table(pa.Table.from_pylist(chunk, schema=schema), target)
+            _publish_table(pa.Table.from_pylist(chunk, schema=schema), ts.folder / f"g{generation}" / month / name,
+                           small=True)
             ts.files += 1
+        if ts.retired and time.monotonic() - ts.folded_at >= RETIRE_AFTER_S:
+            _unlink_all(ts.retired)
+            ts.retired = []
 
     def _fold(self, ts: _TableStream) -> None:
         """Many small delta files into one per month (the latest delta of each key, which is all a
-        reader uses) in a new generation, and the views pointed at it; the generation it replaces
-        stays for readers of the previous views, older ones go."""
-        previous = list(ts.state["live"])
-        generation = max(previous) + 1
-        self._seed(ts.folder, generation, ts.schema, ts.version)
-        ts.files = 0
-        self._write(ts, sorted(ts.latest.values(), key=lambda r: r["_agnes_seq"]), generation)
-        ts.state = {**ts.state, "live": [generation]}
-        _write_json(ts.folder / STATE_FILE, ts.state)
-        self._refresh_views(ts.table)
-        keep = {f"g{g}" for g in (*previous, generation)}
-        for path in ts.folder.glob("g*"):
-            if path.name not in keep:
-                shutil.rmtree(path, ignore_errors=True)
+        reader uses), in the live generation, so the views need no change: a reader that sees the
+        folded file beside the files it replaces finds the same rows twice under the same
+        ``_agnes_seq`` and takes one. The replaced files go at the next fold, or once
+        ``RETIRE_AFTER_S`` have passed, so a reader that listed them just before can still open
+        them. DuckDB reads the files (off the GIL); nothing is rebuilt from Python rows."""
+        import pyarrow.compute as pc
+
+        live = [p for g in ts.state["live"] for p in (ts.folder / f"g{g}").glob("*/*.parquet")
+                if p.parent.name != SEED_MONTH]
+        if not live:
+            return
+        keys = ", ".join(_q(k) for k in ts.key)
+        files = "[" + ", ".join(sql_str(str(p)) for p in live) + "]"
+        latest = ts.con.execute(
+            f"SELECT * FROM read_parquet({files}, union_by_name = true) "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _agnes_seq DESC) = 1 "
+            "ORDER BY _agnes_seq").to_arrow_table()
+        schema = self._delta_schema(ts.schema, ts.version)
+        latest = latest.select(schema.names).cast(schema)
+        version = latest.column("_agnes_version")
+        if pa_temporal(version.type):  # as _write names them: the version's month, else undated
+            months = pc.fill_null(pc.strftime(version, format="%Y-%m"), UNDATED)
+        else:
+            import pyarrow as pa
+
+            months = pa.chunked_array([pa.array([UNDATED] * latest.num_rows, pa.string())])
+        generation = ts.state["live"][-1]
+        written = 0
+        for month in sorted(set(months.to_pylist())):
+            chunk = latest.filter(pc.equal(months, month))
+            last = chunk.column("_agnes_seq")[-1].as_py()  # named by the newest delta it holds
+            _publish_table(chunk, ts.folder / f"g{generation}" / month / f"{last:012d}-fold-{uuid.uuid4().hex[:8]}"
+                           ".parquet")
+            written += 1
+        _unlink_all(ts.retired)
+        ts.retired = live
+        ts.folded_at = time.monotonic()
+        ts.files = written
 
     # -- compaction (the next extract run) ------------------------------------------------------
 
@@ -629,21 +667,36 @@ def _rename(tmp: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _publish_table(data: pa.Table, target: Path) -> None:
+def _publish_table(data: pa.Table, target: Path, small: bool = False) -> None:
     """Write ``data`` to ``target`` through a hidden temp file renamed into place (a reader's glob
-    never matches the temp file; a crash leaves none behind where readers look)."""
+    never matches the temp file; a crash leaves none behind where readers look). ``small``: a few
+    rows, written without compression, dictionaries or statistics."""
     import pyarrow.parquet as pq
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
-        pq.write_table(data, tmp, compression="zstd")
+        if small:
+            pq.write_table(data, tmp, compression="none", use_dictionary=False, write_statistics=False)
+        else:
+            pq.write_table(data, tmp, compression="zstd")
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         _rename(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def pa_temporal(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_timestamp(kind) or pa.types.is_date(kind))
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
