@@ -24,12 +24,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -175,12 +177,19 @@ class JiraSite:
         self.email, self.token = EMAIL, TOKEN
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, Any]] = []
+        #: Notified as each request arrives (``wait_for``).
+        self.arrived = threading.Condition(self.lock)
         self._failures: list[tuple[int, str | None]] = []
         self.url = ""
 
     def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
         with self.lock:
             self._failures.extend([(status, retry_after)] * times)
+
+    def wait_for(self, path: str, count: int, timeout: float = 30.0) -> bool:
+        """Wait until ``count`` requests to ``path`` have arrived (False when they did not in time)."""
+        with self.arrived:
+            return self.arrived.wait_for(lambda: sum(1 for _, p, _ in self.requests if p == path) >= count, timeout)
 
     def paths(self, prefix: str = "") -> list[str]:
         return [p for _, p, _ in self.requests if p.startswith(prefix)]
@@ -265,6 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         with site.lock:
             site.requests.append((method, url.path, body))
             failure = site._failures.pop(0) if site._failures else None
+            site.arrived.notify_all()
         auth = self.headers.get("Authorization", "")
         expected = "Basic " + base64.b64encode(f"{site.email}:{site.token}".encode()).decode()
         if auth != expected:
@@ -333,11 +343,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(site: JiraSite) -> Iterator[JiraSite]:
-    """Run ``site`` on a free local port for the duration of the block."""
+def serve(site: JiraSite, tls: tuple[Path, Path] | None = None) -> Iterator[JiraSite]:
+    """Run ``site`` on a free local port for the duration of the block (over HTTPS with ``tls``:
+    a certificate and its key, e.g. from tests/_tls.py)."""
     handler = type("JiraHandler", (_Handler,), {"site": site})
     server = ClosingServer(handler)
-    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    site.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-jira", daemon=True)
     thread.start()
     try:
