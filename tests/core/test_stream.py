@@ -242,6 +242,7 @@ def _state(core: AgnesCore, table: str) -> dict[str, Any]:
 def test_many_small_delta_files_are_folded_and_readers_keep_seeing_every_change(
         core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_mod, "FOLD_AT", 3)
+    monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 0.0)  # replaced files go at the next write or fold
     push(core, _jira.webhook("jira:issue_updated", changed(0, 10, "S0"), timestamp=ms(10)))  # the stream begins
     views: list[str] = []
     refresh = StreamRuntime._refresh_views
@@ -249,6 +250,7 @@ def test_many_small_delta_files_are_folded_and_readers_keep_seeing_every_change(
                         lambda self, table: (views.append(table.id), refresh(self, table)))
     for i in range(1, 8):
         push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+        core.extracts.stream.settle()  # folds run on their own thread
     assert _state(core, "jira_issues")["live"] == [1]  # folded where it was: the views did not change
     assert views == []
     files = deltas(core)
@@ -267,12 +269,13 @@ def test_many_small_delta_files_are_folded_and_readers_keep_seeing_every_change(
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(8,)]
 
 
-def test_files_a_fold_replaced_are_deleted_once_readers_had_time_to_open_them(
+def test_files_a_fold_replaced_are_deleted_only_once_readers_had_time_to_open_them(
         core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_mod, "FOLD_AT", 2)
     monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 3600.0)
     for i in range(2):
         push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+    core.extracts.stream.settle()
     replaced = [p for p in deltas(core) if "-fold-" not in p.name]
     assert len(replaced) == 2  # folded, and kept for a reader that listed them before the fold
     monkeypatch.setattr(stream_mod, "FOLD_AT", 100)  # no second fold: only the grace time deletes them
@@ -329,3 +332,70 @@ def test_a_sync_gets_the_extract_with_pushed_rows_and_the_extract_itself_when_th
 
     monkeypatch.setattr(core.extracts.stream, "synced", broken)
     assert core.extracts.synced_state("jira_issues") == state  # the changes come with the next run instead
+
+
+def test_writes_go_on_while_a_fold_runs_and_the_next_run_merges_after_it(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_mod, "FOLD_AT", 2)
+    started, release = threading.Event(), threading.Event()
+    order: list[str] = []
+    fold_files = StreamRuntime._fold_files
+
+    def held_fold(self: StreamRuntime, ts: Any, files: list[Path]) -> int:
+        if ts.table.id != "jira_issues":  # the webhook changes other tables too: their folds pass
+            return fold_files(self, ts, files)
+        started.set()
+        assert release.wait(30)
+        written = fold_files(self, ts, files)
+        order.append("fold")
+        return written
+
+    merge = stream_mod._merge
+
+    def recorded_merge(folder: Path, *args: Any) -> Any:
+        if folder.name == "jira_issues":
+            order.append("merge")
+        return merge(folder, *args)
+
+    monkeypatch.setattr(StreamRuntime, "_fold_files", held_fold)
+    monkeypatch.setattr(stream_mod, "_merge", recorded_merge)
+    for i in range(2):
+        push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+    assert started.wait(30), "no fold started"
+    for i in range(2, 6):  # the fold is held: pushes are not
+        push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(6,)]
+    result: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: result.update(core.extracts.run("jira_issues")))
+    runner.start()
+    release.set()
+    runner.join(60)
+    assert result.get("status") == "succeeded", result
+    assert order == ["fold", "merge"]  # the run's merge never overlaps a fold
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(6,)]
+
+
+def test_files_a_fold_replaced_go_after_their_grace_time_without_another_push(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_mod, "FOLD_AT", 2)
+    monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 0.2)
+    replaced: list[Path] = []
+    fold_files = StreamRuntime._fold_files
+
+    def recorded(self: StreamRuntime, ts: Any, files: list[Path]) -> int:
+        if ts.table.id == "jira_issues":
+            replaced.extend(files)
+        return fold_files(self, ts, files)
+
+    monkeypatch.setattr(StreamRuntime, "_fold_files", recorded)
+    for i in range(2):
+        push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+    core.extracts.stream.settle()
+    assert len(replaced) == 2
+    with core.extracts.stream.lock("jira"):
+        timer = core.extracts.stream._tables["jira_issues"].expiry
+    if timer is not None:  # else it has run already
+        timer.join(30)  # the burst is over: nothing else is pushed
+    assert not any(p.exists() for p in replaced)
+    assert [p for p in deltas(core) if "-fold-" in p.name]
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(2,)]

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -66,9 +66,10 @@ STATE_FILE = "stream.json"
 SEED_MONTH = "0000-00"
 #: The month folder of deltas whose version is not a date or time.
 UNDATED = "undated"
-#: Delta files a fold replaced are deleted at the next fold, or this long after it (a reader that
-#: listed them just before the fold still opens them).
-RETIRE_AFTER_S = 5.0
+#: Delta files a fold replaced are deleted this long after it, not sooner: a reader that listed
+#: them just before the fold still opens them. (Until then readers also read them, and take one of
+#: each row they find twice.)
+RETIRE_AFTER_S = 2.0
 
 
 def _q(name: str) -> str:
@@ -145,15 +146,20 @@ class _TableStream:
     main_indexed: bool = False
     #: Delta files in the live generations (a fold merges them into one per month past FOLD_AT).
     files: int = 0
-    #: Files the last fold replaced (deleted at the next fold or RETIRE_AFTER_S after it).
-    retired: list[Path] = field(default_factory=list)
-    folded_at: float = 0.0
+    #: Files folds replaced, with when: deleted RETIRE_AFTER_S after it, at a write or fold.
+    retired: list[tuple[float, list[Path]]] = field(default_factory=list)
+    #: A fold of the table's deltas is under way on the fold thread.
+    folding: bool = False
+    #: The timer that deletes replaced files when their grace time is over.
+    expiry: threading.Timer | None = None
 
     def version_of(self, pk: tuple[Any, ...]) -> Any:
         delta = self.latest.get(pk)
         return delta["_agnes_version"] if delta is not None else self.main_versions.get(pk)
 
     def close(self) -> None:
+        if self.expiry is not None:
+            self.expiry.cancel()
         self.con.close()
 
 
@@ -170,6 +176,9 @@ class StreamRuntime:
         self._locks_lock = threading.Lock()
         self._queues: dict[str, list[_Job]] = {}
         self._tables: dict[str, _TableStream] = {}
+        self._fold_locks: dict[str, threading.Lock] = {}
+        self._folds: set[Future[None]] = set()
+        self._folder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agnes-stream-fold")
 
     def lock(self, source: str) -> threading.Lock:
         with self._locks_lock:
@@ -219,7 +228,7 @@ class StreamRuntime:
                     self._write(self._tables[table_id], rows)
             for table_id, rows in pending.items():
                 if rows and self._tables[table_id].files >= FOLD_AT:
-                    self._fold(self._tables[table_id])
+                    self._fold_soon(self._tables[table_id])
         except BaseException as exc:  # noqa: BLE001 - nothing of this group was applied
             for table_id in pending:
                 self._drop(table_id)  # reload from the files: the cache ran ahead
@@ -442,37 +451,108 @@ class StreamRuntime:
             _publish_table(pa.Table.from_pylist(chunk, schema=schema), ts.folder / f"g{generation}" / month / name,
                            small=True)
             ts.files += 1
-        if ts.retired and time.monotonic() - ts.folded_at >= RETIRE_AFTER_S:
-            _unlink_all(ts.retired)
-            ts.retired = []
+        _expire(ts)
 
-    def _fold(self, ts: _TableStream) -> None:
-        """Many small delta files into one per month (the latest delta of each key, which is all a
-        reader uses), in the live generation, so the views need no change: a reader that sees the
-        folded file beside the files it replaces finds the same rows twice under the same
-        ``_agnes_seq`` and takes one. The replaced files go at the next fold, or once
-        ``RETIRE_AFTER_S`` have passed, so a reader that listed them just before can still open
-        them. DuckDB reads the files (off the GIL); nothing is rebuilt from Python rows."""
+    def _fold_soon(self, ts: _TableStream) -> None:
+        """Start folding the table's delta files on the fold thread (caller holds the source's
+        lock), unless a fold of it is already under way."""
+        if ts.folding:
+            return
+        retired = {p for _, files in ts.retired for p in files}  # a fold's output holds what they hold
+        files = [p for g in ts.state["live"] for p in (ts.folder / f"g{g}").glob("*/*.parquet")
+                 if p.parent.name != SEED_MONTH and p not in retired]
+        if len(files) < 2:
+            return
+        try:
+            future = self._folder.submit(self._fold, ts, files)
+        except RuntimeError:  # closing: the deltas stay as they are, readable
+            return
+        ts.folding = True
+        with self._locks_lock:
+            self._folds.add(future)
+        future.add_done_callback(self._fold_done)
+
+    def _fold_done(self, future: Future[None]) -> None:
+        with self._locks_lock:
+            self._folds.discard(future)
+
+    def settle(self) -> None:
+        """Wait for the folds under way (tests; closing)."""
+        with self._locks_lock:
+            folds = list(self._folds)
+        for future in folds:
+            future.result()
+
+    def fold_lock(self, source: str) -> threading.Lock:
+        """Held by a fold for its whole run, and by whatever moves or deletes the deltas under it
+        (compaction, forgetting a table) — before the source's lock, never after it."""
+        with self._locks_lock:
+            return self._fold_locks.setdefault(source, threading.Lock())
+
+    def _fold(self, ts: _TableStream, files: list[Path]) -> None:
+        """``files`` (delta files) into one per month holding the latest delta of each key — all a
+        reader uses —, written beside them in the live generation, so the views need no change:
+        a reader that sees the folded file and the files it replaces finds the same rows twice
+        under the same ``_agnes_seq`` and takes one. The replaced files go once ``RETIRE_AFTER_S``
+        have passed, at a later write or fold (a reader that listed them just before still opens
+        them). This runs on the fold thread, not under the source's lock: deltas keep being
+        written meanwhile (newer ones, which the fold does not touch); a DuckDB of its own, one
+        thread, reads the files."""
+        source = ts.table.source
+        try:
+            with self.fold_lock(source):
+                if self._tables.get(ts.table.id) is not ts:  # compacted or forgotten before it began
+                    return
+                written = self._fold_files(ts, files)
+                with self.lock(source):
+                    if self._tables.get(ts.table.id) is ts:
+                        ts.retired.append((time.monotonic(), files))
+                        _expire(ts)
+                        self._expire_later(ts)
+                        ts.files = max(0, ts.files - len(files)) + written
+        except Exception:  # the deltas stay as they are, readable; the next write tries again
+            log.warning("agnes: folding the pushed changes of %s failed", ts.table.id, exc_info=True)
+        finally:
+            ts.folding = False
+
+    def _expire_later(self, ts: _TableStream) -> None:
+        """Delete the replaced files when their grace time is over even if nothing is pushed after
+        the burst that made them (a timer per table; caller holds the source's lock)."""
+        if ts.expiry is not None or not ts.retired:
+            return
+
+        def expire() -> None:
+            with self.lock(ts.table.source):
+                ts.expiry = None
+                if self._tables.get(ts.table.id) is ts:
+                    _expire(ts)
+                    self._expire_later(ts)
+
+        ts.expiry = threading.Timer(max(0.0, ts.retired[0][0] + RETIRE_AFTER_S - time.monotonic()) + 0.05, expire)
+        ts.expiry.daemon = True
+        ts.expiry.start()
+
+    def _fold_files(self, ts: _TableStream, files: list[Path]) -> int:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        live = [p for g in ts.state["live"] for p in (ts.folder / f"g{g}").glob("*/*.parquet")
-                if p.parent.name != SEED_MONTH]
-        if not live:
-            return
         keys = ", ".join(_q(k) for k in ts.key)
-        files = "[" + ", ".join(sql_str(str(p)) for p in live) + "]"
-        latest = ts.con.execute(
-            f"SELECT * FROM read_parquet({files}, union_by_name = true) "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _agnes_seq DESC) = 1 "
-            "ORDER BY _agnes_seq").to_arrow_table()
+        listed = "[" + ", ".join(sql_str(str(p)) for p in files) + "]"
+        con = duck.connect()
+        try:
+            con.execute("SET threads = 1")
+            latest = con.execute(
+                f"SELECT * FROM read_parquet({listed}, union_by_name = true) "
+                f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _agnes_seq DESC) = 1 "
+                "ORDER BY _agnes_seq").to_arrow_table()
+        finally:
+            con.close()
         schema = self._delta_schema(ts.schema, ts.version)
         latest = latest.select(schema.names).cast(schema)
         version = latest.column("_agnes_version")
         if pa_temporal(version.type):  # as _write names them: the version's month, else undated
             months = pc.fill_null(pc.strftime(version, format="%Y-%m"), UNDATED)
         else:
-            import pyarrow as pa
-
             months = pa.chunked_array([pa.array([UNDATED] * latest.num_rows, pa.string())])
         generation = ts.state["live"][-1]
         written = 0
@@ -482,10 +562,7 @@ class StreamRuntime:
             _publish_table(chunk, ts.folder / f"g{generation}" / month / f"{last:012d}-fold-{uuid.uuid4().hex[:8]}"
                            ".parquet")
             written += 1
-        _unlink_all(ts.retired)
-        ts.retired = live
-        ts.folded_at = time.monotonic()
-        ts.files = written
+        return written
 
     # -- compaction (the next extract run) ------------------------------------------------------
 
@@ -495,7 +572,7 @@ class StreamRuntime:
         live deltas over the run's new file and starts a new generation, so the swap that publishes
         the file also points the views at the empty generation. Older generations are deleted once
         the publish succeeded (the one just merged stays for readers of the previous extract)."""
-        with self.lock(table.source):
+        with self.fold_lock(table.source), self.lock(table.source):
             folder = self.root / table.source / "stream" / table.id
             state = read_state(folder)
             merged: list[int] = []
@@ -533,12 +610,13 @@ class StreamRuntime:
             ts.close()
 
     def close(self) -> None:
+        self._folder.shutdown(wait=True)
         for table_id in list(self._tables):
             self._drop(table_id)
 
     def forget(self, source: str, table_id: str) -> None:
         """Drop a table's deltas (the table is gone or no longer local)."""
-        with self.lock(source):
+        with self.fold_lock(source), self.lock(source):
             self._drop(table_id)
             shutil.rmtree(self.root / source / "stream" / table_id, ignore_errors=True)
 
@@ -688,9 +766,12 @@ def _publish_table(data: pa.Table, target: Path, small: bool = False) -> None:
         raise
 
 
-def _unlink_all(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
+def _expire(ts: _TableStream) -> None:
+    """Delete the files folds replaced at least RETIRE_AFTER_S ago (caller holds the source's lock)."""
+    now = time.monotonic()
+    while ts.retired and now - ts.retired[0][0] >= RETIRE_AFTER_S:
+        for path in ts.retired.pop(0)[1]:
+            path.unlink(missing_ok=True)
 
 
 def pa_temporal(kind: pa.DataType) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado import web
@@ -22,6 +22,8 @@ from agnes_core.errors import BadRequest, NotFound, PayloadTooLarge, SourceError
 
 from .base import AgnesHandler
 
+T = TypeVar("T")
+
 #: The largest webhook body read (Jira's issue events are a few tens of KB).
 MAX_WEBHOOK_BYTES = 1024 * 1024
 #: Headers a signed push carries its signature in (``sha256=<hex>``).
@@ -30,12 +32,13 @@ _HINT = "Configure the webhook in the source with the secret this source names i
 
 def signed(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """Authenticate a verb by the source's signature of the raw body (instead of Jupyter's
-    ``@web.authenticated``): the verb runs only for a correctly signed request, with the
-    source's connector in ``self.connector``."""
+    ``@web.authenticated``): a request without a signature is refused on the loop, and the verb's
+    work runs through :meth:`WebhookHandler.verified`, which checks the signature before it, on
+    the worker thread the work runs on (one hop off the loop per request, not two)."""
 
     @functools.wraps(method)
     async def signed(self: WebhookHandler, kind: str, source: str) -> None:
-        await self.authenticate_signature(kind, source)
+        self.require_signature(kind, source)
         await method(self, kind, source)
 
     return signed
@@ -45,7 +48,6 @@ def signed(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[No
 class WebhookHandler(AgnesHandler):
     #: How the route is authenticated (tests/server/test_auth.py checks every route by it).
     authenticated_by = "signature"
-    connector: Connector | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
         # Not Jupyter's prepare: no identity is looked up, no cookie or token is read.
@@ -81,12 +83,25 @@ class WebhookHandler(AgnesHandler):
             raise self._too_large(self._body_size)
         return b"".join(self._body_parts)
 
-    async def authenticate_signature(self, kind: str, source: str) -> None:
+    def require_signature(self, kind: str, source: str) -> None:
+        """Refuse a request that carries no signature; keep what :meth:`verified` checks."""
         body = self.raw_body
-        headers = dict(self.request.headers.get_all())
         if not any(self.request.headers.get(h) for h in SIGNATURE_HEADERS):
             raise Unauthorized("the webhook carries no signature (X-Hub-Signature: sha256=<hex>)", hint=_HINT)
-        self.connector = await self.blocking(self._authenticate, kind, source, headers, body)
+        self._signed = (kind, source, dict(self.request.headers.get_all()), body)
+
+    def verified(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(connector, headers, body, *args)`` once the body's signature is checked (blocking:
+        call it through ``self.blocking``); the connector is closed after it."""
+        signed = getattr(self, "_signed", None)
+        if signed is None:  # a verb without @signed: nothing runs
+            raise Unauthorized("the webhook's signature was not checked", hint=_HINT)
+        kind, source, headers, body = signed
+        connector = self._authenticate(kind, source, headers, body)
+        try:
+            return work(connector, headers, body, *args)
+        finally:
+            connector.close()
 
     def _authenticate(self, kind: str, source: str, headers: dict[str, str], body: bytes) -> Connector:
         found = self.core.registry.sources_by_name().get(source)
@@ -114,15 +129,8 @@ class WebhookHandler(AgnesHandler):
     @allow_unauthenticated  # by Jupyter: @signed authenticates it
     @signed
     async def post(self, kind: str, source: str) -> None:
-        connector = self.connector
-        assert connector is not None
-        self.write_json(await self.blocking(_push_and_close, self.core.extracts.stream, source, connector,
-                                            dict(self.request.headers.get_all()), self.raw_body))
+        self.write_json(await self.blocking(self.verified, _push, self.core.extracts.stream, source))
 
 
-def _push_and_close(stream: Any, source: str, connector: Connector, headers: dict[str, str],
-                    body: bytes) -> dict[str, Any]:
-    try:
-        return stream.push(source, connector, headers, body)
-    finally:
-        connector.close()
+def _push(connector: Connector, headers: dict[str, str], body: bytes, stream: Any, source: str) -> dict[str, Any]:
+    return stream.push(source, connector, headers, body)
