@@ -242,29 +242,22 @@ def _state(core: AgnesCore, table: str) -> dict[str, Any]:
 def test_many_small_delta_files_are_folded_and_readers_keep_seeing_every_change(
         core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream_mod, "FOLD_AT", 3)
-    monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 0.0)  # replaced files go at the next write or fold
-    push(core, _jira.webhook("jira:issue_updated", changed(0, 10, "S0"), timestamp=ms(10)))  # the stream begins
-    views: list[str] = []
-    refresh = StreamRuntime._refresh_views
-    monkeypatch.setattr(StreamRuntime, "_refresh_views",
-                        lambda self, table: (views.append(table.id), refresh(self, table)))
-    for i in range(1, 8):
+    monkeypatch.setattr(stream_mod, "FOLD_EVERY_S", 0.0)
+    monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 0.0)  # replaced generations go at the next write
+    for i in range(8):
         push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
         core.extracts.stream.settle()  # folds run on their own thread
-    assert _state(core, "jira_issues")["live"] == [1]  # folded where it was: the views did not change
-    assert views == []
-    files = deltas(core)
-    folded = [p for p in files if "-fold-" in p.name]
-    assert folded, "no fold happened"
-    assert len(files) < 8 + 1  # the files a fold replaced are going; without folds there would be 8
-    # A fold's file holds the latest delta of every key pushed so far, in the table's delta schema.
-    newest = max(folded, key=lambda p: p.name)
-    con = duckdb.connect()
-    assert con.execute(f"SELECT count(*) FROM read_parquet('{newest}')").fetchone()[0] >= 6
-    con.close()
+    state = _state(core, "jira_issues")
+    assert state["live"][0] > 1  # folded into a new generation, which the views read
+    assert state["write"] == state["live"][-1]
+    live_files = [p for p in deltas(core) if p.parent.parent.name == f"g{state['live'][0]}"]
+    assert len(live_files) < 8
+    assert any("-fold-" in p.name for p in live_files)
     assert query(core, "SELECT key, status FROM jira_issues WHERE status LIKE 'S%' ORDER BY id") == [
         (f"ENG-{i}", f"S{i}") for i in range(8)]
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'", db="analytics") == [(8,)]
+    gens = {p.name for p in (core.data_dir / "extracts" / "jira" / "stream" / "jira_issues").glob("g*")}
+    assert len(gens) <= 2  # the live generation, and at most the one it replaced
     assert core.extracts.run("jira_issues")["status"] == "succeeded"
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(8,)]
 
@@ -341,12 +334,12 @@ def test_writes_go_on_while_a_fold_runs_and_the_next_run_merges_after_it(
     order: list[str] = []
     fold_files = StreamRuntime._fold_files
 
-    def held_fold(self: StreamRuntime, ts: Any, files: list[Path]) -> int:
+    def held_fold(self: StreamRuntime, ts: Any, files: list[Path], generation: int) -> int:
         if ts.table.id != "jira_issues":  # the webhook changes other tables too: their folds pass
-            return fold_files(self, ts, files)
+            return fold_files(self, ts, files, generation)
         started.set()
         assert release.wait(30)
-        written = fold_files(self, ts, files)
+        written = fold_files(self, ts, files, generation)
         order.append("fold")
         return written
 
@@ -382,10 +375,10 @@ def test_files_a_fold_replaced_go_after_their_grace_time_without_another_push(
     replaced: list[Path] = []
     fold_files = StreamRuntime._fold_files
 
-    def recorded(self: StreamRuntime, ts: Any, files: list[Path]) -> int:
+    def recorded(self: StreamRuntime, ts: Any, files: list[Path], generation: int) -> int:
         if ts.table.id == "jira_issues":
             replaced.extend(files)
-        return fold_files(self, ts, files)
+        return fold_files(self, ts, files, generation)
 
     monkeypatch.setattr(StreamRuntime, "_fold_files", recorded)
     for i in range(2):
@@ -399,3 +392,59 @@ def test_files_a_fold_replaced_go_after_their_grace_time_without_another_push(
     assert not any(p.exists() for p in replaced)
     assert [p for p in deltas(core) if "-fold-" in p.name]
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(2,)]
+
+
+def test_readers_of_the_views_never_miss_a_file_while_pushes_and_folds_go_on(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_mod, "FOLD_AT", 2)
+    monkeypatch.setattr(stream_mod, "FOLD_EVERY_S", 0.0)
+    monkeypatch.setattr(stream_mod, "RETIRE_AFTER_S", 0.5)  # far longer than a read of a few files
+    done = threading.Event()
+    reads: list[int] = []
+    errors: list[BaseException] = []
+
+    main = core.extracts.sync_state("jira_issues")["path"]
+
+    def reader(through_view: bool) -> None:
+        # One reads the view in extract.duckdb; the other what a view holds, built afresh each
+        # time (two DuckDB instances of one file in one process would meet DuckDB's own cache).
+        while not done.is_set():
+            try:
+                if through_view:
+                    reads.append(query(core, "SELECT count(*) FROM jira_issues")[0][0])
+                else:
+                    con = duckdb.connect()
+                    try:
+                        sql = stream_mod.overlay_sql("jira_issues", main)
+                        reads.append(con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])
+                    finally:
+                        con.close()
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+                return
+
+    def sender(worker: int) -> None:
+        try:
+            for i in range(40):
+                n = worker * 40 + i
+                body = _jira.webhook("jira:issue_updated", changed(n % 30, 100 + n, f"R{n}"), timestamp=ms(100 + n))
+                push(core, body)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=reader, args=(v,)) for v in (True, False)]
+    senders = [threading.Thread(target=sender, args=(w,)) for w in range(3)]
+    for th in readers + senders:
+        th.start()
+    for th in senders:
+        th.join()
+    core.extracts.stream.settle()
+    done.set()
+    for th in readers:
+        th.join()
+    assert errors == []
+    assert reads
+    assert set(reads) == {30}  # every read saw the whole table, never a missing file
+    generations = _state(core, "jira_issues")["live"][0]
+    assert generations > 1, "no fold ran while the readers read"
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'R%'") == [(30,)]

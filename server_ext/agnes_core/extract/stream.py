@@ -66,10 +66,12 @@ STATE_FILE = "stream.json"
 SEED_MONTH = "0000-00"
 #: The month folder of deltas whose version is not a date or time.
 UNDATED = "undated"
-#: Delta files a fold replaced are deleted this long after it, not sooner: a reader that listed
-#: them just before the fold still opens them. (Until then readers also read them, and take one of
-#: each row they find twice.)
-RETIRE_AFTER_S = 2.0
+#: Generations a fold replaced are deleted this long after the views stopped reading them: a
+#: reader that started on the previous views still opens their files.
+RETIRE_AFTER_S = 5.0
+#: Folds of a table start at most this often (unless its files reach 4 x FOLD_AT): each points the
+#: views at a new generation twice.
+FOLD_EVERY_S = 0.5
 
 
 def _q(name: str) -> str:
@@ -146,8 +148,10 @@ class _TableStream:
     main_indexed: bool = False
     #: Delta files in the live generations (a fold merges them into one per month past FOLD_AT).
     files: int = 0
-    #: Files folds replaced, with when: deleted RETIRE_AFTER_S after it, at a write or fold.
+    #: Generations folds replaced, with when: deleted RETIRE_AFTER_S after it.
     retired: list[tuple[float, list[Path]]] = field(default_factory=list)
+    #: When the last fold started.
+    folded_at: float = 0.0
     #: A fold of the table's deltas is under way on the fold thread.
     folding: bool = False
     #: The timer that deletes replaced files when their grace time is over.
@@ -445,7 +449,7 @@ class StreamRuntime:
             version = row["_agnes_version"]
             month = version.strftime("%Y-%m") if isinstance(version, (datetime, date)) else UNDATED
             by_month.setdefault(month, []).append(row)
-        generation = ts.state["live"][-1]
+        generation = _write_generation(ts.state)
         for month, chunk in sorted(by_month.items()):
             name = f"{chunk[0]['_agnes_seq']:012d}-{uuid.uuid4().hex[:8]}.parquet"
             _publish_table(pa.Table.from_pylist(chunk, schema=schema), ts.folder / f"g{generation}" / month / name,
@@ -455,19 +459,16 @@ class StreamRuntime:
 
     def _fold_soon(self, ts: _TableStream) -> None:
         """Start folding the table's delta files on the fold thread (caller holds the source's
-        lock), unless a fold of it is already under way."""
-        if ts.folding:
-            return
-        retired = {p for _, files in ts.retired for p in files}  # a fold's output holds what they hold
-        files = [p for g in ts.state["live"] for p in (ts.folder / f"g{g}").glob("*/*.parquet")
-                 if p.parent.name != SEED_MONTH and p not in retired]
-        if len(files) < 2:
+        lock), unless a fold of it is under way or one ran less than FOLD_EVERY_S ago (while the
+        files stay under 4 x FOLD_AT)."""
+        if ts.folding or (time.monotonic() - ts.folded_at < FOLD_EVERY_S and ts.files < 4 * FOLD_AT):
             return
         try:
-            future = self._folder.submit(self._fold, ts, files)
+            future = self._folder.submit(self._fold, ts)
         except RuntimeError:  # closing: the deltas stay as they are, readable
             return
         ts.folding = True
+        ts.folded_at = time.monotonic()
         with self._locks_lock:
             self._folds.add(future)
         future.add_done_callback(self._fold_done)
@@ -489,27 +490,52 @@ class StreamRuntime:
         with self._locks_lock:
             return self._fold_locks.setdefault(source, threading.Lock())
 
-    def _fold(self, ts: _TableStream, files: list[Path]) -> None:
-        """``files`` (delta files) into one per month holding the latest delta of each key — all a
-        reader uses —, written beside them in the live generation, so the views need no change:
-        a reader that sees the folded file and the files it replaces finds the same rows twice
-        under the same ``_agnes_seq`` and takes one. The replaced files go once ``RETIRE_AFTER_S``
-        have passed, at a later write or fold (a reader that listed them just before still opens
-        them). This runs on the fold thread, not under the source's lock: deltas keep being
-        written meanwhile (newer ones, which the fold does not touch); a DuckDB of its own, one
-        thread, reads the files."""
+    def _fold(self, ts: _TableStream) -> None:
+        """The live generations' delta files into a new generation holding one file per month
+        with the latest delta of each key (all a reader uses), and the views pointed at it —
+        without holding the source's lock but for a few short steps, so deltas keep being written:
+
+        1. the new generation (empty) joins the live ones and the views read it too;
+        2. the files there are now are folded into it (readers find those rows twice, under the
+           same ``_agnes_seq``, and take one);
+        3. under the lock: what was written meanwhile is linked into it, and writes go to it;
+        4. the views read only the new generation; the old ones are deleted RETIRE_AFTER_S
+           later (a reader that started on the previous views still opens their files).
+
+        A failure leaves the live generations as they were written (readable, complete)."""
         source = ts.table.source
         try:
             with self.fold_lock(source):
                 if self._tables.get(ts.table.id) is not ts:  # compacted or forgotten before it began
                     return
-                written = self._fold_files(ts, files)
                 with self.lock(source):
+                    if self._tables.get(ts.table.id) is not ts:
+                        return
+                    old = list(ts.state["live"])
+                    new = _next_generation(ts.folder, ts.state)
+                    self._seed(ts.folder, new, ts.schema, ts.version)
+                    # readers take the new generation in before anything is written to it
+                    ts.state = {**ts.state, "live": [*old, new], "write": _write_generation(ts.state)}
+                    _write_json(ts.folder / STATE_FILE, ts.state)
+                    files = _delta_files(ts.folder, old)
+                self._refresh_views(ts.table)
+                written = self._fold_files(ts, files, new)
+                with self.lock(source):
+                    if self._tables.get(ts.table.id) is not ts:
+                        return
+                    known = set(files)
+                    late = [p for p in _delta_files(ts.folder, old) if p not in known]
+                    for path in late:  # written during the fold: the same file in the new generation
+                        _link(path, ts.folder / f"g{new}" / path.parent.name / path.name)
+                    ts.state = {**ts.state, "live": [new], "write": new}
+                    _write_json(ts.folder / STATE_FILE, ts.state)
+                    ts.files = written + len(late)
+                self._refresh_views(ts.table)
+                with self.lock(source):
+                    ts.retired.append((time.monotonic(), [ts.folder / f"g{g}" for g in old]))
+                    _expire(ts)
                     if self._tables.get(ts.table.id) is ts:
-                        ts.retired.append((time.monotonic(), files))
-                        _expire(ts)
                         self._expire_later(ts)
-                        ts.files = max(0, ts.files - len(files)) + written
         except Exception:  # the deltas stay as they are, readable; the next write tries again
             log.warning("agnes: folding the pushed changes of %s failed", ts.table.id, exc_info=True)
         finally:
@@ -532,7 +558,7 @@ class StreamRuntime:
         ts.expiry.daemon = True
         ts.expiry.start()
 
-    def _fold_files(self, ts: _TableStream, files: list[Path]) -> int:
+    def _fold_files(self, ts: _TableStream, files: list[Path], generation: int) -> int:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -554,7 +580,6 @@ class StreamRuntime:
             months = pc.fill_null(pc.strftime(version, format="%Y-%m"), UNDATED)
         else:
             months = pa.chunked_array([pa.array([UNDATED] * latest.num_rows, pa.string())])
-        generation = ts.state["live"][-1]
         written = 0
         for month in sorted(set(months.to_pylist())):
             chunk = latest.filter(pc.equal(months, month))
@@ -583,11 +608,11 @@ class StreamRuntime:
                     return written
                 written = _merge(folder, state, target, written)
                 merged.extend(state["live"])
-                generation = max(state["live"]) + 1
+                generation = _next_generation(folder, state)
                 import pyarrow.parquet as pq
 
                 self._seed(folder, generation, pq.read_schema(target), str(state["version"]))
-                _write_json(folder / STATE_FILE, {**state, "live": [generation]})
+                _write_json(folder / STATE_FILE, {**state, "live": [generation], "write": generation})
                 return written
 
             try:
@@ -767,11 +792,40 @@ def _publish_table(data: pa.Table, target: Path, small: bool = False) -> None:
 
 
 def _expire(ts: _TableStream) -> None:
-    """Delete the files folds replaced at least RETIRE_AFTER_S ago (caller holds the source's lock)."""
+    """Delete the generations folds replaced at least RETIRE_AFTER_S ago (caller holds the
+    source's lock)."""
     now = time.monotonic()
     while ts.retired and now - ts.retired[0][0] >= RETIRE_AFTER_S:
         for path in ts.retired.pop(0)[1]:
-            path.unlink(missing_ok=True)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_generation(state: dict[str, Any]) -> int:
+    """The generation new delta files go to (the newest live one unless a fold says otherwise)."""
+    return int(state.get("write") or state["live"][-1])
+
+
+def _next_generation(folder: Path, state: dict[str, Any]) -> int:
+    found = [int(p.name[1:]) for p in folder.glob("g*") if p.name[1:].isdigit()]
+    return max([*state["live"], *found]) + 1
+
+
+def _delta_files(folder: Path, generations: list[int]) -> list[Path]:
+    return [p for g in generations for p in (folder / f"g{g}").glob("*/*.parquet") if p.parent.name != SEED_MONTH]
+
+
+def _link(source: Path, target: Path) -> None:
+    """``target`` as the same file as ``source`` (a hard link; a copy renamed into place where
+    links are not possible), appearing whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        pass
+    except OSError:
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, tmp)
+        _rename(tmp, target)
 
 
 def pa_temporal(kind: pa.DataType) -> bool:
