@@ -448,3 +448,31 @@ def test_readers_of_the_views_never_miss_a_file_while_pushes_and_folds_go_on(
     generations = _state(core, "jira_issues")["live"][0]
     assert generations > 1, "no fold ran while the readers read"
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'R%'") == [(30,)]
+
+
+def test_a_fold_that_fails_midway_leaves_every_change_readable_and_the_next_fold_finishes(
+        core: AgnesCore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(stream_mod, "FOLD_AT", 2)
+    monkeypatch.setattr(stream_mod, "FOLD_EVERY_S", 0.0)
+    fold_files = StreamRuntime._fold_files
+
+    def broken(self: StreamRuntime, ts: Any, files: list[Path], generation: int) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(StreamRuntime, "_fold_files", broken)
+    for i in range(2):
+        push(core, _jira.webhook("jira:issue_updated", changed(i, 10 + i, f"S{i}"), timestamp=ms(10 + i)))
+    core.extracts.stream.settle()
+    assert "folding the pushed changes of jira_issues failed" in caplog.text
+    assert len(_state(core, "jira_issues")["live"]) == 2  # the new generation joined, nothing moved
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(2,)]
+    assert not list((core.data_dir / "extracts").rglob("*.tmp"))
+    monkeypatch.setattr(StreamRuntime, "_fold_files", fold_files)
+    push(core, _jira.webhook("jira:issue_updated", changed(2, 12, "S2"), timestamp=ms(12)))
+    core.extracts.stream.settle()
+    state = _state(core, "jira_issues")
+    assert len(state["live"]) == 1
+    assert state["write"] == state["live"][0]
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(3,)]
+    assert core.extracts.run("jira_issues")["status"] == "succeeded"
+    assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(3,)]
