@@ -35,6 +35,11 @@ def jupyter_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "jupyter", *args]
 
 
+#: Environment variables of the live server holding the local Jira site's account.
+JIRA_EMAIL_VAR = "AGNES_TEST_JIRA_EMAIL"
+JIRA_TOKEN_VAR = "AGNES_TEST_JIRA_TOKEN"
+
+
 @dataclass
 class LiveServer:
     root: Path
@@ -63,8 +68,13 @@ class LiveServer:
         return self.root / "server.log"
 
     def env(self) -> dict[str, str]:
+        from tests import _jira
+
         env = dict(os.environ)
         env.update({
+            # The account of the tests' local Jira site (tests/_jira.py), named by Jira sources that
+            # the browser tests add through the admin console.
+            JIRA_EMAIL_VAR: _jira.EMAIL, JIRA_TOKEN_VAR: _jira.TOKEN,
             "AGNES_DATA_DIR": str(self.data_dir),
             "AGNES_WORKSPACE": str(self.workspace),
             "JUPYTER_RUNTIME_DIR": str(self.root / "runtime"),

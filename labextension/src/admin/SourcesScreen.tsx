@@ -111,6 +111,12 @@ function AddSource(props: {
     }
     return problemFor(error, field);
   };
+  // A problem shown next to a field goes once that field is edited (it is about the old value).
+  const edited = (field: string): void => {
+    if (fieldProblem(field)) {
+      setError(null);
+    }
+  };
 
   const submit = async (event: React.FormEvent): Promise<void> => {
     event.preventDefault();
@@ -197,7 +203,10 @@ function AddSource(props: {
             className="jp-mod-styled"
             name="name"
             value={name}
-            onChange={e => setName(e.target.value)}
+            onChange={e => {
+              edited('name');
+              setName(e.target.value);
+            }}
             placeholder="warehouse"
             autoComplete="off"
           />
@@ -240,7 +249,10 @@ function AddSource(props: {
                   className="jp-mod-styled"
                   name={`options.${option.name}`}
                   value={values[option.name] ?? ''}
-                  onChange={e => setValues({ ...values, [option.name]: e.target.value })}
+                  onChange={e => {
+                    edited(`options.${option.name}`);
+                    setValues({ ...values, [option.name]: e.target.value });
+                  }}
                 >
                   {(option.required ? option.choices : ['', ...option.choices]).map(c => (
                     <option key={c} value={c}>
@@ -255,7 +267,10 @@ function AddSource(props: {
                   inputMode={option.kind === 'integer' ? 'numeric' : undefined}
                   value={values[option.name] ?? ''}
                   placeholder={option.placeholder}
-                  onChange={e => setValues({ ...values, [option.name]: e.target.value })}
+                  onChange={e => {
+                    edited(`options.${option.name}`);
+                    setValues({ ...values, [option.name]: e.target.value });
+                  }}
                   autoComplete="off"
                 />
               )}
@@ -293,7 +308,10 @@ function AddSource(props: {
               name={`secrets.${secret.name}`}
               value={secrets[secret.name] ?? ''}
               placeholder={secret.placeholder}
-              onChange={e => setSecrets({ ...secrets, [secret.name]: e.target.value })}
+              onChange={e => {
+                edited(`secrets.${secret.name}`);
+                setSecrets({ ...secrets, [secret.name]: e.target.value });
+              }}
               autoComplete="off"
               spellCheck={false}
             />
@@ -337,9 +355,13 @@ const SHOWN_MAX = 500;
 export function DiscoveryPanel(props: {
   source: string;
   discovery: Discovery;
+  /** Whether the source's connector runs queries in the source (REMOTE); without it every table
+   * is extracted (local), and remote is not offered. */
+  remote?: boolean;
   onRegistered: (tables: Table[]) => void;
   onClose: () => void;
 }): JSX.Element {
+  const remote = props.remote ?? true;
   const limits = useLimits('TableInput');
   const tables = props.discovery.tables;
   const initialPicks = React.useMemo(() => {
@@ -355,14 +377,14 @@ export function DiscoveryPanel(props: {
       taken.add(id);
       picks.set(discoveredKey(t), {
         id,
-        query_mode: 'remote',
+        query_mode: remote ? 'remote' : 'local',
         schedule: '',
         primary_key: '',
         incremental_key: ''
       });
     }
     return picks;
-  }, [tables]);
+  }, [tables, remote]);
   const [picks, setPicks] = React.useState(initialPicks);
   const [selected, setSelected] = React.useState<Set<string>>(new Set());
   const [anchor, setAnchor] = React.useState<string | null>(null);
@@ -509,7 +531,7 @@ export function DiscoveryPanel(props: {
             title={__('Mode for the selected tables')}
           >
             <option value="">{__('mode…')}</option>
-            <option value="remote">remote</option>
+            {remote && <option value="remote">remote</option>}
             <option value="local">local</option>
           </select>
           <input
@@ -626,7 +648,7 @@ export function DiscoveryPanel(props: {
                           update(key, { query_mode: e.target.value as IPick['query_mode'] })
                         }
                       >
-                        <option value="remote">remote</option>
+                        {remote && <option value="remote">remote</option>}
                         <option value="local">local</option>
                       </select>
                     </td>
@@ -724,6 +746,12 @@ export function SourcesScreen(props: IScreenProps): JSX.Element {
   const [busy, setBusy] = React.useState<Record<string, string>>({});
   const [discovery, setDiscovery] = React.useState<Discovery | null>(null);
   const [notice, setNotice] = React.useState<string | null>(null);
+  const { connectors } = useConnectors();
+  const remoteFor = (name: string): boolean => {
+    const type = sources.value?.find(s => s.name === name)?.type;
+    const connector = connectors.find(c => c.type === type);
+    return connector ? connector.capabilities.includes('remote') : true;
+  };
 
   const run = async (name: string, what: string, job: () => Promise<void>): Promise<void> => {
     setBusy(b => ({ ...b, [name]: what }));
@@ -899,6 +927,7 @@ export function SourcesScreen(props: IScreenProps): JSX.Element {
         <DiscoveryPanel
           source={discovery.source}
           discovery={discovery}
+          remote={remoteFor(discovery.source)}
           onClose={() => setDiscovery(null)}
           onRegistered={tables => {
             setNotice(
