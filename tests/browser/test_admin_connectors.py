@@ -17,7 +17,15 @@ import pytest
 from tests import _jira
 from tests._jira import JiraSite, make_issue, serve
 from tests._live import JIRA_EMAIL_VAR, JIRA_TOKEN_VAR, LiveServer
-from tests.browser.test_admin_console import _console, _open_admin_url, _quiet_delete, _shots, _tab, page  # noqa: F401
+from tests.browser.test_admin_console import (  # noqa: F401 - page: the fixture
+    _console,
+    _open_admin_url,
+    _quiet_delete,
+    _shots,
+    _tab,
+    _test_and_discover,
+    page,
+)
 from tests.browser.test_panel import _shot
 
 pytestmark = pytest.mark.browser
@@ -60,14 +68,7 @@ def test_add_a_jira_source_by_variable_names_discover_its_tables_and_extract_one
             assert stored["secrets"] == {"email": JIRA_EMAIL_VAR, "api_token": JIRA_TOKEN_VAR}
             assert _jira.TOKEN not in str(stored)
 
-            row.locator(".jp-agnes-admin-test").click()
-            ok = console.locator(f'.jp-agnes-admin-outcome[data-outcome-for="{source}"] .jp-agnes-admin-test-ok')
-            ok.wait_for(timeout=30_000)
-            assert ok.inner_text().startswith("Reachable")
-
-            row.locator(".jp-agnes-admin-discover").click()
-            found = console.locator(f'.jp-agnes-admin-discovery[data-source="{source}"]')
-            found.locator(".jp-agnes-admin-discovered-row").first.wait_for(timeout=30_000)
+            found = _test_and_discover(console, source)
             rows = found.locator(".jp-agnes-admin-discovered-row")
             assert [r.get_attribute("data-source-table") for r in rows.all()] == [
                 "issues", "comments", "changelog", "attachments", "issue_links", "remote_links"]

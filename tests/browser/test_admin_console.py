@@ -74,6 +74,20 @@ def _tab(console: Any, screen: str) -> None:
     console.locator(f'.jp-agnes-admin-tab.jp-mod-current[data-screen="{screen}"]').wait_for(timeout=10_000)
 
 
+def _test_and_discover(console: Any, source: str) -> Any:
+    """Test the source from its row (it answers "Reachable"), then discover it; the discovery
+    panel, once its first row is shown."""
+    row = console.locator(f'.jp-agnes-admin-source[data-source="{source}"]')
+    row.locator(".jp-agnes-admin-test").click()
+    ok = console.locator(f'.jp-agnes-admin-outcome[data-outcome-for="{source}"] .jp-agnes-admin-test-ok')
+    ok.wait_for(timeout=30_000)
+    assert ok.inner_text().startswith("Reachable")
+    row.locator(".jp-agnes-admin-discover").click()
+    found = console.locator(f'.jp-agnes-admin-discovery[data-source="{source}"]')
+    found.locator(".jp-agnes-admin-discovered-row").first.wait_for(timeout=30_000)
+    return found
+
+
 def _quiet_delete(server: LiveServer, path: str) -> None:
     try:
         server.request("DELETE", path)
@@ -157,14 +171,7 @@ def test_add_a_source_discover_bulk_register_extract_and_delete(page: Any, live_
         row.wait_for(timeout=30_000)
         assert live_server.get(f"agnes/v1/admin/sources/{source}")["options"]["path"] == str(lake)
 
-        row.locator(".jp-agnes-admin-test").click()
-        ok = console.locator(f'.jp-agnes-admin-outcome[data-outcome-for="{source}"] .jp-agnes-admin-test-ok')
-        ok.wait_for(timeout=30_000)
-        assert ok.inner_text().startswith("Reachable")
-
-        row.locator(".jp-agnes-admin-discover").click()
-        found = console.locator(f'.jp-agnes-admin-discovery[data-source="{source}"]')
-        found.locator(".jp-agnes-admin-discovered-row").first.wait_for(timeout=30_000)
+        found = _test_and_discover(console, source)
         names = [r.get_attribute("data-source-table") for r in found.locator(".jp-agnes-admin-discovered-row").all()]
         assert names == stems
         # Click the first, shift-click the last: a range of three.
