@@ -18,8 +18,7 @@ from tests import _jira
 from tests._jira import JiraSite, make_issue, serve
 from tests._live import JIRA_EMAIL_VAR, JIRA_TOKEN_VAR, LiveServer
 from tests.browser.test_admin_console import (  # noqa: F401 - page: the fixture
-    _console,
-    _open_admin_url,
+    _add_source_form,
     _quiet_delete,
     _shots,
     _tab,
@@ -37,11 +36,7 @@ def test_add_a_jira_source_by_variable_names_discover_its_tables_and_extract_one
     source, table_id = f"bt_jira_{uid}", f"bt_jira_{uid}_issues"
     with serve(JiraSite([make_issue(n) for n in range(120)])) as site:
         try:
-            _open_admin_url(page, live_server, "sources")
-            console = _console(page)
-            console.locator(".jp-agnes-admin-add").click()
-            form = console.locator(".jp-agnes-admin-add-source")
-            form.locator('input[name="name"]').fill(source)
+            console, form = _add_source_form(page, live_server, source)
             form.locator('select[name="type"]').select_option("jira")
             for secret, placeholder in (("email", "JIRA_EMAIL"), ("api_token", "JIRA_API_TOKEN"),
                                         ("webhook_secret", "JIRA_WEBHOOK_SECRET")):

@@ -74,6 +74,16 @@ def _tab(console: Any, screen: str) -> None:
     console.locator(f'.jp-agnes-admin-tab.jp-mod-current[data-screen="{screen}"]').wait_for(timeout=10_000)
 
 
+def _add_source_form(page: Any, server: LiveServer, name: str) -> tuple[Any, Any]:
+    """The console at Sources with its add-a-source form open and the name typed: (console, form)."""
+    _open_admin_url(page, server, "sources")
+    console = _console(page)
+    console.locator(".jp-agnes-admin-add").click()
+    form = console.locator(".jp-agnes-admin-add-source")
+    form.locator('input[name="name"]').fill(name)
+    return console, form
+
+
 def _test_and_discover(console: Any, source: str) -> Any:
     """Test the source from its row (it answers "Reachable"), then discover it; the discovery
     panel, once its first row is shown."""
@@ -152,11 +162,7 @@ def test_add_a_source_discover_bulk_register_extract_and_delete(page: Any, live_
     stems = [f"bt{uid}_alpha", f"bt{uid}_beta", f"bt{uid}_gamma"]
     lake = _write_lake(live_server.root / f"lake-{uid}", stems)
     try:
-        _open_admin_url(page, live_server, "sources")
-        console = _console(page)
-        console.locator(".jp-agnes-admin-add").click()
-        form = console.locator(".jp-agnes-admin-add-source")
-        form.locator('input[name="name"]').fill(source)
+        console, form = _add_source_form(page, live_server, source)
         # A postgres source's DSN is asked for by environment-variable name, and the form says so.
         form.locator('select[name="type"]').select_option("postgres")
         dsn = form.locator('[data-field="secrets.dsn"]')
