@@ -37,3 +37,20 @@ def test_eviction_and_expiry_keep_the_index_in_step() -> None:
     expired.put("a", 1)
     assert expired.get("a") is None
     assert expired.pop_groups(["a"]) == 0
+
+
+def test_a_value_computed_across_a_drop_is_not_kept() -> None:
+    cache: TTLCache[str] = TTLCache(60)
+    token, other = cache.token("orders"), cache.token("events")
+    cache.pop_groups(["orders"])  # a change of orders lands while values are being computed
+    cache.put("orders", "computed from the old registration", token)
+    cache.put("events", "another table's", other)
+    assert cache.get("orders") is None
+    assert cache.get("events") == "another table's"  # its table did not change
+    token = cache.token("orders")
+    cache.put("orders", "computed after the change", token)
+    assert cache.get("orders") == "computed after the change"
+    token = cache.token("orders")
+    cache.clear()
+    cache.put("orders", "computed before everything was dropped", token)
+    assert cache.get("orders") is None

@@ -245,3 +245,23 @@ def test_sample_of_a_remote_table_is_cached(core: AgnesCore, monkeypatch: pytest
     assert len(first["rows"]) == 4
     assert counter.calls == 1
     assert isinstance(first["rows"][0]["event_date"], str)
+
+
+def test_a_schema_computed_while_its_table_changes_is_not_kept(core: AgnesCore,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    discovery = core.discovery
+    compute = type(discovery)._schema
+    stale = core.registry.get_table("events")
+
+    def racing(self: object, table: object) -> dict:
+        found = compute(discovery, table)
+        # The admin describes the table while this (slow) computation still has the old one.
+        core.registry.update_table("events", {"column_descriptions": {"country": "where"}}, partial=True)
+        return found
+
+    monkeypatch.setattr(type(discovery), "_schema", racing)
+    before = discovery.schema(stale)
+    assert next(c for c in before["columns"] if c["name"] == "country")["description_origin"] != "admin"
+    monkeypatch.setattr(type(discovery), "_schema", compute)
+    after = discovery.schema(core.registry.get_table("events"))
+    assert next(c for c in after["columns"] if c["name"] == "country")["description"] == "where"

@@ -24,6 +24,10 @@ class TTLCache(Generic[V]):
         self._group = group or (lambda key: key)
         self._by_group: dict[Hashable, set[Hashable]] = {}
         self._lock = threading.Lock()
+        #: Drops of everything, and of each group: a value computed from what was true before a
+        #: drop of its group is not kept (see put).
+        self._drops = 0
+        self._group_drops: dict[Hashable, int] = {}
 
     def _drop(self, key: Hashable) -> None:
         del self._data[key]
@@ -45,8 +49,16 @@ class TTLCache(Generic[V]):
             self._data.move_to_end(key)
             return value
 
-    def put(self, key: Hashable, value: V) -> None:
+    def token(self, key: Hashable) -> tuple[int, int]:
+        """Take before computing the value of ``key`` to ``put``: the put is skipped when the key's
+        group (or everything) was dropped meanwhile — a change the value may predate."""
         with self._lock:
+            return self._drops, self._group_drops.get(self._group(key), 0)
+
+    def put(self, key: Hashable, value: V, token: tuple[int, int] | None = None) -> None:
+        with self._lock:
+            if token is not None and token != (self._drops, self._group_drops.get(self._group(key), 0)):
+                return
             self._data[key] = (time.monotonic() + self.ttl_s, value)
             self._data.move_to_end(key)
             self._by_group.setdefault(self._group(key), set()).add(key)
@@ -58,6 +70,7 @@ class TTLCache(Generic[V]):
         dropped = 0
         with self._lock:
             for group in groups:
+                self._group_drops[group] = self._group_drops.get(group, 0) + 1
                 for key in list(self._by_group.get(group, ())):
                     self._drop(key)
                     dropped += 1
@@ -66,6 +79,7 @@ class TTLCache(Generic[V]):
     def pop_where(self, predicate: Callable[[Hashable], bool]) -> int:
         """Drop every key for which ``predicate(key)`` is true (looks at every key); returns how many."""
         with self._lock:
+            self._drops += 1
             doomed = [k for k in self._data if predicate(k)]
             for k in doomed:
                 self._drop(k)
@@ -73,6 +87,7 @@ class TTLCache(Generic[V]):
 
     def clear(self) -> None:
         with self._lock:
+            self._drops += 1
             self._data.clear()
             self._by_group.clear()
 

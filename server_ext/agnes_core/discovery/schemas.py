@@ -92,8 +92,9 @@ class Discovery:
     def schema(self, table: Table) -> dict[str, Any]:
         cached = self.schemas.get(table.id)
         if cached is None:
+            token = self.schemas.token(table.id)  # a change while it is computed: returned, not kept
             cached = self._schema(table)
-            self.schemas.put(table.id, cached)
+            self.schemas.put(table.id, cached, token)
         return cached
 
     def _arrow_schema(self, table: Table) -> tuple[Any, type[TypeNaming], str]:
@@ -176,8 +177,9 @@ class Discovery:
         key = (table.id, n)
         cached = self.samples.get(key)
         if cached is None:
+            token = self.samples.token(key)
             cached = self._sample(table, n)
-            self.samples.put(key, cached)
+            self.samples.put(key, cached, token)
         return cached
 
     def _sample(self, table: Table, n: int) -> dict[str, Any]:
