@@ -476,3 +476,19 @@ def test_a_fold_that_fails_midway_leaves_every_change_readable_and_the_next_fold
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(3,)]
     assert core.extracts.run("jira_issues")["status"] == "succeeded"
     assert query(core, "SELECT count(*) FROM jira_issues WHERE status LIKE 'S%'") == [(3,)]
+
+
+def test_a_file_linked_into_a_new_generation_is_copied_whole_where_links_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "g1" / "2026-06" / "000000000001-aa.parquet"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"PAR1 delta PAR1")
+
+    def refused(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(stream_mod.os, "link", refused)
+    target = tmp_path / "g2" / "2026-06" / source.name
+    stream_mod._link(source, target)
+    assert target.read_bytes() == source.read_bytes()
+    assert not list(target.parent.glob(".*.tmp"))

@@ -244,7 +244,7 @@ class _Pipe:
     (``http.client``: sending and reading are separate calls). Only 200s with JSON come out of
     it; anything else — or a stop — closes it and :meth:`receive` answers None, for the caller
     to ask again through ``requests``. TLS trusts what ``requests`` would (its CA bundle, or
-    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``)."""
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, a file or a folder)."""
 
     def __init__(self, parts: SplitResult, headers: dict[str, str], timeout_s: float, verify: Any,
                  client: JiraClient) -> None:
@@ -253,16 +253,12 @@ class _Pipe:
         self.broken = False
         host, port = parts.hostname or "", parts.port
         if parts.scheme == "https":
-            context = ssl.create_default_context()
-            if verify is False:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            else:
-                bundle = verify if isinstance(verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
-                if bundle and os.path.isdir(bundle):
-                    context.load_verify_locations(capath=bundle)
-                elif bundle:
-                    context.load_verify_locations(cafile=bundle)
+            context = ssl.create_default_context()  # the session never turns verification off
+            bundle = verify if isinstance(verify, str) else requests.utils.DEFAULT_CA_BUNDLE_PATH
+            if bundle and os.path.isdir(bundle):
+                context.load_verify_locations(capath=bundle)
+            elif bundle:
+                context.load_verify_locations(cafile=bundle)
             self.conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout_s,
                                                                                  context=context)
         else:
